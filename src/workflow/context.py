@@ -1,0 +1,43 @@
+"""Wiring: the database, the definition registry and the services, built from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workflow.clock import Clock, SystemClock
+from workflow.config import Settings
+from workflow.definitions.loader import load_all
+from workflow.services.credentials import CredentialService
+from workflow.services.definitions import DefinitionRegistry
+from workflow.store.database import Database
+from workflow.store.migrate import upgrade
+
+
+@dataclass
+class Services:
+    """Everything a front end (CLI, HTTP, scheduler) needs, built once per process."""
+
+    settings: Settings
+    database: Database
+    definitions: DefinitionRegistry
+    credentials: CredentialService
+
+    @classmethod
+    def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
+        """Open the database (migrating it unless told not to) and publish the definitions in the folder.
+
+        Raises:
+            InvalidDefinition: if any definition file is invalid; nothing is published then.
+        """
+        clock = clock or SystemClock()
+        loaded = load_all([settings.definitions_dir])
+        database = Database.from_settings(settings)
+        if migrate:
+            upgrade(database)
+        definitions = DefinitionRegistry(database, clock)
+        definitions.publish(loaded)
+        return cls(settings, database, definitions, CredentialService(database, definitions, clock))
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.database.dispose()

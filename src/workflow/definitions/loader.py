@@ -1,0 +1,194 @@
+"""The definition pipeline: YAML text → plain data → frozen typed model → whole-graph validation."""
+
+from __future__ import annotations
+
+import hashlib
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from workflow.definitions.model import Definition
+from workflow.definitions.validate import did_you_mean, validate_definition
+from workflow.definitions.yamlsource import Problem, SourceMap, read_yaml
+from workflow.errors import DefinitionProblem, InvalidDefinition
+
+MAX_DEFINITION_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    """A valid definition together with the exact text it came from and that text's SHA-256."""
+
+    definition: Definition
+    source: str
+    content_hash: str
+    path: str
+
+
+def content_hash(text: str) -> str:
+    """The SHA-256 of a definition's text, which identifies one version of it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_definition(text: str, *, file: str = "<definition>") -> LoadedDefinition:
+    """Turn definition text into a validated model.
+
+    Args:
+        text: the YAML source.
+        file: the name used in error messages.
+
+    Returns:
+        The loaded definition.
+
+    Raises:
+        InvalidDefinition: listing every problem found, each with file, line and rule.
+    """
+    if len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:
+        raise InvalidDefinition([DefinitionProblem(file, 1, "too-large",
+                                                   f"definition is larger than {MAX_DEFINITION_BYTES} bytes")])
+    document = read_yaml(text)
+    problems = list(document.problems)
+    if document.data is None and not problems:
+        problems.append(Problem(1, "empty", "the file holds no definition"))
+    elif document.data is not None and not isinstance(document.data, dict):
+        problems.append(Problem(1, "bad-value", "a definition must be a mapping (name, title, roles, states, ...)"))
+    if problems:
+        raise _invalid(file, problems)
+    try:
+        definition = Definition.model_validate(document.data)
+    except ValidationError as error:
+        raise _invalid(file, _structure_problems(error, document.lines)) from None
+    problems = validate_definition(definition, document.lines)
+    if problems:
+        raise _invalid(file, problems)
+    return LoadedDefinition(definition, text, content_hash(text), file)
+
+
+def load_definition(path: Path | str) -> LoadedDefinition:
+    """Read and validate one definition file (see :func:`parse_definition`)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InvalidDefinition([DefinitionProblem(str(path), 1, "unreadable", error.strerror or str(error))]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidDefinition([DefinitionProblem(str(path), 1, "encoding", "the file is not UTF-8 text")]) from None
+    return parse_definition(text, file=str(path))
+
+
+def definition_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Expand directories to the ``*.yaml`` / ``*.yml`` files in them, sorted; keep files as given."""
+    found: list[Path] = []
+    for entry in map(Path, paths):
+        if entry.is_dir():
+            found.extend(sorted(p for p in entry.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file()))
+        else:
+            found.append(entry)
+    return found
+
+
+def load_all(paths: Iterable[Path | str]) -> dict[str, LoadedDefinition]:
+    """Load every definition under ``paths``; all problems of all files are raised together.
+
+    Raises:
+        InvalidDefinition: if any file is invalid, or two files define the same name.
+    """
+    loaded: dict[str, LoadedDefinition] = {}
+    problems: list[DefinitionProblem] = []
+    for path in definition_files(paths):
+        try:
+            item = load_definition(path)
+        except InvalidDefinition as error:
+            problems.extend(error.problems)
+            continue
+        name = item.definition.name
+        if name in loaded:
+            problems.append(DefinitionProblem(str(path), 1, "duplicate-definition",
+                                              f"definition '{name}' is also defined in {loaded[name].path}"))
+            continue
+        loaded[name] = item
+    if problems:
+        raise InvalidDefinition(problems)
+    return loaded
+
+
+def _invalid(file: str, problems: Iterable[Problem]) -> InvalidDefinition:
+    return InvalidDefinition([DefinitionProblem(file, p.line, p.rule, p.message) for p in problems])
+
+
+def _structure_problems(error: ValidationError, lines: SourceMap) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        where = _dotted(loc[:-1]) if loc[:-1] else "the definition"
+        if item["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _allowed_keys(loc[:-1])
+            hint = did_you_mean(key, allowed)
+            problems.append(Problem(lines.line_of(loc, key=True), "unknown-key",
+                                    f"{where}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}", loc))
+        elif item["type"] == "missing":
+            problems.append(Problem(lines.line_of(loc[:-1]), "missing-key",
+                                    f"{where}: required key '{loc[-1]}' is missing", loc))
+        else:
+            value_loc = _data_path(loc, lines)
+            message = item["msg"]
+            if item["type"] == "string_pattern_mismatch":
+                message = "must be an identifier: lower-case letters, digits and '_', starting with a letter"
+            problems.append(Problem(lines.line_of(value_loc), "bad-value", f"{_dotted(value_loc)}: {message}", loc))
+    return problems
+
+
+def _data_path(loc: tuple[Any, ...], lines: SourceMap) -> tuple[Any, ...]:
+    """Drop the parts of a pydantic location that name union members rather than data."""
+    path: tuple[Any, ...] = ()
+    for part in loc:
+        if (*path, part) in lines.values:
+            path = (*path, part)
+    return path
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    annotation: Any = Definition
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        elif typing.get_origin(annotation) in (tuple, list):
+            annotation = typing.get_args(annotation)[0]
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            models = [arg for arg in options if isinstance(arg, type) and issubclass(arg, BaseModel)]
+            annotation = (models or options)[0]
+        else:
+            return annotation

@@ -1,0 +1,147 @@
+"""The typed, frozen model of one workflow definition (what a YAML file in ``definitions/`` describes)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+DURATION_PATTERN = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
+PREVIOUS = "@previous"
+ANY_STATE = "*"
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Duration = str  # ISO 8601, checked by the validator so that the message can name the rule
+Scalar = bool | int | float | str
+Condition = dict[str, Scalar | tuple[Scalar, ...]]
+
+
+def _as_tuple(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_as_tuple)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(_Frozen):
+    """A role named by the definition: a person's role, a department or a committee."""
+
+    title: str
+    kind: Literal["person", "department", "committee"] = "person"
+    description: str = ""
+
+
+class CredentialField(_Frozen):
+    """A field of a credential's data (the critical information summary and the dates timers use)."""
+
+    label: str
+    type: Literal["text", "boolean", "integer", "number", "date", "choice", "list"] = "text"
+    options: tuple[str, ...] = ()
+    description: str = ""
+
+
+class State(_Frozen):
+    """A state of the lifecycle; ``phase`` groups states for milestones, ``planned_days`` is the plan."""
+
+    title: str
+    phase: str = ""
+    initial: bool = False
+    final: bool = False
+    planned_days: Annotated[int, Field(ge=1)] | None = None
+    description: str = ""
+
+
+class ChecklistItem(_Frozen):
+    """A task owned by a role or department that must be done before a transition may fire."""
+
+    key: Id
+    title: str
+    owner: str
+    when: Condition | None = None
+    due_days: Annotated[int, Field(ge=1)] | None = None
+    description: str = ""
+
+
+class Approver(_Frozen):
+    """Who must approve a gate: a role and its policy (``any``, ``all`` holders, or ``n_of``)."""
+
+    role: str
+    policy: Literal["any", "all", "n_of"] = "any"
+    n: Annotated[int, Field(ge=1)] | None = None
+    stage: Annotated[int, Field(ge=1)] = 1
+    when: Condition | None = None
+
+
+class Gate(_Frozen):
+    """A guarded step that needs approvals, with its checklist and the fields it requires."""
+
+    title: str
+    description: str = ""
+    approvers: tuple[Approver, ...] = ()
+    checklist: tuple[ChecklistItem, ...] = ()
+    requires_fields: Names = ()
+    allow_self_approval: bool = False
+    due_days: Annotated[int, Field(ge=1)] | None = None
+
+
+class Transition(_Frozen):
+    """A move between states; ``source`` may be ``*`` (any non-final state), ``dest`` may be ``@previous``."""
+
+    trigger: Id
+    source: Names
+    dest: str
+    title: str = ""
+    gate: str | None = None
+    checklist: tuple[ChecklistItem, ...] = ()
+    requires_fields: Names = ()
+    by: Names = ()
+
+
+class Timer(_Frozen):
+    """Something the scheduler does at a time derived from a state entry, a date field, or a cycle."""
+
+    key: Id
+    action: Literal["fire", "remind", "escalate", "warn"]
+    state: Names = ()
+    after: Duration | None = None
+    at: str | None = None
+    every: Duration | None = None
+    every_field: str | None = None  # an integer field: the cycle in months, per credential
+    before: tuple[Duration, ...] = ()
+    trigger: str | None = None
+    notify: Names = ()
+    title: str = ""
+
+
+class Definition(_Frozen):
+    """One workflow: roles, credential fields, states, gates, transitions and timers."""
+
+    name: Id
+    title: str
+    description: str = ""
+    roles: dict[Id, Role]
+    fields: dict[Id, CredentialField] = {}
+    states: dict[Id, State]
+    gates: dict[Id, Gate] = {}
+    transitions: tuple[Transition, ...]
+    timers: tuple[Timer, ...] = ()
+
+    def checklist_items(self) -> list[ChecklistItem]:
+        """Every checklist item of the definition, gates' and transitions' alike."""
+        found: list[ChecklistItem] = []
+        for gate in self.gates.values():
+            found.extend(gate.checklist)
+        for transition in self.transitions:
+            found.extend(transition.checklist)
+        return found
+
+
+def is_duration(text: str) -> bool:
+    """Whether ``text`` is an ISO 8601 duration such as ``P14D``, ``P12M`` or ``PT4H``."""
+    return re.match(DURATION_PATTERN, text) is not None

@@ -1,0 +1,247 @@
+"""Whole-definition checks run at load time: references, graph shape, policies and timers.
+
+Every problem names the line, the rule and the offending id, with a did-you-mean hint where one fits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from difflib import get_close_matches
+
+from workflow.definitions.graph import edges
+from workflow.definitions.model import (
+    ANY_STATE,
+    PREVIOUS,
+    ChecklistItem,
+    Condition,
+    Definition,
+    is_duration,
+)
+from workflow.definitions.yamlsource import Path, Problem, SourceMap
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A ``— did you mean 'x'?`` suffix for the closest candidate, or an empty string."""
+    match = get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" — did you mean '{match[0]}'?" if match else ""
+
+
+class _Checker:
+    def __init__(self, definition: Definition, lines: SourceMap) -> None:
+        self.d = definition
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path, rule: str, message: str, *, key: bool = False) -> None:
+        self.problems.append(Problem(self.lines.line_of(path, key=key), rule, message, path))
+
+    def ref(self, path: Path, kind: str, name: str, known: Iterable[str]) -> bool:
+        known = list(known)
+        if name in known:
+            return True
+        self.add(path, f"unknown-{kind}", f"unknown {kind} '{name}'{did_you_mean(name, known)}")
+        return False
+
+    def run(self) -> list[Problem]:
+        self.states()
+        self.fields()
+        self.checklists()
+        self.gates()
+        self.transitions()
+        if not any(p.rule in {"unknown-state", "no-initial", "several-initials"} for p in self.problems):
+            self.graph()
+        self.timers()
+        return self.problems
+
+    def states(self) -> None:
+        initials = [sid for sid, state in self.d.states.items() if state.initial]
+        if not initials:
+            self.add(("states",), "no-initial", "no state is marked 'initial: true'")
+        for sid in initials[1:]:
+            self.add(("states", sid), "several-initials",
+                     f"state '{sid}' is marked initial, but so is '{initials[0]}'; exactly one may be", key=True)
+        if not any(state.final for state in self.d.states.values()):
+            self.add(("states",), "no-final", "no state is marked 'final: true'")
+        for sid, state in self.d.states.items():
+            if state.initial and state.final:
+                self.add(("states", sid), "initial-and-final", f"state '{sid}' cannot be both initial and final",
+                         key=True)
+
+    def fields(self) -> None:
+        for name, field in self.d.fields.items():
+            if field.type == "choice" and not field.options:
+                self.add(("fields", name), "choice-without-options", f"field '{name}' is a choice with no options",
+                         key=True)
+
+    def condition(self, path: Path, when: Condition | None) -> None:
+        for name, expected in (when or {}).items():
+            if not self.ref((*path, name), "field", name, self.d.fields):
+                continue
+            field = self.d.fields[name]
+            values = expected if isinstance(expected, tuple) else (expected,)
+            for value in values:
+                if field.type == "boolean" and not isinstance(value, bool):
+                    self.add((*path, name), "bad-condition",
+                             f"field '{name}' is a boolean; compare it with true or false, not {value!r}")
+                elif field.type == "choice" and value not in field.options:
+                    self.add((*path, name), "bad-condition",
+                             f"'{value}' is not an option of field '{name}'{did_you_mean(str(value), field.options)}")
+
+    def item_list(self, path: Path, items: tuple[ChecklistItem, ...], seen: dict[str, Path]) -> None:
+        for index, item in enumerate(items):
+            here = (*path, index)
+            if item.key in seen:
+                first = self.lines.line_of(seen[item.key])
+                self.add((*here, "key"), "duplicate-item",
+                         f"checklist item '{item.key}' is defined twice (also on line {first})")
+            else:
+                seen[item.key] = (*here, "key")
+            self.ref((*here, "owner"), "role", item.owner, self.d.roles)
+            self.condition((*here, "when"), item.when)
+
+    def checklists(self) -> None:
+        seen: dict[str, Path] = {}
+        for gid, gate in self.d.gates.items():
+            self.item_list(("gates", gid, "checklist"), gate.checklist, seen)
+        for index, transition in enumerate(self.d.transitions):
+            self.item_list(("transitions", index, "checklist"), transition.checklist, seen)
+
+    def required_fields(self, path: Path, names: tuple[str, ...]) -> None:
+        for index, name in enumerate(names):
+            self.ref((*path, index), "field", name, self.d.fields)
+
+    def gates(self) -> None:
+        used = {t.gate for t in self.d.transitions}
+        for gid, gate in self.d.gates.items():
+            path: Path = ("gates", gid)
+            if not gate.approvers:
+                self.add(path, "gate-without-approver", f"gate '{gid}' names no approvers", key=True)
+            if gid not in used:
+                self.add(path, "unused-gate", f"gate '{gid}' is not used by any transition", key=True)
+            self.required_fields((*path, "requires_fields"), gate.requires_fields)
+            stages = sorted({a.stage for a in gate.approvers})
+            if stages and stages != list(range(1, len(stages) + 1)):
+                self.add((*path, "approvers"), "stage-gap",
+                         f"gate '{gid}' has approval stages {stages}; stages must run 1, 2, 3... without gaps")
+            for index, approver in enumerate(gate.approvers):
+                here = (*path, "approvers", index)
+                self.ref((*here, "role"), "role", approver.role, self.d.roles)
+                self.condition((*here, "when"), approver.when)
+                if approver.policy == "n_of" and approver.n is None:
+                    self.add(here, "bad-policy", f"approver '{approver.role}' has policy n_of but no 'n'")
+                if approver.policy != "n_of" and approver.n is not None:
+                    self.add((*here, "n"), "bad-policy",
+                             f"approver '{approver.role}' sets 'n' but its policy is '{approver.policy}', not n_of")
+
+    def transitions(self) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for index, transition in enumerate(self.d.transitions):
+            path: Path = ("transitions", index)
+            for position, source in enumerate(transition.source):
+                if source == ANY_STATE:
+                    continue
+                if self.ref((*path, "source", position), "state", source, self.d.states):
+                    if self.d.states[source].final:
+                        self.add((*path, "source", position), "final-has-exit",
+                                 f"'{transition.trigger}' leaves final state '{source}'; final states have no exits")
+                    pair = (transition.trigger, source)
+                    if pair in seen:
+                        self.add((*path, "trigger"), "duplicate-transition",
+                                 f"'{transition.trigger}' from '{source}' is already defined "
+                                 f"on line {self.lines.line_of(('transitions', seen[pair]))}")
+                    seen[pair] = index
+            if transition.dest != PREVIOUS:
+                self.ref((*path, "dest"), "state", transition.dest, self.d.states)
+            if transition.gate is not None:
+                self.ref((*path, "gate"), "gate", transition.gate, self.d.gates)
+            self.required_fields((*path, "requires_fields"), transition.requires_fields)
+            for position, role in enumerate(transition.by):
+                self.ref((*path, "by", position), "role", role, self.d.roles)
+
+    def graph(self) -> None:
+        initial = next(sid for sid, state in self.d.states.items() if state.initial)
+        forward: dict[str, set[str]] = defaultdict(set)
+        backward: dict[str, set[str]] = defaultdict(set)
+        for edge in edges(self.d):
+            forward[edge.source].add(edge.dest)
+            backward[edge.dest].add(edge.source)
+        for index, transition in enumerate(self.d.transitions):
+            if transition.dest == PREVIOUS and not any(
+                    e.index == index and e.previous for e in edges(self.d)):
+                self.add(("transitions", index, "dest"), "no-previous",
+                         f"'{transition.trigger}' returns to the previous state, but no transition leads into "
+                         f"{', '.join(transition.source)}")
+        reachable = _closure([initial], forward)
+        finals = [sid for sid, state in self.d.states.items() if state.final]
+        can_finish = _closure(finals, backward)
+        for sid, state in self.d.states.items():
+            if sid not in reachable:
+                self.add(("states", sid), "unreachable", f"state '{sid}' cannot be reached from '{initial}'",
+                         key=True)
+            elif not state.final and not forward[sid]:
+                self.add(("states", sid), "dead-end",
+                         f"state '{sid}' has no way out and is not final", key=True)
+            elif not state.final and sid not in can_finish:
+                self.add(("states", sid), "no-path-to-final",
+                         f"no final state can be reached from state '{sid}'", key=True)
+
+    def timers(self) -> None:
+        seen: set[str] = set()
+        triggers_from: dict[str, set[str]] = defaultdict(set)
+        for edge in edges(self.d):
+            triggers_from[edge.source].add(edge.trigger)
+        all_triggers = {t.trigger for t in self.d.transitions}
+        for index, timer in enumerate(self.d.timers):
+            path: Path = ("timers", index)
+            if timer.key in seen:
+                self.add((*path, "key"), "duplicate-timer", f"timer '{timer.key}' is defined twice")
+            seen.add(timer.key)
+            states = [s for pos, s in enumerate(timer.state) if self.ref((*path, "state", pos), "state", s,
+                                                                         self.d.states)]
+            if timer.after is None and timer.at is None and timer.every is None:
+                self.add(path, "bad-timer", f"timer '{timer.key}' needs one of 'after', 'at' or 'every'")
+            for name in ("after", "every"):
+                value = getattr(timer, name)
+                if value is not None and not is_duration(value):
+                    self.add((*path, name), "bad-duration",
+                             f"timer '{timer.key}': '{value}' is not an ISO 8601 duration (e.g. P14D, P12M, PT4H)")
+            for pos, value in enumerate(timer.before):
+                if not is_duration(value):
+                    self.add((*path, "before", pos), "bad-duration",
+                             f"timer '{timer.key}': '{value}' is not an ISO 8601 duration (e.g. P90D)")
+            for name in ("at", "every_field"):
+                field_name = getattr(timer, name)
+                if field_name is not None and self.ref((*path, name), "field", field_name, self.d.fields):
+                    expected = "date" if name == "at" else "integer"
+                    if self.d.fields[field_name].type != expected:
+                        self.add((*path, name), "bad-field-type",
+                                 f"timer '{timer.key}': field '{field_name}' must be of type {expected}")
+            for pos, role in enumerate(timer.notify):
+                self.ref((*path, "notify", pos), "role", role, self.d.roles)
+            if timer.action == "fire":
+                if timer.trigger is None:
+                    self.add(path, "bad-timer", f"timer '{timer.key}' fires a transition but names no 'trigger'")
+                elif self.ref((*path, "trigger"), "trigger", timer.trigger, all_triggers):
+                    for state in states:
+                        if timer.trigger not in triggers_from[state]:
+                            self.add((*path, "trigger"), "trigger-not-from-state",
+                                     f"timer '{timer.key}' fires '{timer.trigger}', which state '{state}' has not")
+            elif timer.action in ("remind", "escalate", "warn") and not timer.notify:
+                self.add(path, "bad-timer", f"timer '{timer.key}' ({timer.action}) names no roles to notify")
+
+
+def _closure(start: Iterable[str], links: dict[str, set[str]]) -> set[str]:
+    seen = set(start)
+    queue = deque(seen)
+    while queue:
+        for nxt in links[queue.popleft()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def validate_definition(definition: Definition, lines: SourceMap) -> list[Problem]:
+    """Check a structurally valid definition as a whole and return every problem found."""
+    return _Checker(definition, lines).run()

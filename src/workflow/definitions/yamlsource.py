@@ -1,0 +1,167 @@
+"""Read YAML text into plain Python data while remembering where every value came from.
+
+YAML 1.2 rules apply (``on``, ``off``, ``yes`` and ``no`` stay strings), duplicate keys are reported
+instead of silently overwritten, only plain data types are accepted (no ``!!python/...`` tags), and a
+node budget keeps alias expansion ("billion laughs") from exhausting memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Path = tuple[str | int, ...]
+
+MAX_NODES = 200_000
+
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_STRINGLIKE = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a YAML document, located by line (1-based) and a path into the data."""
+
+    line: int
+    rule: str
+    message: str
+    path: Path = ()
+
+
+@dataclass
+class SourceMap:
+    """Line numbers (1-based) of every value and every mapping key, by path."""
+
+    values: dict[Path, int] = field(default_factory=dict)
+    keys: dict[Path, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path, *, key: bool = False) -> int:
+        """The line of the value at ``path`` (or of its key), falling back to the nearest parent."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), 1)
+
+
+@dataclass
+class Document:
+    """Plain data read from YAML, with its source map and any problems found while reading."""
+
+    data: Any
+    lines: SourceMap
+    problems: list[Problem]
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.lines = SourceMap()
+        self.problems: list[Problem] = []
+        self.budget = MAX_NODES
+
+    def read(self, node: Node, path: Path) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooLarge(node.start_mark.line + 1)
+        self.lines.values[path] = node.start_mark.line + 1
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.read(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        return self._scalar(node, path)
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append(Problem(line, "yaml", "merge keys ('<<') are not supported", path))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.problems.append(Problem(line, "yaml", "mapping keys must be plain text", path))
+                continue
+            key = str(key_node.value)
+            if key in result:
+                first = self.lines.keys[(*path, key)]
+                self.problems.append(
+                    Problem(line, "duplicate-key", f"duplicate key '{key}' (first defined on line {first})",
+                            (*path, key))
+                )
+                continue
+            self.lines.keys[(*path, key)] = line
+            result[key] = self.read(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: ScalarNode, path: Path) -> Any:
+        tag, text = str(node.tag), node.value
+        if tag in _STRINGLIKE:
+            return text
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return text.lower() == "true"
+        if tag == _INT:
+            cleaned = text.replace("_", "")
+            try:
+                return int(cleaned, 10)
+            except ValueError:
+                return int(cleaned, 0)
+        if tag == _FLOAT:
+            lowered = text.lower()
+            if lowered.endswith(".inf"):
+                return -math.inf if lowered.startswith("-") else math.inf
+            if lowered == ".nan":
+                return math.nan
+            return float(text.replace("_", ""))
+        self.problems.append(
+            Problem(node.start_mark.line + 1, "yaml", f"unsupported YAML tag '{tag}'", path)
+        )
+        return text
+
+
+class _TooLarge(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def read_yaml(text: str) -> Document:
+    """Parse one YAML document into plain data.
+
+    Args:
+        text: the YAML source.
+
+    Returns:
+        The data (``None`` for an empty document), its source map and the problems found. A syntax error is
+        returned as a problem, never raised.
+    """
+    reader = _Reader()
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        node = yaml.compose(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        return Document(None, reader.lines, [Problem(line, "yaml", f"invalid YAML: {message}")])
+    if node is None:
+        return Document(None, reader.lines, [])
+    try:
+        data = reader.read(node, ())
+    except _TooLarge as error:
+        return Document(None, reader.lines, [
+            Problem(error.line, "yaml", f"document too large (more than {MAX_NODES} values, aliases included)")
+        ])
+    return Document(data, reader.lines, reader.problems)

@@ -1,0 +1,71 @@
+"""Checking a credential's data against the fields its definition declares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from workflow.definitions.model import CredentialField, Definition
+from workflow.definitions.validate import did_you_mean
+from workflow.errors import InvalidInput
+
+MAX_TEXT = 20_000
+MAX_LIST = 200
+
+
+def check_changes(definition: Definition, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate changes to a credential's data; ``None`` clears a field.
+
+    Args:
+        definition: the credential's definition.
+        changes: field name → new value.
+
+    Returns:
+        The changes, normalised (dates as ISO text, numbers as numbers).
+
+    Raises:
+        InvalidInput: naming the first field that is unknown or of the wrong type.
+    """
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        field = definition.fields.get(name)
+        if field is None:
+            raise InvalidInput(name, f"unknown field{did_you_mean(name, definition.fields)}; "
+                                     f"known fields: {', '.join(definition.fields)}")
+        checked[name] = None if value is None else _check(name, field, value)
+    return checked
+
+
+def _check(name: str, field: CredentialField, value: Any) -> Any:
+    kind = field.type
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidInput(name, "must be true or false")
+        return value
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(name, "must be a whole number")
+        return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(name, "must be a number")
+        return value
+    if kind == "date":
+        try:
+            return date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise InvalidInput(name, f"must be a date as YYYY-MM-DD, not {str(value)[:40]!r}") from None
+    if kind == "list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidInput(name, "must be a list of text")
+        if len(value) > MAX_LIST or any(len(v) > MAX_TEXT for v in value):
+            raise InvalidInput(name, f"is too long (at most {MAX_LIST} entries of {MAX_TEXT} characters)")
+        return list(value)
+    if not isinstance(value, str):
+        raise InvalidInput(name, "must be text")
+    if kind == "choice" and value not in field.options:
+        raise InvalidInput(name, f"must be one of {', '.join(field.options)}{did_you_mean(value, field.options)}")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(name, f"is too long (at most {MAX_TEXT} characters)")
+    return value

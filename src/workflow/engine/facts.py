@@ -1,0 +1,37 @@
+"""What the engine is told about one credential: its state, data, finished items and gate decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["approve", "reject", "request_changes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision on a gate, by ``actor`` acting in ``role``."""
+
+    gate: str
+    role: str
+    actor: str
+    verdict: Verdict
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The facts about one credential that the guards look at.
+
+    ``done`` holds the keys of finished checklist items and ``decisions`` the decisions on gates of the current
+    round, oldest first (a later decision by the same person in the same role replaces an earlier one).
+    ``role_holders`` says how many people hold a role, for ``all`` approval policies.
+    """
+
+    state: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    done: frozenset[str] = frozenset()
+    decisions: tuple[Decision, ...] = ()
+    previous_state: str | None = None
+    role_holders: Mapping[str, int] = field(default_factory=dict)

@@ -1,0 +1,124 @@
+"""The guards of one transition, compiled once per definition, answering "what exactly is missing?"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from workflow.definitions.model import Approver, ChecklistItem, Condition, Definition, Gate
+from workflow.engine.facts import Decision, Facts
+from workflow.errors import Unmet
+
+
+def is_blank(value: Any) -> bool:
+    """Whether a credential field counts as not filled in."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple, dict)):
+        return len(value) == 0
+    return False
+
+
+def applies(when: Condition | None, data: Mapping[str, Any]) -> bool:
+    """Whether a ``when`` condition holds for the credential's data (no condition always holds)."""
+    if not when:
+        return True
+    for name, expected in when.items():
+        actual = data.get(name)
+        if isinstance(expected, tuple):
+            if actual not in expected:
+                return False
+        elif actual != expected or isinstance(actual, bool) != isinstance(expected, bool):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """Everything one transition needs: its checklist, required fields and (for a gate) approvals."""
+
+    items: tuple[ChecklistItem, ...]
+    fields: tuple[tuple[str, str], ...]  # (name, label)
+    gate_id: str | None
+    gate: Gate | None
+
+    @classmethod
+    def compile(cls, definition: Definition, index: int) -> Requirements:
+        """Gather the requirements of the transition at ``index`` of ``definition``."""
+        transition = definition.transitions[index]
+        gate = definition.gates[transition.gate] if transition.gate else None
+        items = transition.checklist + (gate.checklist if gate else ())
+        names = dict.fromkeys(transition.requires_fields + (gate.requires_fields if gate else ()))
+        fields = tuple((name, definition.fields[name].label) for name in names)
+        return cls(items, fields, transition.gate, gate)
+
+    def items_for(self, data: Mapping[str, Any]) -> list[ChecklistItem]:
+        """The checklist items that apply to a credential with this data."""
+        return [item for item in self.items if applies(item.when, data)]
+
+    def approvers_for(self, data: Mapping[str, Any]) -> list[Approver]:
+        """The approvers that apply to a credential with this data."""
+        return [a for a in self.gate.approvers if applies(a.when, data)] if self.gate else []
+
+    def unmet(self, facts: Facts) -> list[Unmet]:
+        """Everything that still stands between the credential and this transition, in plain words."""
+        missing: list[Unmet] = []
+        data = facts.data
+        for item in self.items:
+            if item.key not in facts.done and applies(item.when, data):
+                missing.append(Unmet("checklist", item.key, f'{item.owner}: "{item.title}" not done'))
+        for name, label in self.fields:
+            if is_blank(data.get(name)):
+                missing.append(Unmet("field", name, f'field "{name}" ({label}) is empty'))
+        if self.gate is not None:
+            missing.extend(self._approvals(facts))
+        return missing
+
+    def latest_decisions(self, facts: Facts) -> list[Decision]:
+        """This gate's decisions of the current round, the latest per person and role."""
+        latest: dict[tuple[str, str], Decision] = {}
+        for decision in facts.decisions:
+            if decision.gate == self.gate_id:
+                latest[(decision.role, decision.actor)] = decision
+        return list(latest.values())
+
+    def tally(self, facts: Facts) -> list[tuple[Approver, int, int]]:
+        """For each approver rule that applies: (rule, approvals so far, approvals needed)."""
+        latest = self.latest_decisions(facts)
+        return [
+            (approver, sum(1 for d in latest if d.role == approver.role and d.verdict == "approve"),
+             needed(approver, facts.role_holders))
+            for approver in self.approvers_for(facts.data)
+        ]
+
+    def _approvals(self, facts: Facts) -> list[Unmet]:
+        missing: list[Unmet] = []
+        for decision in self.latest_decisions(facts):
+            if decision.verdict == "reject":
+                missing.append(Unmet("decision", decision.role, f"{decision.role}: rejected by {decision.actor}"))
+            elif decision.verdict == "request_changes":
+                missing.append(Unmet("decision", decision.role,
+                                     f"{decision.role}: changes requested by {decision.actor}"))
+        for approver, have, need in self.tally(facts):
+            if have >= need:
+                continue
+            if approver.policy == "all":
+                text = f"{approver.role}: approval needed from all {need} ({have} so far)"
+            elif need == 1:
+                text = f"{approver.role}: approval needed"
+            else:
+                text = f"{approver.role}: {need} approvals needed ({have} so far)"
+            missing.append(Unmet("approval", approver.role, text))
+        return missing
+
+
+def needed(approver: Approver, holders: Mapping[str, int]) -> int:
+    """How many approvals an approver rule asks for (``all`` counts the people holding the role)."""
+    if approver.policy == "n_of":
+        return approver.n or 1
+    if approver.policy == "all":
+        return max(1, holders.get(approver.role, 0))
+    return 1

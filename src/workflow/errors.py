@@ -1,0 +1,105 @@
+"""The error family of the workflow engine. Each error keeps its facts as attributes.
+
+The web layer maps these to HTTP problem responses in one place; the CLI prints them. Nothing here knows
+about either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class WorkflowError(Exception):
+    """Base of every error the engine, the store and the services raise on purpose."""
+
+
+@dataclass(frozen=True)
+class DefinitionProblem:
+    """One thing wrong with a definition file: where, which rule, and what."""
+
+    file: str
+    line: int
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: [{self.rule}] {self.message}"
+
+
+class InvalidDefinition(WorkflowError):
+    """A definition failed to load; ``problems`` lists everything found, in file and line order."""
+
+    def __init__(self, problems: Sequence[DefinitionProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.rule, p.message))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """One requirement of a transition that does not hold yet, in plain words."""
+
+    kind: str  # "checklist", "field", "approval", "decision" or "state"
+    subject: str  # the item key, field name, role or state concerned
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(WorkflowError):
+    """Something asked for does not exist (or is not visible to the caller)."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class InvalidInput(WorkflowError):
+    """Input that cannot be accepted; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class Conflict(WorkflowError):
+    """The action collides with the credential's current state; retrying as-is will not help."""
+
+
+class StaleVersion(Conflict):
+    """The credential changed since the caller last saw it (or a concurrent action won)."""
+
+    def __init__(self, credential_id: int, expected: int, actual: int | None = None) -> None:
+        self.credential_id = credential_id
+        self.expected = expected
+        self.actual = actual
+        seen = f", it is now at version {actual}" if actual is not None else ""
+        super().__init__(
+            f"credential {credential_id} changed since version {expected}{seen}; reload and try again"
+        )
+
+
+class TransitionNotAllowed(Conflict):
+    """A trigger cannot fire from the current state; ``unmet`` says exactly what is missing."""
+
+    def __init__(
+        self, trigger: str, state: str, unmet: Sequence[Unmet] = (), *, credential_id: int | None = None
+    ) -> None:
+        self.trigger = trigger
+        self.state = state
+        self.unmet = tuple(unmet)
+        self.credential_id = credential_id
+        who = f"credential {credential_id}: " if credential_id is not None else ""
+        if self.unmet:
+            missing = "; ".join(str(u) for u in self.unmet)
+            text = f"{who}'{trigger}' is not allowed from '{state}' yet: {missing}"
+        else:
+            text = f"{who}there is no transition '{trigger}' from '{state}'"
+        super().__init__(text)
+
+    def with_credential(self, credential_id: int) -> TransitionNotAllowed:
+        """The same refusal, naming the credential."""
+        return TransitionNotAllowed(self.trigger, self.state, self.unmet, credential_id=credential_id)

@@ -1,0 +1,104 @@
+"""Read models: what a person sees of a credential (its checklist by role, gates, and possible transitions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from workflow.engine import Engine, Facts, Option
+from workflow.store.tables import ChecklistEntry, Credential
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    """One checklist item that stands before a transition out of the current state."""
+
+    key: str
+    title: str
+    owner: str
+    trigger: str
+    done: bool
+    note: str
+    done_by: str | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApproverStatus:
+    """One approver rule of a gate and how far it has got."""
+
+    role: str
+    policy: str
+    stage: int
+    approvals: int
+    needed: int
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    """A gate open in the current state: its approvers and the decisions of this round."""
+
+    gate: str
+    title: str
+    trigger: str
+    approvers: tuple[ApproverStatus, ...]
+    decisions: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class CredentialDetail:
+    """Everything about one credential that a page or the CLI shows."""
+
+    id: int
+    title: str
+    definition: str
+    definition_version: int
+    state: str
+    state_title: str
+    phase: str
+    previous_state: str | None
+    version: int
+    data: dict[str, Any]
+    state_entered_at: datetime
+    options: tuple[Option, ...]
+    checklist: tuple[ItemStatus, ...]
+    gates: tuple[GateStatus, ...]
+
+    def checklist_by_role(self) -> dict[str, list[ItemStatus]]:
+        """The checklist grouped by owning role, in definition order."""
+        grouped: dict[str, list[ItemStatus]] = {}
+        for item in self.checklist:
+            grouped.setdefault(item.owner, []).append(item)
+        return grouped
+
+
+def describe(engine: Engine, credential: Credential, facts: Facts,
+             entries: dict[str, ChecklistEntry]) -> CredentialDetail:
+    """Build the read model of a credential from its row, facts and current checklist entries."""
+    assert credential.id is not None
+    state = engine.definition.states[credential.state]
+    items: list[ItemStatus] = []
+    gates: list[GateStatus] = []
+    for trigger, requirements in engine.requirements_from(credential.state):
+        for item in requirements.items_for(facts.data):
+            entry = entries.get(item.key)
+            items.append(ItemStatus(item.key, item.title, item.owner, trigger, bool(entry and entry.done),
+                                    entry.note if entry else "", entry.actor if entry else None,
+                                    entry.updated_at if entry else None))
+        if requirements.gate is None or requirements.gate_id is None:
+            continue
+        decisions = requirements.latest_decisions(facts)
+        approvers = [ApproverStatus(rule.role, rule.policy, rule.stage, have, need)
+                     for rule, have, need in requirements.tally(facts)]
+        gates.append(GateStatus(
+            requirements.gate_id, requirements.gate.title, trigger, tuple(approvers),
+            tuple({"role": d.role, "actor": d.actor, "verdict": d.verdict, "comment": d.comment} for d in decisions),
+        ))
+    return CredentialDetail(
+        id=credential.id, title=credential.title, definition=credential.definition_name,
+        definition_version=credential.definition_version, state=credential.state, state_title=state.title,
+        phase=state.phase, previous_state=credential.previous_state, version=credential.version,
+        data=dict(credential.data), state_entered_at=credential.state_entered_at,
+        options=tuple(engine.options(facts)), checklist=tuple(items), gates=tuple(gates),
+    )

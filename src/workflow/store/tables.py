@@ -1,0 +1,108 @@
+"""The tables: definitions by version, credentials, checklist entries, gate decisions and the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from workflow.store.types import JSONDocument, UTCDateTime
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class StoredDefinition(SQLModel, table=True):
+    """One version of a workflow definition: its exact text and that text's SHA-256."""
+
+    __tablename__ = "definition"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_definition_name_version"),
+        UniqueConstraint("name", "content_hash", name="uq_definition_name_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    version: int
+    content_hash: str = Field(max_length=64)
+    source: str
+    created_at: datetime = _when()
+
+
+class Credential(SQLModel, table=True):
+    """A micro-credential moving through its lifecycle, pinned to one definition version."""
+
+    __tablename__ = "credential"
+    __table_args__ = (Index("ix_credential_state", "definition_name", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=300)
+    definition_name: str = Field(max_length=100)
+    definition_version: int
+    state: str = Field(max_length=100)
+    previous_state: str | None = Field(default=None, max_length=100)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)
+    rounds: dict[str, int] = Field(default_factory=dict, sa_type=JSONDocument)
+    version: int = 1
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    state_entered_at: datetime = _when()
+
+
+class ChecklistEntry(SQLModel, table=True):
+    """Whether one checklist item is done for one credential, in one round of its gate."""
+
+    __tablename__ = "checklist_entry"
+    __table_args__ = (UniqueConstraint("credential_id", "item_key", "round", name="uq_checklist_entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(sa_column=Column(Integer, ForeignKey("credential.id", ondelete="CASCADE"),
+                                                nullable=False))
+    item_key: str = Field(max_length=100)
+    round: int = 0
+    done: bool = False
+    note: str = Field(default="", max_length=4000)
+    actor: str = Field(max_length=200)
+    updated_at: datetime = _when()
+
+
+class GateDecision(SQLModel, table=True):
+    """A decision on a gate (approve, reject, request changes), in one round of that gate."""
+
+    __tablename__ = "gate_decision"
+    __table_args__ = (Index("ix_gate_decision_credential", "credential_id", "gate", "round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(sa_column=Column(Integer, ForeignKey("credential.id", ondelete="CASCADE"),
+                                                nullable=False))
+    gate: str = Field(max_length=100)
+    round: int = 0
+    role: str = Field(max_length=100)
+    actor: str = Field(max_length=200)
+    verdict: str = Field(max_length=20)
+    comment: str = Field(default="", max_length=4000)
+    decided_at: datetime = _when()
+
+
+class Event(SQLModel, table=True):
+    """One entry of a credential's append-only history."""
+
+    __tablename__ = "event"
+    __table_args__ = (UniqueConstraint("credential_id", "seq", name="uq_event_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(sa_column=Column(Integer, ForeignKey("credential.id", ondelete="CASCADE"),
+                                                nullable=False))
+    seq: int
+    at: datetime = _when()
+    actor: str = Field(max_length=200)
+    kind: str = Field(max_length=30)
+    trigger: str | None = Field(default=None, max_length=100)
+    from_state: str | None = Field(default=None, max_length=100)
+    to_state: str | None = Field(default=None, max_length=100)
+    comment: str = Field(default="", max_length=4000)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)

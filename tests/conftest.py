@@ -1,0 +1,83 @@
+"""Shared fixtures: a database per test (SQLite always, PostgreSQL when a URL is given), services, a clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from workflow.clock import ManualClock
+from workflow.config import Settings
+from workflow.context import Services
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFINITIONS = ROOT / "definitions"
+POSTGRES_URL = os.environ.get("WORKFLOW_TEST_POSTGRES_URL", "")
+# CI sets WORKFLOW_TEST_STRICT=1: PostgreSQL is then required and a skipped test fails the run.
+STRICT = os.environ.get("WORKFLOW_TEST_STRICT") == "1"
+_skipped: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if STRICT and not POSTGRES_URL:
+        raise pytest.UsageError("WORKFLOW_TEST_STRICT=1 but WORKFLOW_TEST_POSTGRES_URL is not set")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if STRICT and _skipped:
+        print(f"\nWORKFLOW_TEST_STRICT=1: {len(_skipped)} test(s) were skipped, which fails the run:")
+        for nodeid in _skipped:
+            print(f"  {nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a schema of its own in the PostgreSQL test database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'workflow.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("set WORKFLOW_TEST_POSTGRES_URL to run against PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(environment="test", database_url=database_url, data_dir=tmp_path / "data",
+                    definitions_dir=DEFINITIONS)
+
+
+@pytest.fixture
+def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
+    started = Services.start(settings, clock)
+    try:
+        yield started
+    finally:
+        started.close()

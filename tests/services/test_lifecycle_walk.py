@@ -1,0 +1,164 @@
+"""A credential walks from ideation to retirement through every gate, refused until each gate is complete."""
+
+from __future__ import annotations
+
+import pytest
+
+from workflow.context import Services
+from workflow.errors import TransitionNotAllowed
+
+SUMMARY = {
+    "provider": "Northern College",
+    "description": "Hands-on analytics for regional supply chains.",
+    "learning_outcomes": ["Build a demand forecast", "Read a logistics dashboard"],
+    "participation_mode": "hybrid",
+    "time_period": "8 weeks",
+    "prerequisites": "None",
+    "learning_resources": "Open datasets, LMS course",
+    "assessment_type": "Project",
+    "identity_verification": "Proctored final presentation",
+    "qa_body": "Northern College Quality Council",
+    "learner_outcome": "Digital badge",
+    "stackability": "stackable",
+    "notional_hours": 40,
+}
+
+
+def refusal(services: Services, cid: int, trigger: str) -> list[str]:
+    with pytest.raises(TransitionNotAllowed) as caught:
+        services.credentials.fire(credential_id=cid, trigger=trigger, actor="pm")
+    return [str(u) for u in caught.value.unmet]
+
+
+def tick_all(services: Services, cid: int, trigger: str | None = None) -> None:
+    """Tick every open item of the current state (or only those standing before ``trigger``)."""
+    for item in services.credentials.get(cid).checklist:
+        if not item.done and trigger in (None, item.trigger):
+            services.credentials.set_item(credential_id=cid, item=item.key, done=True, actor=item.owner)
+
+
+def test_walk_from_ideation_to_retirement_through_every_gate(services: Services) -> None:
+    creds = services.credentials
+    cid = creds.create(definition="microcredential", title="Supply-chain analytics", actor="pm")
+
+    # Ideation → feasibility: four ideation tasks and the purpose are missing, in definition order.
+    assert refusal(services, cid, "submit_for_feasibility") == [
+        'initiative_lead: "Labour-market research done" not done',
+        'employer_engagement_lead: "Local employers and partners contacted" not done',
+        'initiative_lead: "Focus group or working group formed" not done',
+        'sme: "Skills and competencies industry wants identified" not done',
+        'field "purpose" (Need addressed (purpose)) is empty',
+    ]
+    tick_all(services, cid)
+    assert refusal(services, cid, "submit_for_feasibility") == [
+        'field "purpose" (Need addressed (purpose)) is empty']
+    creds.update(credential_id=cid, changes={"purpose": "Logistics employers need analysts"}, actor="pm")
+    creds.fire(credential_id=cid, trigger="submit_for_feasibility", actor="pm")
+
+    # Feasibility approval: ten checklist items, the description and the dean's approval.
+    missing = refusal(services, cid, "approve_feasibility")
+    assert len(missing) == 12
+    assert missing[0] == 'initiative_lead: "Alignment with institutional priorities and the micro-credential ' \
+                         'policy shown" not done'
+    assert 'finance: "Funding applied for" not done' in missing
+    assert missing[-2:] == ['field "description" (Description and purpose) is empty', "dean: approval needed"]
+    tick_all(services, cid)
+    creds.update(credential_id=cid, changes={"description": SUMMARY["description"]}, actor="pm")
+    assert refusal(services, cid, "approve_feasibility") == ["dean: approval needed"]
+    creds.decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="approve",
+                 comment="Strong employer demand", actor="dean.smith")
+    creds.fire(credential_id=cid, trigger="approve_feasibility", actor="pm")
+
+    # Design → build.
+    assert refusal(services, cid, "complete_design") == [
+        'sme: "Competencies and skills listed" not done',
+        'instructional_designer: "Learning goals and objectives drafted" not done',
+        'initiative_lead: "Learner profile described" not done',
+        'employer_partner: "Co-designed with industry experts" not done',
+        'field "learning_outcomes" (Learning outcomes) is empty',
+        'field "participation_mode" (Participation mode) is empty',
+        'field "notional_hours" (Notional learning hours) is empty',
+    ]
+    tick_all(services, cid)
+    creds.update(credential_id=cid, changes=SUMMARY | {"credit_bearing": True}, actor="pm")
+    creds.fire(credential_id=cid, trigger="complete_design", actor="pm")
+
+    # Governance sign-off, credit-bearing: the registrar's items and approvals apply, academic governance 2 of n.
+    missing = refusal(services, cid, "sign_off")
+    assert 'registrar: "Transcript entry planned" not done' in missing
+    assert missing[-3:] == ["qa_office: approval needed", "registrar: approval needed",
+                            "academic_governance: 2 approvals needed (0 so far)"]
+    tick_all(services, cid)
+    creds.decide(credential_id=cid, gate="governance_signoff", role="qa_office", verdict="approve", actor="qa.lee")
+    creds.decide(credential_id=cid, gate="governance_signoff", role="registrar", verdict="approve", actor="reg.ng")
+    creds.decide(credential_id=cid, gate="governance_signoff", role="academic_governance", verdict="approve",
+                 actor="council.a")
+    assert refusal(services, cid, "sign_off") == ["academic_governance: 2 approvals needed (1 so far)"]
+    creds.decide(credential_id=cid, gate="governance_signoff", role="academic_governance", verdict="approve",
+                 actor="council.b")
+    creds.fire(credential_id=cid, trigger="sign_off", actor="pm")
+
+    # Launch.
+    missing = refusal(services, cid, "launch")
+    assert len(missing) == 11 and missing[-1] == "dean: approval needed"
+    tick_all(services, cid)
+    creds.decide(credential_id=cid, gate="launch_approval", role="dean", verdict="approve", actor="dean.smith")
+    creds.fire(credential_id=cid, trigger="launch", actor="pm")
+    assert creds.get(cid).state == "delivery"
+
+    # Review, then renewal after a content review.
+    creds.fire(credential_id=cid, trigger="start_review", actor="pm")
+    missing = refusal(services, cid, "renew")
+    assert len(missing) == 7 and missing[-1] == "dean: approval needed"
+    tick_all(services, cid, "renew")
+    creds.decide(credential_id=cid, gate="renewal", role="dean", verdict="approve", actor="dean.smith")
+    creds.fire(credential_id=cid, trigger="renew", actor="pm")
+
+    # The next review starts afresh: the renewal checklist and approval are needed again.
+    creds.fire(credential_id=cid, trigger="start_review", actor="pm")
+    assert len(refusal(services, cid, "renew")) == 7
+
+    # Sunset, then retirement after the teach-out.
+    missing = refusal(services, cid, "sunset")
+    assert len(missing) == 6 and missing[-1] == "dean: approval needed"
+    tick_all(services, cid)
+    creds.decide(credential_id=cid, gate="sunset_approval", role="dean", verdict="approve",
+                 comment="Skills now taught in the diploma", actor="dean.smith")
+    creds.fire(credential_id=cid, trigger="sunset", actor="pm")
+    assert refusal(services, cid, "retire") == [
+        'registrar: "Registration closed" not done',
+        'student_success: "Learners completed or transferred" not done',
+        'marketing: "Portal and website listing removed" not done',
+        'registrar: "Expiry of issued credentials recorded" not done',
+        'it: "LMS course archived" not done',
+    ]
+    tick_all(services, cid)
+    creds.fire(credential_id=cid, trigger="retire", actor="pm")
+
+    detail = creds.get(cid)
+    assert detail.state == "retired" and detail.options == ()
+    moves = [(e.from_state, e.to_state) for e in creds.history(cid) if e.kind == "transition"]
+    assert moves == [
+        ("ideation", "feasibility"), ("feasibility", "design"), ("design", "build"), ("build", "launch"),
+        ("launch", "delivery"), ("delivery", "review"), ("review", "delivery"), ("delivery", "review"),
+        ("review", "sunset"), ("sunset", "retired"),
+    ]
+
+
+def test_non_credit_credential_skips_registrar_and_council_at_governance(services: Services) -> None:
+    creds = services.credentials
+    cid = creds.create(definition="microcredential", title="Workplace safety leadership", actor="pm",
+                       data={"purpose": "p", "description": "d", "credit_bearing": False})
+    for trigger, gate, role in [("submit_for_feasibility", None, None),
+                                ("approve_feasibility", "feasibility_approval", "dean")]:
+        tick_all(services, cid)
+        if gate:
+            creds.decide(credential_id=cid, gate=gate, role=role, verdict="approve", actor="dean")
+        creds.fire(credential_id=cid, trigger=trigger, actor="pm")
+    tick_all(services, cid)
+    creds.update(credential_id=cid, changes=SUMMARY, actor="pm")
+    creds.fire(credential_id=cid, trigger="complete_design", actor="pm")
+
+    missing = refusal(services, cid, "sign_off")
+    assert not any(m.startswith("registrar") or m.startswith("academic_governance") for m in missing)
+    assert [i.key for i in creds.get(cid).checklist if i.owner == "registrar"] == []
