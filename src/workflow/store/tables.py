@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from workflow.store.types import JSONDocument, UTCDateTime
@@ -28,7 +28,7 @@ class StoredDefinition(SQLModel, table=True):
     name: str = Field(max_length=100)
     version: int
     content_hash: str = Field(max_length=64)
-    source: str
+    source: str = Field(sa_type=Text)
     created_at: datetime = _when()
 
 

@@ -1,0 +1,44 @@
+"""Definitions are stored by version and content hash; credentials stay on the version they started with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workflow.clock import ManualClock
+from workflow.config import Settings
+from workflow.context import Services
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_changed_text_becomes_a_new_version_and_old_credentials_keep_theirs(settings: Settings, tmp_path: Path,
+                                                                             clock: ManualClock) -> None:
+    folder = tmp_path / "defs"
+    folder.mkdir()
+    original = (ROOT / "definitions" / "microcredential.yaml").read_text()
+    (folder / "microcredential.yaml").write_text(original)
+    first = Services.start(settings.model_copy(update={"definitions_dir": folder}), clock)
+    try:
+        old = first.credentials.create(definition="microcredential", title="Old", actor="pm")
+        assert first.definitions.engine("microcredential") is first.definitions.engine("microcredential", 1)
+    finally:
+        first.close()
+
+    again = Services.start(settings.model_copy(update={"definitions_dir": folder}), clock)
+    assert again.definitions.current_version("microcredential") == 1  # same text, same version
+    again.close()
+
+    changed = original.replace("title: Submit for feasibility", "title: Send to feasibility review")
+    (folder / "microcredential.yaml").write_text(changed)
+    second = Services.start(settings.model_copy(update={"definitions_dir": folder}), clock)
+    try:
+        assert second.definitions.current_version("microcredential") == 2
+        new = second.credentials.create(definition="microcredential", title="New", actor="pm")
+        assert second.credentials.get(old).definition_version == 1
+        assert second.credentials.get(new).definition_version == 2
+        titles = {o.trigger: o.title for o in second.credentials.get(new).options}
+        assert titles["submit_for_feasibility"] == "Send to feasibility review"
+        old_titles = {o.trigger: o.title for o in second.credentials.get(old).options}
+        assert old_titles["submit_for_feasibility"] == "Submit for feasibility"
+    finally:
+        second.close()

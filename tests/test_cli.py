@@ -1,0 +1,68 @@
+"""The ``workflow`` command walks a credential from the terminal, with plain messages and no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / "data"),
+           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions")}
+    env.pop("WORKFLOW_DATABASE_URL", None)
+
+    def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "workflow.cli", *args], capture_output=True, text=True,
+                                env=env, cwd=tmp_path, timeout=60)
+        assert "Traceback" not in result.stdout + result.stderr
+        assert (result.returncode == 0) is ok, result.stdout + result.stderr
+        return result
+
+    return invoke
+
+
+def test_walk_a_credential_from_the_terminal(run) -> None:  # type: ignore[no-untyped-def]
+    assert "database is up to date: sqlite:///" in run("db", "upgrade").stdout
+    created = run("credentials", "create", "--title", "Drone mapping", "--set", "purpose=Surveyors need pilots",
+                  "--set", "notional_hours=30", "--as", "pm.jones")
+    assert "created credential #1" in created.stdout
+    assert 'notional_hours: 30' in created.stdout
+
+    refused = run("credentials", "fire", "1", "submit_for_feasibility", ok=False)
+    assert "refused: 'submit_for_feasibility' from 'ideation'" in refused.stderr
+    assert '  - sme: "Skills and competencies industry wants identified" not done' in refused.stderr
+
+    for item in ("labour_market_research", "employers_contacted", "working_group_formed",
+                 "industry_skills_identified"):
+        run("credentials", "check", "1", item, "--note", "see shared drive", "--as", "lead")
+    assert "credential #1: ideation → feasibility" in run("credentials", "fire", "1", "submit_for_feasibility").stdout
+
+    shown = run("credentials", "show", "1").stdout
+    assert "state: feasibility (Feasibility)" in shown
+    assert "approve_feasibility → design: missing" in shown and "      - dean: approval needed" in shown
+
+    bad = run("credentials", "decide", "1", "feasibility_approval", "--role", "dean", "--decision", "reject",
+              ok=False)
+    assert "error: comment: a comment is required to reject" in bad.stderr
+    bad = run("credentials", "set", "1", "notional_hours=lots", ok=False)
+    assert "error: notional_hours: must be a whole number" in bad.stderr
+    stale = run("credentials", "set", "1", "purpose=Changed", "--version", "1", ok=False)
+    assert "changed since version 1" in stale.stderr
+
+    history = run("credentials", "history", "1").stdout.splitlines()
+    assert history[0].split()[3:5] == ["pm.jones", "created"]
+    assert "transition submit_for_feasibility ideation → feasibility" in history[-1]
+
+
+def test_demo_fills_an_empty_database_once(run) -> None:  # type: ignore[no-untyped-def]
+    first = run("demo").stdout
+    assert "demo data: created credentials #1, #2, #3, #4" in first
+    assert "delivery     Cybersecurity essentials for small business" in first
+    assert "nothing added" in run("demo").stdout
