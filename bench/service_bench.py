@@ -15,10 +15,10 @@ alternately on a pool of credentials of their own, one committed transaction per
 database and the same SQLAlchemy engine:
 
 * service: ``services.credentials.fire(credential_id=..., trigger=..., actor=...)``;
-* raw SQL: prepared SQLAlchemy Core statements on a connection of ``Database.engine``: lock and read the
-  credential row (``FOR UPDATE`` on PostgreSQL; on SQLite the engine issues ``BEGIN IMMEDIATE``), read its
-  checklist entries and gate decisions, update state / previous_state / version / updated_at / state_entered_at /
-  rounds, insert one ``event`` row.
+* raw SQL: prepared SQLAlchemy Core statements on a connection of ``Database.engine``, the statements the service
+  sends: lock and read the credential row (``FOR UPDATE`` on PostgreSQL; on SQLite the engine issues ``BEGIN
+  IMMEDIATE``), update state / previous_state / version / updated_at / state_entered_at, insert one ``event``
+  row. (Neither side reads checklist entries or gate decisions: no guard of these transitions looks at them.)
 
 Rounds of the two alternate (the order flips every round); the figure reported is the median over the rounds.
 """
@@ -60,8 +60,6 @@ EVENT = SQLModel.metadata.tables["event"]
 
 # The raw side's statements, built once (as a hand-written data layer would).
 LOCK = select(CREDENTIAL).where(CREDENTIAL.c.id == bindparam("cid")).with_for_update()
-ENTRIES = select(CHECKLIST).where(CHECKLIST.c.credential_id == bindparam("cid"))
-DECISIONS = select(DECISION).where(DECISION.c.credential_id == bindparam("cid")).order_by(DECISION.c.id)
 MOVE = update(CREDENTIAL).where(CREDENTIAL.c.id == bindparam("cid"))
 RECORD = insert(EVENT)
 
@@ -97,13 +95,11 @@ def raw_round(engine: Engine, pool: Pool, n: int) -> None:
         slot, cid, trigger = pool.next()
         with engine.begin() as conn:
             row = conn.execute(LOCK, {"cid": cid}).one()
-            conn.execute(ENTRIES, {"cid": cid}).all()
-            conn.execute(DECISIONS, {"cid": cid}).all()
             dest = "on_hold" if trigger == "hold" else row.previous_state
             now = datetime.now(UTC)
             version = row.version + 1
             conn.execute(MOVE, {"cid": cid, "state": dest, "previous_state": row.state, "version": version,
-                                "updated_at": now, "state_entered_at": now, "rounds": row.rounds})
+                                "updated_at": now, "state_entered_at": now})
             conn.execute(RECORD, {"credential_id": cid, "seq": version, "at": now, "actor": ACTOR,
                                   "kind": "transition", "trigger": trigger, "from_state": row.state,
                                   "to_state": dest, "comment": "", "details": {}})
@@ -140,11 +136,25 @@ class Result:
 
     @property
     def ratio(self) -> float:
+        """Median service rate over median raw rate."""
         return statistics.median(self.service) / statistics.median(self.raw)
 
+    @property
+    def round_ratio(self) -> float:
+        """Median of the per-round service/raw ratios (less sensitive to drift during the run)."""
+        return statistics.median(s / r for s, r in zip(self.service, self.raw, strict=True))
 
-def run(backend: str, url: str, data_dir: Path, *, rounds: int, per_round: int, pool_size: int,
-        profile: bool) -> Result:
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int
+    per_round: int
+    pool_size: int
+    profile: bool
+
+
+def run(backend: str, url: str, data_dir: Path, plan: Plan) -> Result:
+    rounds, per_round, pool_size = plan.rounds, plan.per_round, plan.pool_size
     settings = Settings(database_url=url, definitions_dir=DEFINITIONS, data_dir=data_dir)
     services = Services.start(settings)
     try:
@@ -172,12 +182,13 @@ def run(backend: str, url: str, data_dir: Path, *, rounds: int, per_round: int, 
             print(f"  round {r + 1}: service {rates['service'][-1]:8.0f} tx/s   raw {rates['raw'][-1]:8.0f} tx/s   "
                   f"service/raw {rates['service'][-1] / rates['raw'][-1]:.0%}")
         print(f"  check: {check(services, pools)}")
-        if profile:
+        if plan.profile:
             profiler = cProfile.Profile()
             profiler.enable()
             sides["service"](per_round)
             profiler.disable()
-            print(f"\n  cProfile of {per_round} service transitions ({backend}), top 25 by own time:")
+            print(f"\n  cProfile of {per_round} service transitions ({backend}): "
+                  "top 25 by own time, then top 40 by cumulative time")
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(40)
         return Result(backend, rates["service"], rates["raw"])
@@ -189,14 +200,14 @@ def postgres_url() -> str | None:
     return os.environ.get("WORKFLOW_BENCH_POSTGRES_URL") or os.environ.get("WORKFLOW_TEST_POSTGRES_URL") or None
 
 
-def run_postgres(base_url: str, data_dir: Path, **options: object) -> Result:
+def run_postgres(base_url: str, data_dir: Path, plan: Plan) -> Result:
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        return run("PostgreSQL", url.render_as_string(hide_password=False), data_dir, **options)  # type: ignore[arg-type]
+        return run("PostgreSQL", url.render_as_string(hide_password=False), data_dir, plan)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -213,32 +224,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile one extra service round per database")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only, even when a URL is set")
     args = parser.parse_args(argv)
-    options = {
-        "rounds": args.rounds or (2 if args.quick else 5),
-        "per_round": args.transitions or (60 if args.quick else 300),
-        "pool_size": args.pool,
-        "profile": args.profile,
-    }
+    plan = Plan(rounds=args.rounds or (2 if args.quick else 5),
+                per_round=args.transitions or (60 if args.quick else 300),
+                pool_size=args.pool, profile=args.profile)
     print(f"service_bench: Python {sys.version.split()[0]}, SQLAlchemy {sqlalchemy.__version__}; "
           f"transitions 'hold'/'resume' (no guards), one committed transaction each")
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="workflow-bench-") as tmp:
         sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        results.append(run("SQLite", sqlite_url, Path(tmp) / "data", **options))  # type: ignore[arg-type]
+        results.append(run("SQLite", sqlite_url, Path(tmp) / "data", plan))
         pg = None if args.no_postgres else postgres_url()
         if pg:
-            results.append(run_postgres(pg, Path(tmp) / "data", **options))
+            results.append(run_postgres(pg, Path(tmp) / "data", plan))
         else:
             print("\n[PostgreSQL] skipped: set WORKFLOW_BENCH_POSTGRES_URL (or WORKFLOW_TEST_POSTGRES_URL)")
 
     print()
     print("| database | service tx/s (median) | raw SQL tx/s (median) | service µs/tx | raw µs/tx "
-          f"| service/raw | target ≥ {TARGET:.0%} |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+          f"| service/raw | per-round ratio (median) | target ≥ {TARGET:.0%} |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for res in results:
         service, raw = statistics.median(res.service), statistics.median(res.raw)
         print(f"| {res.backend} | {service:,.0f} | {raw:,.0f} | {1e6 / service:,.0f} | {1e6 / raw:,.0f} "
-              f"| {res.ratio:.0%} | {'met' if res.ratio >= TARGET else 'MISSED'} |")
+              f"| {res.ratio:.0%} | {res.round_ratio:.0%} | {'met' if res.ratio >= TARGET else 'MISSED'} |")
     return 0
 
 

@@ -139,6 +139,14 @@ def definitions_show(name: Annotated[str, typer.Argument(help="Definition name o
     typer.echo(mermaid(d))
 
 
+@definitions_app.command("schema")
+def definitions_schema() -> None:
+    """Print the JSON Schema of the definition format (for editors that check YAML against a schema)."""
+    from workflow.definitions.model import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
 # -- database -------------------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import event
 
 from workflow.context import Services
 
-
 WRITE = re.compile(r"^(INSERT|UPDATE|DELETE)\s+(?:INTO\s+|FROM\s+)?(\w+)")
 
 

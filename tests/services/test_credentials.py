@@ -71,7 +71,8 @@ def test_decisions_only_on_open_gates_by_their_approvers_with_comments_where_nee
     for item in services.credentials.get(cid).checklist:
         services.credentials.set_item(credential_id=cid, item=item.key, done=True, actor="team")
     services.credentials.fire(credential_id=cid, trigger="submit_for_feasibility", actor="pm")
-    with pytest.raises(InvalidInput, match="'registrar' does not decide gate 'feasibility_approval'; its approvers: dean"):
+    with pytest.raises(InvalidInput,
+                       match="'registrar' does not decide gate 'feasibility_approval'; its approvers: dean"):
         decide(credential_id=cid, gate="feasibility_approval", role="registrar", verdict="approve", actor="r")
     decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="reject", comment="No budget",
            actor="dean")

@@ -11,7 +11,7 @@ from workflow.definitions.model import Definition
 
 
 def _label(text: str) -> str:
-    return text.replace('"', "'").replace("\n", " ")
+    return text.replace('"', "'").replace("\n", " ").replace(";", ",").replace("#", "no.")
 
 
 def mermaid(definition: Definition, *, current: str | None = None) -> str:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 DURATION_PATTERN = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
 PREVIOUS = "@previous"
 ANY_STATE = "*"
 
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
-Duration = str  # ISO 8601, checked by the validator so that the message can name the rule
+Id = Annotated[StrictStr, Field(pattern=ID_PATTERN)]
+Duration = StrictStr  # ISO 8601, checked by the validator so that the message can name the rule
 Scalar = bool | int | float | str
 Condition = dict[str, Scalar | tuple[Scalar, ...]]
 
@@ -22,7 +22,7 @@ def _as_tuple(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
 
-Names = Annotated[tuple[str, ...], BeforeValidator(_as_tuple)]
+Names = Annotated[tuple[StrictStr, ...], BeforeValidator(_as_tuple)]
 
 
 class _Frozen(BaseModel):
@@ -32,62 +32,62 @@ class _Frozen(BaseModel):
 class Role(_Frozen):
     """A role named by the definition: a person's role, a department or a committee."""
 
-    title: str
+    title: StrictStr
     kind: Literal["person", "department", "committee"] = "person"
-    description: str = ""
+    description: StrictStr = ""
 
 
 class CredentialField(_Frozen):
     """A field of a credential's data (the critical information summary and the dates timers use)."""
 
-    label: str
+    label: StrictStr
     type: Literal["text", "boolean", "integer", "number", "date", "choice", "list"] = "text"
-    options: tuple[str, ...] = ()
-    description: str = ""
+    options: tuple[StrictStr, ...] = ()
+    description: StrictStr = ""
 
 
 class State(_Frozen):
     """A state of the lifecycle; ``phase`` groups states for milestones, ``planned_days`` is the plan."""
 
-    title: str
-    phase: str = ""
-    initial: bool = False
-    final: bool = False
-    planned_days: Annotated[int, Field(ge=1)] | None = None
-    description: str = ""
+    title: StrictStr
+    phase: StrictStr = ""
+    initial: StrictBool = False
+    final: StrictBool = False
+    planned_days: Annotated[StrictInt, Field(ge=1)] | None = None
+    description: StrictStr = ""
 
 
 class ChecklistItem(_Frozen):
     """A task owned by a role or department that must be done before a transition may fire."""
 
     key: Id
-    title: str
-    owner: str
+    title: StrictStr
+    owner: StrictStr
     when: Condition | None = None
-    due_days: Annotated[int, Field(ge=1)] | None = None
-    description: str = ""
+    due_days: Annotated[StrictInt, Field(ge=1)] | None = None
+    description: StrictStr = ""
 
 
 class Approver(_Frozen):
     """Who must approve a gate: a role and its policy (``any``, ``all`` holders, or ``n_of``)."""
 
-    role: str
+    role: StrictStr
     policy: Literal["any", "all", "n_of"] = "any"
-    n: Annotated[int, Field(ge=1)] | None = None
-    stage: Annotated[int, Field(ge=1)] = 1
+    n: Annotated[StrictInt, Field(ge=1)] | None = None
+    stage: Annotated[StrictInt, Field(ge=1)] = 1
     when: Condition | None = None
 
 
 class Gate(_Frozen):
     """A guarded step that needs approvals, with its checklist and the fields it requires."""
 
-    title: str
-    description: str = ""
+    title: StrictStr
+    description: StrictStr = ""
     approvers: tuple[Approver, ...] = ()
     checklist: tuple[ChecklistItem, ...] = ()
     requires_fields: Names = ()
-    allow_self_approval: bool = False
-    due_days: Annotated[int, Field(ge=1)] | None = None
+    allow_self_approval: StrictBool = False
+    due_days: Annotated[StrictInt, Field(ge=1)] | None = None
 
 
 class Transition(_Frozen):
@@ -95,9 +95,9 @@ class Transition(_Frozen):
 
     trigger: Id
     source: Names
-    dest: str
-    title: str = ""
-    gate: str | None = None
+    dest: StrictStr
+    title: StrictStr = ""
+    gate: StrictStr | None = None
     checklist: tuple[ChecklistItem, ...] = ()
     requires_fields: Names = ()
     by: Names = ()
@@ -110,21 +110,21 @@ class Timer(_Frozen):
     action: Literal["fire", "remind", "escalate", "warn"]
     state: Names = ()
     after: Duration | None = None
-    at: str | None = None
+    at: StrictStr | None = None
     every: Duration | None = None
-    every_field: str | None = None  # an integer field: the cycle in months, per credential
+    every_field: StrictStr | None = None  # an integer field: the cycle in months, per credential
     before: tuple[Duration, ...] = ()
-    trigger: str | None = None
+    trigger: StrictStr | None = None
     notify: Names = ()
-    title: str = ""
+    title: StrictStr = ""
 
 
 class Definition(_Frozen):
     """One workflow: roles, credential fields, states, gates, transitions and timers."""
 
     name: Id
-    title: str
-    description: str = ""
+    title: StrictStr
+    description: StrictStr = ""
     roles: dict[Id, Role]
     fields: dict[Id, CredentialField] = {}
     states: dict[Id, State]
@@ -145,3 +145,11 @@ class Definition(_Frozen):
 def is_duration(text: str) -> bool:
     """Whether ``text`` is an ISO 8601 duration such as ``P14D``, ``P12M`` or ``PT4H``."""
     return re.match(DURATION_PATTERN, text) is not None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the definition format, as committed in ``definitions/definition.schema.json``."""
+    schema = Definition.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Micro-credential workflow definition"
+    return schema

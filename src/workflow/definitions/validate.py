@@ -9,7 +9,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from difflib import get_close_matches
 
-from workflow.definitions.graph import edges
+from workflow.definitions.graph import edges, sources_of
 from workflow.definitions.model import (
     ANY_STATE,
     PREVIOUS,
@@ -141,15 +141,17 @@ class _Checker:
             for position, source in enumerate(transition.source):
                 if source == ANY_STATE:
                     continue
-                if self.ref((*path, "source", position), "state", source, self.d.states):
-                    if self.d.states[source].final:
-                        self.add((*path, "source", position), "final-has-exit",
-                                 f"'{transition.trigger}' leaves final state '{source}'; final states have no exits")
-                    pair = (transition.trigger, source)
-                    if pair in seen:
-                        self.add((*path, "trigger"), "duplicate-transition",
-                                 f"'{transition.trigger}' from '{source}' is already defined "
-                                 f"on line {self.lines.line_of(('transitions', seen[pair]))}")
+                if self.ref((*path, "source", position), "state", source, self.d.states) and \
+                        self.d.states[source].final:
+                    self.add((*path, "source", position), "final-has-exit",
+                             f"'{transition.trigger}' leaves final state '{source}'; final states have no exits")
+            for source in sources_of(self.d, index):
+                pair = (transition.trigger, source)
+                if pair in seen:
+                    self.add((*path, "trigger"), "duplicate-transition",
+                             f"'{transition.trigger}' from '{source}' is already defined "
+                             f"on line {self.lines.line_of(('transitions', seen[pair]))}")
+                else:
                     seen[pair] = index
             if transition.dest != PREVIOUS:
                 self.ref((*path, "dest"), "state", transition.dest, self.d.states)
@@ -182,7 +184,7 @@ class _Checker:
             elif not state.final and not forward[sid]:
                 self.add(("states", sid), "dead-end",
                          f"state '{sid}' has no way out and is not final", key=True)
-            elif not state.final and sid not in can_finish:
+            elif not state.final and finals and sid not in can_finish:
                 self.add(("states", sid), "no-path-to-final",
                          f"no final state can be reached from state '{sid}'", key=True)
 

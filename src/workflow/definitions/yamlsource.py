@@ -23,6 +23,8 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 _STRINGLIKE = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"}
 
 
@@ -76,6 +78,10 @@ class _Reader:
         if self.budget < 0:
             raise _TooLarge(node.start_mark.line + 1)
         self.lines.values[path] = node.start_mark.line + 1
+        expected = _MAP if isinstance(node, MappingNode) else _SEQ if isinstance(node, SequenceNode) else None
+        if expected is not None and str(node.tag) != expected:
+            self.problems.append(
+                Problem(node.start_mark.line + 1, "yaml", f"unsupported YAML tag '{_short(str(node.tag))}'", path))
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -127,9 +133,14 @@ class _Reader:
                 return math.nan
             return float(text.replace("_", ""))
         self.problems.append(
-            Problem(node.start_mark.line + 1, "yaml", f"unsupported YAML tag '{tag}'", path)
+            Problem(node.start_mark.line + 1, "yaml", f"unsupported YAML tag '{_short(tag)}'", path)
         )
         return text
+
+
+def _short(tag: str) -> str:
+    """A tag as it is written in YAML: ``!!python/object`` rather than ``tag:yaml.org,2002:python/object``."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 class _TooLarge(Exception):
@@ -152,9 +163,12 @@ def read_yaml(text: str) -> Document:
     try:
         node = yaml.compose(text)
     except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        message = " ".join(part for part in (error.context, error.problem) if part)
+        last_line = max(1, len(text.splitlines()))
+        mark = error.problem_mark
+        if mark is None or mark.line + 1 > last_line:
+            mark = error.context_mark or mark  # e.g. an unclosed quote: where it opened, not the end of the file
+        line = min(mark.line + 1, last_line) if mark is not None else 1
+        message = ": ".join(part for part in (error.context, error.problem) if part)
         return Document(None, reader.lines, [Problem(line, "yaml", f"invalid YAML: {message}")])
     if node is None:
         return Document(None, reader.lines, [])

@@ -106,6 +106,7 @@ class Engine:
             source: {g.edge.trigger for g in guards} for source, guards in self._guards.items()
         }
         self.items = {item.key: item for item in definition.checklist_items()}
+        self._needs: dict[tuple[str, str | None], tuple[bool, bool]] = {}
         initial = next(sid for sid, state in definition.states.items() if state.initial)
         self.initial = initial
         self._machine = Machine(
@@ -155,6 +156,17 @@ class Engine:
     def triggers_from(self, state: str) -> set[str]:
         """The triggers defined out of ``state``."""
         return set(self._triggers.get(state, ()))
+
+    def needs(self, state: str, trigger: str | None = None) -> tuple[bool, bool]:
+        """Whether the transitions out of ``state`` (only ``trigger``'s, if given) look at checklist items and
+        at gate decisions — so that callers fetch those facts only when a guard will read them."""
+        key = (state, trigger)
+        found = self._needs.get(key)
+        if found is None:
+            guards = [g for g in self._guards.get(state, ()) if trigger in (None, g.edge.trigger)]
+            found = (any(g.requirements.items for g in guards), any(g.requirements.gate for g in guards))
+            self._needs[key] = found
+        return found
 
     def requirements_from(self, state: str) -> list[tuple[str, Requirements]]:
         """(trigger, requirements) of each transition out of ``state``, once per transition."""

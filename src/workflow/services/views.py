@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from workflow.engine import Engine, Facts, Option
-from workflow.store.tables import ChecklistEntry, Credential
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,41 @@ class CredentialDetail:
         return grouped
 
 
-def describe(engine: Engine, credential: Credential, facts: Facts,
-             entries: dict[str, ChecklistEntry]) -> CredentialDetail:
+@dataclass(frozen=True)
+class CredentialSummary:
+    """A line of a credential list."""
+
+    id: int
+    title: str
+    definition: str
+    state: str
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One entry of a credential's history."""
+
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    trigger: str | None
+    from_state: str | None
+    to_state: str | None
+    comment: str
+    details: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> HistoryEvent:
+        """The entry stored in an ``event`` row."""
+        return cls(row.seq, row.at, row.actor, row.kind, row.trigger, row.from_state, row.to_state, row.comment,
+                   dict(row.details))
+
+
+def describe(engine: Engine, credential: Row[Any], facts: Facts, entries: dict[str, Any]) -> CredentialDetail:
     """Build the read model of a credential from its row, facts and current checklist entries."""
-    assert credential.id is not None
     state = engine.definition.states[credential.state]
     items: list[ItemStatus] = []
     gates: list[GateStatus] = []

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -57,6 +57,18 @@ class Database:
         """A session for reading; it never takes the write lock."""
         with Session(self._read_engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in one write transaction, for the hot paths written with SQLAlchemy Core."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def begin_read(self) -> Iterator[Connection]:
+        """A connection for reading with SQLAlchemy Core; it never takes the write lock."""
+        with self._read_engine.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -106,3 +106,11 @@ class Event(SQLModel, table=True):
     to_state: str | None = Field(default=None, max_length=100)
     comment: str = Field(default="", max_length=4000)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)
+
+
+# The same tables for SQLAlchemy Core, used on the hot paths where building ORM objects would cost more than
+# the database work itself.
+CREDENTIAL = SQLModel.metadata.tables["credential"]
+CHECKLIST_ENTRY = SQLModel.metadata.tables["checklist_entry"]
+GATE_DECISION = SQLModel.metadata.tables["gate_decision"]
+EVENT = SQLModel.metadata.tables["event"]
