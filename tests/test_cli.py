@@ -28,41 +28,62 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
     return invoke
 
 
-def test_walk_a_credential_from_the_terminal(run) -> None:  # type: ignore[no-untyped-def]
+ORG = """
+units:
+  - {key: northern, name: Northern College, kind: institution}
+  - {key: arts, name: Faculty of Arts, kind: faculty, parent: northern}
+users:
+  - {username: pm.jones, name: Pat Jones, roles: [{role: project_manager, unit: arts},
+                                                  {role: initiative_lead, unit: arts}]}
+  - {username: eng.li, name: Li Eng, roles: [{role: employer_engagement_lead, unit: northern}]}
+  - {username: sme.ode, name: Ode Sme, roles: [{role: sme, unit: northern}]}
+  - {username: dean.arts, name: Dean of Arts, roles: [{role: dean, unit: arts}]}
+"""
+
+
+def test_walk_a_credential_from_the_terminal(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert "database is up to date: sqlite:///" in run("db", "upgrade").stdout
+    (tmp_path / "org.yaml").write_text(ORG)
+    assert "org units: 2 added, 0 updated; users: 4 added" in run("org", "load", str(tmp_path / "org.yaml")).stdout
     created = run("credentials", "create", "--title", "Drone mapping", "--set", "purpose=Surveyors need pilots",
-                  "--set", "notional_hours=30", "--as", "pm.jones")
+                  "--set", "notional_hours=30", "--unit", "arts", "--as", "pm.jones")
     assert "created credential #1" in created.stdout
     assert 'notional_hours: 30' in created.stdout
 
-    refused = run("credentials", "fire", "1", "submit_for_feasibility", ok=False)
+    refused = run("credentials", "fire", "1", "submit_for_feasibility", "--as", "pm.jones", ok=False)
     assert "refused: 'submit_for_feasibility' from 'ideation'" in refused.stderr
     assert '  - sme: "Skills and competencies industry wants identified" not done' in refused.stderr
 
-    for item in ("labour_market_research", "employers_contacted", "working_group_formed",
-                 "industry_skills_identified"):
-        run("credentials", "check", "1", item, "--note", "see shared drive", "--as", "lead")
-    assert "credential #1: ideation → feasibility" in run("credentials", "fire", "1", "submit_for_feasibility").stdout
+    forbidden = run("credentials", "check", "1", "industry_skills_identified", "--as", "pm.jones", ok=False)
+    assert "ticking 'industry_skills_identified' needs one of the roles sme on this credential" in forbidden.stderr
+    for item, who in (("labour_market_research", "pm.jones"), ("employers_contacted", "eng.li"),
+                      ("working_group_formed", "pm.jones"), ("industry_skills_identified", "sme.ode")):
+        run("credentials", "check", "1", item, "--note", "see shared drive", "--as", who)
+    assert "credential #1: ideation → feasibility" in run("credentials", "fire", "1", "submit_for_feasibility",
+                                                          "--as", "pm.jones").stdout
 
-    shown = run("credentials", "show", "1").stdout
+    shown = run("credentials", "show", "1", "--as", "dean.arts").stdout
     assert "state: feasibility (Feasibility)" in shown
     assert "approve_feasibility → design: missing" in shown and "      - dean: approval needed" in shown
 
-    bad = run("credentials", "decide", "1", "feasibility_approval", "--role", "dean", "--decision", "reject",
+    bad = run("credentials", "decide", "1", "feasibility_approval", "--decision", "reject", "--as", "dean.arts",
               ok=False)
     assert "error: comment: a comment is required to reject" in bad.stderr
-    bad = run("credentials", "set", "1", "notional_hours=lots", ok=False)
+    bad = run("credentials", "set", "1", "notional_hours=lots", "--as", "pm.jones", ok=False)
     assert "error: notional_hours: must be a whole number" in bad.stderr
-    stale = run("credentials", "set", "1", "purpose=Changed", "--version", "1", ok=False)
+    stale = run("credentials", "set", "1", "purpose=Changed", "--version", "1", "--as", "pm.jones", ok=False)
     assert "changed since version 1" in stale.stderr
+    nobody = run("credentials", "show", "1", "--as", "ghost", ok=False)
+    assert "there is no user 'ghost'" in nobody.stderr
 
-    history = run("credentials", "history", "1").stdout.splitlines()
+    history = run("credentials", "history", "1", "--as", "pm.jones").stdout.splitlines()
     assert history[0].split()[3:5] == ["pm.jones", "created"]
     assert "transition submit_for_feasibility ideation → feasibility" in history[-1]
 
 
 def test_demo_fills_an_empty_database_once(run) -> None:  # type: ignore[no-untyped-def]
     first = run("demo").stdout
-    assert "demo data: created credentials #1, #2, #3, #4" in first
+    assert "demo data: created credentials #1, #2, #3, #4, #5" in first
     assert "delivery     Cybersecurity essentials for small business" in first
-    assert "nothing added" in run("demo").stdout
+    assert "dean.okafor      dean@business" in first and "demo-password" in first
+    assert "none added" in run("demo").stdout

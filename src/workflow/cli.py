@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,7 +17,8 @@ from workflow.context import Services
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.loader import definition_files, load_all, load_definition
 from workflow.definitions.yamlsource import read_yaml
-from workflow.errors import InvalidDefinition, TransitionNotAllowed, WorkflowError
+from workflow.errors import InvalidFile, NotFound, TransitionNotAllowed, WorkflowError
+from workflow.services.access import Caller
 from workflow.services.views import CredentialDetail
 from workflow.store.database import Database
 from workflow.store.migrate import upgrade
@@ -30,9 +32,15 @@ credentials_app = typer.Typer(help="Credentials: create, inspect and move them t
 app.add_typer(definitions_app, name="definitions")
 app.add_typer(db_app, name="db")
 app.add_typer(credentials_app, name="credentials")
+org_app = typer.Typer(help="The organisation: org units, people and their roles.", no_args_is_help=True)
+users_app = typer.Typer(help="People who sign in, and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 F = TypeVar("F", bound=Callable[..., Any])
-Actor = Annotated[str, typer.Option("--as", help="Who is acting (recorded in the history).")]
+Actor = Annotated[str, typer.Option("--as", help="The user you act as (default: your login name).")]
 
 
 def _default_actor() -> str:
@@ -58,7 +66,7 @@ def _errors_to_exit(func: F) -> F:
             else:
                 typer.echo(f"  {error}", err=True)
             raise typer.Exit(1) from None
-        except InvalidDefinition as error:
+        except InvalidFile as error:
             for problem in error.problems:
                 typer.echo(str(problem), err=True)
             typer.echo(f"{len(error.problems)} problem(s) found", err=True)
@@ -72,6 +80,14 @@ def _errors_to_exit(func: F) -> F:
 
 def _services() -> Services:
     return Services.start(Settings())
+
+
+def _caller(services: Services, username: str) -> Caller:
+    name = username or _default_actor()
+    try:
+        return services.access.caller_by_name(name)
+    except NotFound:
+        raise WorkflowError(f"there is no user '{name}'; pass --as USERNAME (see `workflow users list`)") from None
 
 
 # -- definitions ----------------------------------------------------------------------------------------------
@@ -219,31 +235,40 @@ def _print_detail(detail: CredentialDetail) -> None:
 def credentials_create(
     title: Annotated[str, typer.Option(help="The credential's title.")],
     definition: Annotated[str, typer.Option(help="Definition name.")] = "microcredential",
+    unit: Annotated[str, typer.Option(help="Key of the faculty or department it belongs to.")] = "",
     set_: Annotated[list[str] | None, typer.Option("--set", help="FIELD=VALUE (YAML value), repeatable.")] = None,
     actor: Actor = "",
 ) -> None:
     """Start a new credential in its definition's initial state."""
     services = _services()
-    credential_id = services.credentials.create(definition=definition, title=title,
-                                                data=_parse_assignments(set_ or []), actor=actor or _default_actor())
+    by = _caller(services, actor)
+    unit_id = services.people.unit_id(unit) if unit else None
+    credential_id = services.credentials.create(definition=definition, title=title, org_unit_id=unit_id,
+                                                data=_parse_assignments(set_ or []), by=by)
     typer.echo(f"created credential #{credential_id}")
-    _print_detail(services.credentials.get(credential_id))
+    _print_detail(services.credentials.get(credential_id, by=by))
 
 
 @credentials_app.command("list")
 @_errors_to_exit
 def credentials_list(state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
-                     limit: int = 50, offset: int = 0) -> None:
-    """List credentials, newest first."""
-    for row in _services().credentials.list(state=state, limit=limit, offset=offset):
+                     overdue: Annotated[bool, typer.Option(help="Only those past their phase's plan.")] = False,
+                     limit: int = 50, offset: int = 0, actor: Actor = "") -> None:
+    """List the credentials you can see, newest first."""
+    services = _services()
+    rows, total = services.credentials.search(by=_caller(services, actor), state=state, overdue=overdue, limit=limit,
+                                            offset=offset)
+    for row in rows:
         typer.echo(f"#{row.id:<6} {row.state:<12} v{row.version:<4} {row.title}")
+    typer.echo(f"({len(rows)} of {total})")
 
 
 @credentials_app.command("show")
 @_errors_to_exit
-def credentials_show(credential_id: int) -> None:
+def credentials_show(credential_id: int, actor: Actor = "") -> None:
     """Show a credential: data, checklist by role, gates, and what each transition still needs."""
-    _print_detail(_services().credentials.get(credential_id))
+    services = _services()
+    _print_detail(services.credentials.get(credential_id, by=_caller(services, actor)))
 
 
 @credentials_app.command("set")
@@ -253,8 +278,9 @@ def credentials_set(credential_id: int,
                     version: Annotated[int | None, typer.Option(help="Refuse if the credential moved on.")] = None,
                     actor: Actor = "") -> None:
     """Change fields of a credential's data."""
-    new = _services().credentials.update(credential_id=credential_id, changes=_parse_assignments(assignments),
-                                         actor=actor or _default_actor(), expected_version=version)
+    services = _services()
+    new = services.credentials.update(credential_id=credential_id, changes=_parse_assignments(assignments),
+                                      by=_caller(services, actor), expected_version=version)
     typer.echo(f"credential #{credential_id} is now at version {new}")
 
 
@@ -264,22 +290,31 @@ def credentials_check(credential_id: int, item: str,
                       undo: Annotated[bool, typer.Option("--undo", help="Mark it not done.")] = False,
                       note: str = "", version: int | None = None, actor: Actor = "") -> None:
     """Mark a checklist item done (or not done with --undo)."""
-    new = _services().credentials.set_item(credential_id=credential_id, item=item, done=not undo, note=note,
-                                           actor=actor or _default_actor(), expected_version=version)
+    services = _services()
+    new = services.credentials.set_item(credential_id=credential_id, item=item, done=not undo, note=note,
+                                        by=_caller(services, actor), expected_version=version)
     typer.echo(f"{item}: {'not done' if undo else 'done'} (credential #{credential_id} version {new})")
 
 
 @credentials_app.command("decide")
 @_errors_to_exit
 def credentials_decide(credential_id: int, gate: str,
-                       role: Annotated[str, typer.Option(help="The role you decide in.")],
                        decision: Annotated[str, typer.Option(help="approve, reject or request_changes.")]
                        = "approve",
+                       role: Annotated[str | None, typer.Option(help="The role you decide in, if several.")] = None,
+                       on_behalf_of: Annotated[str | None, typer.Option(help="Decide as this person's delegate.")]
+                       = None,
                        comment: str = "", version: int | None = None, actor: Actor = "") -> None:
     """Record a decision on a gate."""
-    new = _services().credentials.decide(credential_id=credential_id, gate=gate, role=role, verdict=decision,
-                                         comment=comment, actor=actor or _default_actor(), expected_version=version)
-    typer.echo(f"{gate}: {decision} recorded (credential #{credential_id} version {new})")
+    services = _services()
+    result = services.credentials.decide(credential_id=credential_id, gate=gate, role=role, verdict=decision,
+                                         on_behalf_of=on_behalf_of, comment=comment, by=_caller(services, actor),
+                                         expected_version=version)
+    who = f" on behalf of {result.principal}" if result.principal != (actor or _default_actor()) else ""
+    typer.echo(f"{gate}: {decision} recorded as {result.role}{who} (credential #{credential_id} "
+               f"version {result.version})")
+    if result.fired is not None:
+        typer.echo(f"gate complete: credential #{credential_id} {result.fired.source} → {result.fired.dest}")
 
 
 @credentials_app.command("fire")
@@ -287,16 +322,18 @@ def credentials_decide(credential_id: int, gate: str,
 def credentials_fire(credential_id: int, trigger: str, comment: str = "", version: int | None = None,
                      actor: Actor = "") -> None:
     """Perform a transition; refused with the list of what is missing if its guards do not hold."""
-    outcome = _services().credentials.fire(credential_id=credential_id, trigger=trigger, comment=comment,
-                                           actor=actor or _default_actor(), expected_version=version)
+    services = _services()
+    outcome = services.credentials.fire(credential_id=credential_id, trigger=trigger, comment=comment,
+                                        by=_caller(services, actor), expected_version=version)
     typer.echo(f"credential #{credential_id}: {outcome.source} → {outcome.dest}")
 
 
 @credentials_app.command("history")
 @_errors_to_exit
-def credentials_history(credential_id: int) -> None:
+def credentials_history(credential_id: int, actor: Actor = "") -> None:
     """Print a credential's history, oldest first."""
-    for event in _services().credentials.history(credential_id):
+    services = _services()
+    for event in services.credentials.history(credential_id, by=_caller(services, actor)):
         move = f" {event.from_state} → {event.to_state}" if event.to_state else ""
         what = f" {event.trigger}" if event.trigger else ""
         typer.echo(f"{event.seq:>4} {event.at:%Y-%m-%d %H:%M} {event.actor:<12} {event.kind}{what}{move}"
@@ -307,17 +344,131 @@ def credentials_history(credential_id: int) -> None:
 @app.command("demo")
 @_errors_to_exit
 def demo() -> None:
-    """Fill an empty database with demo credentials in several phases."""
-    from workflow.demo import seed
+    """Load the demo organisation and, into an empty database, demo credentials in several phases."""
+    from workflow.demo import PASSWORD, seed
 
     services = _services()
-    created = seed(services.credentials)
+    created = seed(services)
     if created:
         typer.echo(f"demo data: created credentials {', '.join(f'#{c}' for c in created)}")
     else:
-        typer.echo("demo data: the database already holds credentials; nothing added")
-    for row in services.credentials.list():
+        typer.echo("demo data: the database already holds credentials; none added")
+    rows, _ = services.credentials.search(by=Caller.system())
+    for row in rows:
         typer.echo(f"  #{row.id:<4} {row.state:<12} {row.title}")
+    typer.echo(f"\ndemo logins (password for all: {PASSWORD}):")
+    for user in services.people.users():
+        roles = ", ".join(f"{r['role']}@{r['unit'] or '#' + str(r['credential_id'])}" for r in user["roles"])
+        typer.echo(f"  {user['username']:<16} {'admin' if user['is_admin'] else roles}")
+
+
+@org_app.command("load")
+@_errors_to_exit
+def org_load(path: Path) -> None:
+    """Add or update org units, people and their roles from a YAML file (all or nothing)."""
+    from workflow.services.orgfile import read_org_file
+
+    services = _services()
+    org = read_org_file(path, known_roles=services.people.known_roles, existing_units=services.people.unit_keys())
+    report = services.people.load(org, by=Caller.system("cli"))
+    typer.echo(f"org units: {report.units_added} added, {report.units_updated} updated; users: {report.users_added} "
+               f"added, {report.users_updated} updated; {report.roles_added} role assignment(s) added")
+
+
+@org_app.command("show")
+@_errors_to_exit
+def org_show() -> None:
+    """List the org units."""
+    for unit in _services().people.units():
+        typer.echo(f"  {unit['key']:<20} {unit['kind']:<12} {unit['name']}"
+                   f"{'  (in ' + unit['parent'] + ')' if unit['parent'] else ''}")
+
+
+@users_app.command("create")
+@_errors_to_exit
+def users_create(username: str, name: Annotated[str, typer.Option(help="Full name.")] = "",
+                 email: str = "", admin: bool = False,
+                 password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")]
+                 = False) -> None:
+    """Add a person (without a password they can only use API tokens)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    user_id = _services().people.create_user(username=username, display_name=name, email=email, password=password,
+                                             admin=admin, by=Caller.system("cli"))
+    typer.echo(f"created user {username} (#{user_id})")
+
+
+@users_app.command("list")
+@_errors_to_exit
+def users_list() -> None:
+    """List people and their roles."""
+    for user in _services().people.users(limit=10_000):
+        roles = ", ".join(f"{r['role']}@{r['unit'] or '#' + str(r['credential_id'])}" for r in user["roles"])
+        flags = " [admin]" if user["is_admin"] else "" + ("" if user["active"] else " [inactive]")
+        typer.echo(f"  {user['username']:<20} {user['display_name']}{flags}  {roles}")
+
+
+@users_app.command("set-password")
+@_errors_to_exit
+def users_set_password(username: str) -> None:
+    """Set a password, read from standard input."""
+    password = sys.stdin.readline().rstrip("\n")
+    _services().people.set_password(username=username, password=password, by=Caller.system("cli"))
+    typer.echo(f"password set for {username}")
+
+
+@users_app.command("assign")
+@_errors_to_exit
+def users_assign(username: str, role: str, unit: Annotated[str, typer.Option(help="Org unit key.")] = "",
+                 credential: Annotated[int | None, typer.Option(help="Credential id.")] = None) -> None:
+    """Give a person a role for an org unit (and everything under it) or for one credential."""
+    services = _services()
+    services.people.assign(user_id=services.people.user_id(username), role=role, by=Caller.system("cli"),
+                           unit_id=services.people.unit_id(unit) if unit else None, credential_id=credential)
+    typer.echo(f"{username} is now {role} for {unit or f'credential #{credential}'}")
+
+
+@tokens_app.command("create")
+@_errors_to_exit
+def tokens_create(username: str, name: Annotated[str, typer.Option(help="What the token is for.")]) -> None:
+    """Create a personal API token; it is printed once and only its hash is kept."""
+    services = _services()
+    token = services.auth.create_token(services.people.user_id(username), name)
+    typer.echo(token.token)
+    typer.echo(f"token #{token.id} '{token.name}' for {username}: keep it safe, it will not be shown again",
+               err=True)
+
+
+@tokens_app.command("list")
+@_errors_to_exit
+def tokens_list(username: str) -> None:
+    """List a person's tokens (names and prefixes, never the tokens)."""
+    services = _services()
+    for token in services.auth.list_tokens(services.people.user_id(username)):
+        state = "revoked" if token["revoked_at"] else "active"
+        typer.echo(f"  #{token['id']:<4} {token['prefix']}…  {token['name']:<24} {state}")
+
+
+@tokens_app.command("revoke")
+@_errors_to_exit
+def tokens_revoke(username: str, token_id: int) -> None:
+    """Revoke one of a person's tokens."""
+    services = _services()
+    services.auth.revoke_token(services.people.user_id(username), token_id)
+    typer.echo(f"token #{token_id} revoked")
+
+
+@app.command("serve")
+@_errors_to_exit
+def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+          workers: Annotated[int, typer.Option(help="Worker processes.")] = 1) -> None:
+    """Run the HTTP service (API under /api/v1, docs at /docs) with uvicorn."""
+    import uvicorn
+
+    settings = Settings()
+    Services.start(settings).close()  # migrate and check the definitions once, before any worker starts
+    uvicorn.run("workflow.web.app:app_from_environment", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, proxy_headers=True, log_level="info")
 
 
 def main() -> None:

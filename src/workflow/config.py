@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,19 @@ class Settings(BaseSettings):
     definitions_dir: Path = Path("definitions")
     sqlite_busy_timeout_seconds: float = 30.0
     pool_size: int = 5
+    session_hours: float = 12.0
+    cookie_secure: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.cookie_secure:
+                raise ValueError("WORKFLOW_COOKIE_SECURE must stay true in production (cookies over HTTPS only)")
+            if not self.database_url:
+                raise ValueError("set WORKFLOW_DATABASE_URL in production; the SQLite default is for trying it out")
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from workflow.clock import Clock, SystemClock
 from workflow.config import Settings
 from workflow.definitions.loader import load_all
+from workflow.services.access import AccessService
+from workflow.services.auth import AuthService
 from workflow.services.credentials import CredentialService
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.people import PeopleService
 from workflow.store.database import Database
 from workflow.store.migrate import upgrade
 
@@ -18,8 +21,12 @@ class Services:
     """Everything a front end (CLI, HTTP, scheduler) needs, built once per process."""
 
     settings: Settings
+    clock: Clock
     database: Database
     definitions: DefinitionRegistry
+    access: AccessService
+    auth: AuthService
+    people: PeopleService
     credentials: CredentialService
 
     @classmethod
@@ -36,7 +43,14 @@ class Services:
             upgrade(database)
         definitions = DefinitionRegistry(database, clock)
         definitions.publish(loaded)
-        return cls(settings, database, definitions, CredentialService(database, definitions, clock))
+        roles = {role for item in loaded.values() for role in item.definition.roles}
+        access = AccessService(database, clock)
+        return cls(
+            settings=settings, clock=clock, database=database, definitions=definitions, access=access,
+            auth=AuthService(database, clock, session_hours=settings.session_hours),
+            people=PeopleService(database, clock, roles, allow_file_passwords=settings.environment != "production"),
+            credentials=CredentialService(database, definitions, access, clock),
+        )
 
     def close(self) -> None:
         """Release the database connections."""

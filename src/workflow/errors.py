@@ -27,12 +27,17 @@ class DefinitionProblem:
         return f"{self.file}:{self.line}: [{self.rule}] {self.message}"
 
 
-class InvalidDefinition(WorkflowError):
-    """A definition failed to load; ``problems`` lists everything found, in file and line order."""
+class InvalidFile(WorkflowError):
+    """A YAML file (a definition, an organisation) failed to load; ``problems`` lists everything found, in file and
+    line order."""
 
     def __init__(self, problems: Sequence[DefinitionProblem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.rule, p.message))
         super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class InvalidDefinition(InvalidFile):
+    """A workflow definition failed to load."""
 
 
 @dataclass(frozen=True)
@@ -103,3 +108,19 @@ class TransitionNotAllowed(Conflict):
     def with_credential(self, credential_id: int) -> TransitionNotAllowed:
         """The same refusal, naming the credential."""
         return TransitionNotAllowed(self.trigger, self.state, self.unmet, credential_id=credential_id)
+
+
+class Forbidden(WorkflowError):
+    """The caller may see this, but may not do this; ``message`` says what they lack."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class NotAuthenticated(WorkflowError):
+    """No valid session or token came with the request."""
+
+    def __init__(self, message: str = "sign in or send an API token") -> None:
+        self.message = message
+        super().__init__(message)

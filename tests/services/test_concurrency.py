@@ -7,8 +7,12 @@ from collections import Counter
 
 from workflow.context import Services
 from workflow.errors import StaleVersion, TransitionNotAllowed
+from workflow.services.access import Caller
 
 THREADS = 20
+
+SYSTEM = Caller.system("test")
+as_ = Caller.system  # acting as a named person, with the system's rights
 
 
 def race(services: Services, cid: int, *, expected_version: int | None) -> Counter[str]:
@@ -19,7 +23,7 @@ def race(services: Services, cid: int, *, expected_version: int | None) -> Count
     def attempt(n: int) -> None:
         barrier.wait()
         try:
-            services.credentials.fire(credential_id=cid, trigger="hold", actor=f"pm{n}",
+            services.credentials.fire(credential_id=cid, trigger="hold", by=as_(f"pm{n}"),
                                       expected_version=expected_version)
             outcome = "ok"
         except StaleVersion:
@@ -40,24 +44,24 @@ def race(services: Services, cid: int, *, expected_version: int | None) -> Count
 
 
 def transitions_in_history(services: Services, cid: int) -> int:
-    return sum(1 for event in services.credentials.history(cid) if event.kind == "transition")
+    return sum(1 for event in services.credentials.history(cid, by=SYSTEM) if event.kind == "transition")
 
 
 def test_twenty_clients_who_saw_the_same_version_one_wins_nineteen_are_told_it_changed(services: Services) -> None:
-    cid = services.credentials.create(definition="microcredential", title="Concurrent", actor="pm")
-    seen = services.credentials.get(cid).version
+    cid = services.credentials.create(definition="microcredential", title="Concurrent", by=as_("pm"))
+    seen = services.credentials.get(cid, by=SYSTEM).version
 
     assert race(services, cid, expected_version=seen) == Counter({"ok": 1, "stale": THREADS - 1})
 
-    detail = services.credentials.get(cid)
+    detail = services.credentials.get(cid, by=SYSTEM)
     assert detail.state == "on_hold" and detail.version == seen + 1
     assert transitions_in_history(services, cid) == 1
 
 
 def test_twenty_clients_without_a_version_one_wins_the_rest_find_the_transition_gone(services: Services) -> None:
-    cid = services.credentials.create(definition="microcredential", title="Concurrent", actor="pm")
+    cid = services.credentials.create(definition="microcredential", title="Concurrent", by=as_("pm"))
 
     assert race(services, cid, expected_version=None) == Counter({"ok": 1, "refused": THREADS - 1})
 
-    assert services.credentials.get(cid).state == "on_hold"
+    assert services.credentials.get(cid, by=SYSTEM).state == "on_hold"
     assert transitions_in_history(services, cid) == 1

@@ -7,8 +7,12 @@ from pathlib import Path
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
+from workflow.services.access import Caller
 
 ROOT = Path(__file__).resolve().parents[2]
+
+SYSTEM = Caller.system("test")
+as_ = Caller.system  # acting as a named person, with the system's rights
 
 
 def test_changed_text_becomes_a_new_version_and_old_credentials_keep_theirs(settings: Settings, tmp_path: Path,
@@ -19,7 +23,7 @@ def test_changed_text_becomes_a_new_version_and_old_credentials_keep_theirs(sett
     (folder / "microcredential.yaml").write_text(original)
     first = Services.start(settings.model_copy(update={"definitions_dir": folder}), clock)
     try:
-        old = first.credentials.create(definition="microcredential", title="Old", actor="pm")
+        old = first.credentials.create(definition="microcredential", title="Old", by=as_("pm"))
         assert first.definitions.engine("microcredential") is first.definitions.engine("microcredential", 1)
     finally:
         first.close()
@@ -33,12 +37,12 @@ def test_changed_text_becomes_a_new_version_and_old_credentials_keep_theirs(sett
     second = Services.start(settings.model_copy(update={"definitions_dir": folder}), clock)
     try:
         assert second.definitions.current_version("microcredential") == 2
-        new = second.credentials.create(definition="microcredential", title="New", actor="pm")
-        assert second.credentials.get(old).definition_version == 1
-        assert second.credentials.get(new).definition_version == 2
-        titles = {o.trigger: o.title for o in second.credentials.get(new).options}
+        new = second.credentials.create(definition="microcredential", title="New", by=as_("pm"))
+        assert second.credentials.get(old, by=SYSTEM).definition_version == 1
+        assert second.credentials.get(new, by=SYSTEM).definition_version == 2
+        titles = {o.trigger: o.title for o in second.credentials.get(new, by=SYSTEM).options}
         assert titles["submit_for_feasibility"] == "Send to feasibility review"
-        old_titles = {o.trigger: o.title for o in second.credentials.get(old).options}
+        old_titles = {o.trigger: o.title for o in second.credentials.get(old, by=SYSTEM).options}
         assert old_titles["submit_for_feasibility"] == "Submit for feasibility"
     finally:
         second.close()

@@ -6,6 +6,7 @@ import pytest
 
 from workflow.context import Services
 from workflow.errors import TransitionNotAllowed
+from workflow.services.access import Caller
 
 SUMMARY = {
     "provider": "Northern College",
@@ -23,23 +24,26 @@ SUMMARY = {
     "notional_hours": 40,
 }
 
+SYSTEM = Caller.system("test")
+as_ = Caller.system  # acting as a named person, with the system's rights
+
 
 def refusal(services: Services, cid: int, trigger: str) -> list[str]:
     with pytest.raises(TransitionNotAllowed) as caught:
-        services.credentials.fire(credential_id=cid, trigger=trigger, actor="pm")
+        services.credentials.fire(credential_id=cid, trigger=trigger, by=as_("pm"))
     return [str(u) for u in caught.value.unmet]
 
 
 def tick_all(services: Services, cid: int, trigger: str | None = None) -> None:
     """Tick every open item of the current state (or only those standing before ``trigger``)."""
-    for item in services.credentials.get(cid).checklist:
+    for item in services.credentials.get(cid, by=SYSTEM).checklist:
         if not item.done and trigger in (None, item.trigger):
-            services.credentials.set_item(credential_id=cid, item=item.key, done=True, actor=item.owner)
+            services.credentials.set_item(credential_id=cid, item=item.key, done=True, by=as_(item.owner))
 
 
 def test_walk_from_ideation_to_retirement_through_every_gate(services: Services) -> None:
     creds = services.credentials
-    cid = creds.create(definition="microcredential", title="Supply-chain analytics", actor="pm")
+    cid = creds.create(definition="microcredential", title="Supply-chain analytics", by=as_("pm"))
 
     # Ideation → feasibility: four ideation tasks and the purpose are missing, in definition order.
     assert refusal(services, cid, "submit_for_feasibility") == [
@@ -52,8 +56,8 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
     tick_all(services, cid)
     assert refusal(services, cid, "submit_for_feasibility") == [
         'field "purpose" (Need addressed (purpose)) is empty']
-    creds.update(credential_id=cid, changes={"purpose": "Logistics employers need analysts"}, actor="pm")
-    creds.fire(credential_id=cid, trigger="submit_for_feasibility", actor="pm")
+    creds.update(credential_id=cid, changes={"purpose": "Logistics employers need analysts"}, by=as_("pm"))
+    creds.fire(credential_id=cid, trigger="submit_for_feasibility", by=as_("pm"))
 
     # Feasibility approval: ten checklist items, the description and the dean's approval.
     missing = refusal(services, cid, "approve_feasibility")
@@ -63,11 +67,11 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
     assert 'finance: "Funding applied for" not done' in missing
     assert missing[-2:] == ['field "description" (Description and purpose) is empty', "dean: approval needed"]
     tick_all(services, cid)
-    creds.update(credential_id=cid, changes={"description": SUMMARY["description"]}, actor="pm")
+    creds.update(credential_id=cid, changes={"description": SUMMARY["description"]}, by=as_("pm"))
     assert refusal(services, cid, "approve_feasibility") == ["dean: approval needed"]
-    creds.decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="approve",
-                 comment="Strong employer demand", actor="dean.smith")
-    creds.fire(credential_id=cid, trigger="approve_feasibility", actor="pm")
+    opened = creds.decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="approve",
+                 comment="Strong employer demand", by=as_("dean.smith"))
+    assert opened.fired is not None and opened.fired.trigger == "approve_feasibility"  # the last approval opens it
 
     # Design → build.
     assert refusal(services, cid, "complete_design") == [
@@ -80,8 +84,8 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
         'field "notional_hours" (Notional learning hours) is empty',
     ]
     tick_all(services, cid)
-    creds.update(credential_id=cid, changes=SUMMARY | {"credit_bearing": True}, actor="pm")
-    creds.fire(credential_id=cid, trigger="complete_design", actor="pm")
+    creds.update(credential_id=cid, changes=SUMMARY | {"credit_bearing": True}, by=as_("pm"))
+    creds.fire(credential_id=cid, trigger="complete_design", by=as_("pm"))
 
     # Governance sign-off, credit-bearing: the registrar's items and approvals apply, academic governance 2 of n.
     missing = refusal(services, cid, "sign_off")
@@ -89,42 +93,43 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
     assert missing[-3:] == ["qa_office: approval needed", "registrar: approval needed",
                             "academic_governance: 2 approvals needed (0 so far)"]
     tick_all(services, cid)
-    creds.decide(credential_id=cid, gate="governance_signoff", role="qa_office", verdict="approve", actor="qa.lee")
-    creds.decide(credential_id=cid, gate="governance_signoff", role="registrar", verdict="approve", actor="reg.ng")
+    creds.decide(credential_id=cid, gate="governance_signoff", role="qa_office", verdict="approve", by=as_("qa.lee"))
+    creds.decide(credential_id=cid, gate="governance_signoff", role="registrar", verdict="approve", by=as_("reg.ng"))
     creds.decide(credential_id=cid, gate="governance_signoff", role="academic_governance", verdict="approve",
-                 actor="council.a")
+                 by=as_("council.a"))
     assert refusal(services, cid, "sign_off") == ["academic_governance: 2 approvals needed (1 so far)"]
-    creds.decide(credential_id=cid, gate="governance_signoff", role="academic_governance", verdict="approve",
-                 actor="council.b")
-    creds.fire(credential_id=cid, trigger="sign_off", actor="pm")
+    opened = creds.decide(credential_id=cid, gate="governance_signoff", role="academic_governance", verdict="approve",
+                 by=as_("council.b"))
+    assert opened.fired is not None and opened.fired.trigger == "sign_off"  # the last approval opens it
 
     # Launch.
     missing = refusal(services, cid, "launch")
     assert len(missing) == 11 and missing[-1] == "dean: approval needed"
     tick_all(services, cid)
-    creds.decide(credential_id=cid, gate="launch_approval", role="dean", verdict="approve", actor="dean.smith")
-    creds.fire(credential_id=cid, trigger="launch", actor="pm")
-    assert creds.get(cid).state == "delivery"
+    opened = creds.decide(credential_id=cid, gate="launch_approval", role="dean", verdict="approve",
+                          by=as_("dean.smith"))
+    assert opened.fired is not None and opened.fired.trigger == "launch"  # the last approval opens it
+    assert creds.get(cid, by=SYSTEM).state == "delivery"
 
     # Review, then renewal after a content review.
-    creds.fire(credential_id=cid, trigger="start_review", actor="pm")
+    creds.fire(credential_id=cid, trigger="start_review", by=as_("pm"))
     missing = refusal(services, cid, "renew")
     assert len(missing) == 7 and missing[-1] == "dean: approval needed"
     tick_all(services, cid, "renew")
-    creds.decide(credential_id=cid, gate="renewal", role="dean", verdict="approve", actor="dean.smith")
-    creds.fire(credential_id=cid, trigger="renew", actor="pm")
+    opened = creds.decide(credential_id=cid, gate="renewal", role="dean", verdict="approve", by=as_("dean.smith"))
+    assert opened.fired is not None and opened.fired.trigger == "renew"  # the last approval opens it
 
     # The next review starts afresh: the renewal checklist and approval are needed again.
-    creds.fire(credential_id=cid, trigger="start_review", actor="pm")
+    creds.fire(credential_id=cid, trigger="start_review", by=as_("pm"))
     assert len(refusal(services, cid, "renew")) == 7
 
     # Sunset, then retirement after the teach-out.
     missing = refusal(services, cid, "sunset")
     assert len(missing) == 6 and missing[-1] == "dean: approval needed"
     tick_all(services, cid)
-    creds.decide(credential_id=cid, gate="sunset_approval", role="dean", verdict="approve",
-                 comment="Skills now taught in the diploma", actor="dean.smith")
-    creds.fire(credential_id=cid, trigger="sunset", actor="pm")
+    opened = creds.decide(credential_id=cid, gate="sunset_approval", role="dean", verdict="approve",
+                 comment="Skills now taught in the diploma", by=as_("dean.smith"))
+    assert opened.fired is not None and opened.fired.trigger == "sunset"  # the last approval opens it
     assert refusal(services, cid, "retire") == [
         'registrar: "Registration closed" not done',
         'student_success: "Learners completed or transferred" not done',
@@ -133,11 +138,11 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
         'it: "LMS course archived" not done',
     ]
     tick_all(services, cid)
-    creds.fire(credential_id=cid, trigger="retire", actor="pm")
+    creds.fire(credential_id=cid, trigger="retire", by=as_("pm"))
 
-    detail = creds.get(cid)
+    detail = creds.get(cid, by=SYSTEM)
     assert detail.state == "retired" and detail.options == ()
-    moves = [(e.from_state, e.to_state) for e in creds.history(cid) if e.kind == "transition"]
+    moves = [(e.from_state, e.to_state) for e in creds.history(cid, by=SYSTEM) if e.kind == "transition"]
     assert moves == [
         ("ideation", "feasibility"), ("feasibility", "design"), ("design", "build"), ("build", "launch"),
         ("launch", "delivery"), ("delivery", "review"), ("review", "delivery"), ("delivery", "review"),
@@ -147,18 +152,19 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
 
 def test_non_credit_credential_skips_registrar_and_council_at_governance(services: Services) -> None:
     creds = services.credentials
-    cid = creds.create(definition="microcredential", title="Workplace safety leadership", actor="pm",
+    cid = creds.create(definition="microcredential", title="Workplace safety leadership", by=as_("pm"),
                        data={"purpose": "p", "description": "d", "credit_bearing": False})
     for trigger, gate, role in [("submit_for_feasibility", None, None),
                                 ("approve_feasibility", "feasibility_approval", "dean")]:
         tick_all(services, cid)
         if gate:
-            creds.decide(credential_id=cid, gate=gate, role=role, verdict="approve", actor="dean")
-        creds.fire(credential_id=cid, trigger=trigger, actor="pm")
+            creds.decide(credential_id=cid, gate=gate, role=role, verdict="approve", by=as_("dean"))
+        else:
+            creds.fire(credential_id=cid, trigger=trigger, by=as_("pm"))
     tick_all(services, cid)
-    creds.update(credential_id=cid, changes=SUMMARY, actor="pm")
-    creds.fire(credential_id=cid, trigger="complete_design", actor="pm")
+    creds.update(credential_id=cid, changes=SUMMARY, by=as_("pm"))
+    creds.fire(credential_id=cid, trigger="complete_design", by=as_("pm"))
 
     missing = refusal(services, cid, "sign_off")
     assert not any(m.startswith("registrar") or m.startswith("academic_governance") for m in missing)
-    assert [i.key for i in creds.get(cid).checklist if i.owner == "registrar"] == []
+    assert [i.key for i in creds.get(cid, by=SYSTEM).checklist if i.owner == "registrar"] == []

@@ -58,14 +58,14 @@ def parse_definition(text: str, *, file: str = "<definition>") -> LoadedDefiniti
     elif document.data is not None and not isinstance(document.data, dict):
         problems.append(Problem(1, "bad-value", "a definition must be a mapping (name, title, roles, states, ...)"))
     if problems:
-        raise _invalid(file, problems)
+        raise invalid(file, problems)
     try:
         definition = Definition.model_validate(document.data)
     except ValidationError as error:
-        raise _invalid(file, _structure_problems(error, document.lines)) from None
+        raise invalid(file, structure_problems(error, document.lines, Definition)) from None
     problems = validate_definition(definition, document.lines)
     if problems:
-        raise _invalid(file, problems)
+        raise invalid(file, problems)
     return LoadedDefinition(definition, text, content_hash(text), file)
 
 
@@ -119,18 +119,20 @@ def load_all(paths: Iterable[Path | str]) -> dict[str, LoadedDefinition]:
     return loaded
 
 
-def _invalid(file: str, problems: Iterable[Problem]) -> InvalidDefinition:
+def invalid(file: str, problems: Iterable[Problem]) -> InvalidDefinition:
+    """An :class:`InvalidDefinition` naming ``file`` for each problem."""
     return InvalidDefinition([DefinitionProblem(file, p.line, p.rule, p.message) for p in problems])
 
 
-def _structure_problems(error: ValidationError, lines: SourceMap) -> list[Problem]:
+def structure_problems(error: ValidationError, lines: SourceMap, root: type[BaseModel]) -> list[Problem]:
+    """Turn pydantic's errors about YAML data into located problems (unknown keys list the allowed ones)."""
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
         where = _dotted(loc[:-1]) if loc[:-1] else "the definition"
         if item["type"] == "extra_forbidden":
             key = str(loc[-1])
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(root, loc[:-1])
             hint = did_you_mean(key, allowed)
             problems.append(Problem(lines.line_of(loc, key=True), "unknown-key",
                                     f"{where}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}", loc))
@@ -162,8 +164,8 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    annotation: Any = Definition
+def _allowed_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    annotation: Any = root
     for part in loc:
         annotation = _unwrap(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -119,6 +119,13 @@ class Timer(_Frozen):
     title: StrictStr = ""
 
 
+class Permissions(_Frozen):
+    """Which roles may start credentials, and change their data and fire transitions that name no ``by``."""
+
+    create: Names = ()
+    edit: Names = ()
+
+
 class Definition(_Frozen):
     """One workflow: roles, credential fields, states, gates, transitions and timers."""
 
@@ -126,6 +133,7 @@ class Definition(_Frozen):
     title: StrictStr
     description: StrictStr = ""
     roles: dict[Id, Role]
+    permissions: Permissions = Permissions()
     fields: dict[Id, CredentialField] = {}
     states: dict[Id, State]
     gates: dict[Id, Gate] = {}

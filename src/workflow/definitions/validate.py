@@ -44,6 +44,9 @@ class _Checker:
         return False
 
     def run(self) -> list[Problem]:
+        for action in ("create", "edit"):
+            for position, role in enumerate(getattr(self.d.permissions, action)):
+                self.ref(("permissions", action, position), "role", role, self.d.roles)
         self.states()
         self.fields()
         self.checklists()

@@ -11,13 +11,24 @@ Verdict = Literal["approve", "reject", "request_changes"]
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A decision on a gate, by ``actor`` acting in ``role``."""
+    """A decision on a gate in ``role``, by ``actor`` on behalf of ``principal`` (themselves unless delegated).
+
+    ``seen`` is what the decision was made on (see :meth:`Requirements.snapshot`); an approval or a request for
+    changes counts only while that is still what the gate would show. ``None`` means "whatever is current".
+    """
 
     gate: str
     role: str
     actor: str
     verdict: Verdict
     comment: str = ""
+    principal: str = ""
+    seen: Mapping[str, Any] | None = None
+
+    @property
+    def who(self) -> str:
+        """The person the decision counts for."""
+        return self.principal or self.actor
 
 
 @dataclass(frozen=True, slots=True)

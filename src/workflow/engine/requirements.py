@@ -77,31 +77,57 @@ class Requirements:
             missing.extend(self._approvals(facts))
         return missing
 
+    def snapshot(self, facts: Facts) -> dict[str, Any]:
+        """What a decider sees of this gate: its required fields' values and which of its items are done."""
+        return {
+            "fields": {name: facts.data.get(name) for name, _ in self.fields},
+            "done": sorted(item.key for item in self.items_for(facts.data) if item.key in facts.done),
+        }
+
     def latest_decisions(self, facts: Facts) -> list[Decision]:
         """This gate's decisions of the current round, the latest per person and role."""
         latest: dict[tuple[str, str], Decision] = {}
         for decision in facts.decisions:
             if decision.gate == self.gate_id:
-                latest[(decision.role, decision.actor)] = decision
+                latest[(decision.role, decision.who)] = decision
         return list(latest.values())
 
+    def standing(self, facts: Facts) -> tuple[list[Decision], list[Decision]]:
+        """(decisions that still count, approvals and requests made on something that has changed since)."""
+        current = self.snapshot(facts)
+        valid: list[Decision] = []
+        stale: list[Decision] = []
+        for decision in self.latest_decisions(facts):
+            if decision.verdict != "reject" and decision.seen is not None and dict(decision.seen) != current:
+                stale.append(decision)
+            else:
+                valid.append(decision)
+        return valid, stale
+
     def tally(self, facts: Facts) -> list[tuple[Approver, int, int]]:
-        """For each approver rule that applies: (rule, approvals so far, approvals needed)."""
-        latest = self.latest_decisions(facts)
+        """For each approver rule that applies: (rule, approvals that count, approvals needed)."""
+        valid, _ = self.standing(facts)
         return [
-            (approver, sum(1 for d in latest if d.role == approver.role and d.verdict == "approve"),
+            (approver, sum(1 for d in valid if d.role == approver.role and d.verdict == "approve"),
              needed(approver, facts.role_holders))
             for approver in self.approvers_for(facts.data)
         ]
 
+    def open_stage(self, facts: Facts) -> int | None:
+        """The lowest approval stage still short of approvals (``None`` when every stage is complete)."""
+        short = [approver.stage for approver, have, need in self.tally(facts) if have < need]
+        return min(short) if short else None
+
     def _approvals(self, facts: Facts) -> list[Unmet]:
         missing: list[Unmet] = []
-        for decision in self.latest_decisions(facts):
+        valid, stale = self.standing(facts)
+        for decision in valid:
             if decision.verdict == "reject":
-                missing.append(Unmet("decision", decision.role, f"{decision.role}: rejected by {decision.actor}"))
+                missing.append(Unmet("decision", decision.role, f"{decision.role}: rejected by {decision.who}"))
             elif decision.verdict == "request_changes":
                 missing.append(Unmet("decision", decision.role,
-                                     f"{decision.role}: changes requested by {decision.actor}"))
+                                     f"{decision.role}: changes requested by {decision.who}"))
+        outdated = {d.role: d.who for d in stale if d.verdict == "approve"}
         for approver, have, need in self.tally(facts):
             if have >= need:
                 continue
@@ -111,6 +137,8 @@ class Requirements:
                 text = f"{approver.role}: approval needed"
             else:
                 text = f"{approver.role}: {need} approvals needed ({have} so far)"
+            if approver.role in outdated:
+                text += f" (the approval by {outdated[approver.role]} was for an earlier version)"
             missing.append(Unmet("approval", approver.role, text))
         return missing
 

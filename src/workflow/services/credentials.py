@@ -6,24 +6,31 @@ IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), every action bu
 with an update that also checks the version it read, and the history's ``(credential, seq)`` key refuses a
 second event for the same version.
 
+Every operation is told who acts (a :class:`Caller`) and checks that they belong: a credential the caller has no
+role on is "not found"; one they see but may not change this way is "forbidden".
+
 The statements are SQLAlchemy Core, built once: on this path ORM objects would cost more than the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow.clock import Clock
+from workflow.definitions.model import Approver
+from workflow.definitions.validate import did_you_mean
 from workflow.engine import Decision, Engine, Facts, Outcome
 from workflow.engine.data import check_changes
-from workflow.engine.requirements import applies
-from workflow.errors import Conflict, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
+from workflow.engine.requirements import Requirements, applies
+from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
+from workflow.services.access import ASSIGNMENT, ORG_UNIT, USER, AccessService, Caller, Grant
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.views import CredentialDetail, CredentialSummary, HistoryEvent, describe
 from workflow.store.database import Database
@@ -31,13 +38,15 @@ from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECIS
 
 VERDICTS = ("approve", "reject", "request_changes")
 MAX_COMMENT = 4000
+MAX_PAGE = 200
 
 _CID: BindParameter[int] = bindparam("cid")
 _LOCK = select(CREDENTIAL).where(CREDENTIAL.c.id == _CID).with_for_update()
 _READ = select(CREDENTIAL).where(CREDENTIAL.c.id == _CID)
 _ENTRIES = select(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.credential_id == _CID)
 _DECISIONS = (select(GATE_DECISION.c.gate, GATE_DECISION.c.round, GATE_DECISION.c.role, GATE_DECISION.c.actor,
-                     GATE_DECISION.c.verdict, GATE_DECISION.c.comment)
+                     GATE_DECISION.c.principal, GATE_DECISION.c.verdict, GATE_DECISION.c.comment,
+                     GATE_DECISION.c.seen)
               .where(GATE_DECISION.c.credential_id == _CID).order_by(GATE_DECISION.c.id))
 # Without .values(): the SET clause is made of whatever columns each call passes.
 _BUMP = update(CREDENTIAL).where(CREDENTIAL.c.id == _CID, CREDENTIAL.c.version == bindparam("seen"))
@@ -52,6 +61,8 @@ class _Action:
     conn: Connection
     row: Row[Any]
     engine: Engine
+    by: Caller
+    version: int
     changes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -59,28 +70,54 @@ class _Action:
         return int(self.row.id)
 
     @property
+    def state(self) -> str:
+        return str(self.changes.get("state", self.row.state))
+
+    @property
     def data(self) -> dict[str, Any]:
         return dict(self.changes.get("data", self.row.data))
 
     @property
     def rounds(self) -> dict[str, int]:
-        return dict(self.row.rounds)
+        return dict(self.changes.get("rounds", self.row.rounds))
+
+    def value(self, column: str) -> Any:
+        return self.changes.get(column, getattr(self.row, column))
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """A recorded decision, and the transition it completed, if it did."""
+
+    version: int
+    principal: str
+    role: str
+    fired: Outcome | None = None
 
 
 class CredentialService:
     """Create credentials, change their data, tick checklist items, record decisions, fire transitions."""
 
-    def __init__(self, database: Database, definitions: DefinitionRegistry, clock: Clock) -> None:
+    def __init__(self, database: Database, definitions: DefinitionRegistry, access: AccessService,
+                 clock: Clock) -> None:
         self._db = database
         self._definitions = definitions
+        self._access = access
         self._clock = clock
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def create(self, *, definition: str, title: str, actor: str, data: Mapping[str, Any] | None = None) -> int:
+    def create(self, *, definition: str, title: str, by: Caller, org_unit_id: int | None = None,
+               data: Mapping[str, Any] | None = None) -> int:
         """Start a credential in the initial state of the current version of ``definition``; returns its id."""
         version = self._definitions.current_version(definition)
         engine = self._definitions.engine(definition, version)
+        if org_unit_id is None and not by.is_system:
+            raise InvalidInput("org_unit", "say which faculty or department the credential belongs to")
+        creators = engine.definition.permissions.create
+        if not by.is_system and not set(creators) & by.roles_on(None, org_unit_id):
+            raise Forbidden(f"starting a credential here needs one of the roles {', '.join(creators)} "
+                            "in this org unit or above it")
         title = title.strip()
         if not title:
             raise InvalidInput("title", "must not be empty")
@@ -90,28 +127,33 @@ class CredentialService:
         values = {k: v for k, v in values.items() if v is not None}
         now = self._clock.now()
         with self._db.begin() as conn:
+            if org_unit_id is not None and conn.execute(
+                    select(ORG_UNIT.c.id).where(ORG_UNIT.c.id == org_unit_id)).first() is None:
+                raise NotFound("org unit", org_unit_id)
             result = conn.execute(insert(CREDENTIAL), {
                 "title": title, "definition_name": definition, "definition_version": version,
                 "state": engine.initial, "previous_state": None, "data": values, "rounds": {}, "version": 1,
-                "created_by": actor, "created_at": now, "updated_at": now, "state_entered_at": now,
+                "org_unit_id": org_unit_id, "created_by": by.username, "created_at": now, "updated_at": now,
+                "state_entered_at": now,
             })
             key = result.inserted_primary_key
             assert key is not None
             credential_id = int(key[0])
-            conn.execute(insert(EVENT), _event(credential_id, 1, now, actor, "created", to_state=engine.initial,
-                                               details={"data": values}))
+            conn.execute(insert(EVENT), _event(credential_id, 1, now, by.username, "created",
+                                               to_state=engine.initial, details={"data": values}))
             return credential_id
 
-    def update(self, *, credential_id: int, changes: Mapping[str, Any], actor: str,
+    def update(self, *, credential_id: int, changes: Mapping[str, Any], by: Caller,
                expected_version: int | None = None, comment: str = "") -> int:
         """Change fields of the credential's data; returns the new version."""
         _check_text("comment", comment)
-        with self._action(credential_id, expected_version) as act:
+        with self._action(credential_id, expected_version, by) as act:
+            _require(act, act.engine.definition.permissions.edit, "changing its data")
             checked = check_changes(act.engine.definition, changes)
             data = act.data
             diff = {k: [data.get(k), v] for k, v in checked.items() if data.get(k) != v}
             if not diff:
-                return int(act.row.version)
+                return act.version
             for name, value in checked.items():
                 if value is None:
                     data.pop(name, None)
@@ -122,161 +164,387 @@ class CredentialService:
                     raise InvalidInput("title", "must not be empty")
                 act.changes["title"] = checked["title"]
             act.changes["data"] = data
-            return self._record(act, actor, "data", comment=comment, details={"changes": diff})
+            return self._record(act, "data", comment=comment, details={"changes": diff})
 
-    def set_item(self, *, credential_id: int, item: str, done: bool, actor: str, note: str = "",
+    def set_item(self, *, credential_id: int, item: str, done: bool, by: Caller, note: str = "",
                  expected_version: int | None = None) -> int:
         """Mark a checklist item done (or not done), with an optional note; returns the new version."""
         _check_text("note", note)
-        with self._action(credential_id, expected_version) as act:
+        with self._action(credential_id, expected_version, by) as act:
             spec = act.engine.items.get(item)
             if spec is None:
                 raise NotFound("checklist item", item)
+            _require(act, [spec.owner], f"ticking '{item}'", delegation=False)
             if not applies(spec.when, act.data):
                 raise InvalidInput("item", f"'{item}' does not apply to this credential ({dict(spec.when or {})})")
             round_ = act.rounds.get(item, 0)
             entry = next((e for e in act.conn.execute(_ENTRIES, {"cid": credential_id})
                           if e.item_key == item and e.round == round_), None)
             if entry is not None and entry.done == done and entry.note == note:
-                return int(act.row.version)
-            values = {"done": done, "note": note, "actor": actor, "updated_at": self._clock.now()}
+                return act.version
+            values = {"done": done, "note": note, "actor": by.username, "updated_at": self._clock.now()}
             if entry is None:
                 act.conn.execute(insert(CHECKLIST_ENTRY), {"credential_id": credential_id, "item_key": item,
                                                            "round": round_, **values})
             else:
                 act.conn.execute(_ENTRY_UPDATE, {"entry_id": entry.id, **values})
-            return self._record(act, actor, "checklist", comment=note,
+            return self._record(act, "checklist", comment=note,
                                 details={"item": item, "done": done, "owner": spec.owner})
 
-    def decide(self, *, credential_id: int, gate: str, role: str, verdict: str, actor: str, comment: str = "",
-               expected_version: int | None = None) -> int:
-        """Record a decision on a gate that is open in the credential's current state; returns the new version."""
+    def decide(self, *, credential_id: int, gate: str, verdict: str, by: Caller, comment: str = "",
+               role: str | None = None, on_behalf_of: str | None = None,
+               expected_version: int | None = None) -> DecisionResult:
+        """Record a decision on a gate open in the credential's current state.
+
+        The caller decides in one of the gate's approver roles, their own or one delegated to them (``role`` and
+        ``on_behalf_of`` choose when there is more than one). An approval that completes the gate — and leaves
+        nothing else missing — performs the gate's transition in the same transaction.
+        """
         if verdict not in VERDICTS:
             raise InvalidInput("decision", f"must be one of {', '.join(VERDICTS)}")
         if verdict != "approve" and not comment.strip():
             raise InvalidInput("comment", f"a comment is required to {verdict.replace('_', ' ')}")
         _check_text("comment", comment)
-        with self._action(credential_id, expected_version) as act:
-            open_gates = {req.gate_id: req for _, req in act.engine.requirements_from(act.row.state)
-                          if req.gate_id is not None}
-            requirements = open_gates.get(gate)
-            if requirements is None:
-                if gate not in act.engine.definition.gates:
-                    raise NotFound("gate", gate)
-                raise Conflict(f"gate '{gate}' is not open while the credential is in '{act.row.state}'")
-            roles = [a.role for a in requirements.approvers_for(act.data)]
-            if role not in roles:
-                raise InvalidInput("role", f"'{role}' does not decide gate '{gate}'; its approvers: {', '.join(roles)}")
+        with self._action(credential_id, expected_version, by) as act:
+            trigger, requirements = self._open_gate(act, gate)
+            facts = self._facts(act.conn, act.row, act.engine)
+            approver, grant_principal = _choose_role(act, requirements, facts, role, on_behalf_of)
+            principal = grant_principal
+            gate_spec = requirements.gate
+            assert gate_spec is not None
+            if verdict == "approve":
+                if not gate_spec.allow_self_approval and principal == act.row.created_by:
+                    raise Forbidden(f"{principal} proposed this credential; gate '{gate}' does not accept "
+                                    "its proposer's approval")
+                stage = requirements.open_stage(facts)
+                if stage is not None and approver.stage > stage:
+                    waiting = sorted({a.role for a, have, need in requirements.tally(facts)
+                                      if a.stage == stage and have < need})
+                    raise Conflict(f"'{approver.role}' approves at stage {approver.stage}; stage {stage} "
+                                   f"({', '.join(waiting)}) must approve first")
+                valid, _ = requirements.standing(facts)
+                if any(d.who == principal and d.verdict == "approve" for d in valid):
+                    raise Conflict(f"{principal} has already approved gate '{gate}'")
             act.conn.execute(insert(GATE_DECISION), {
-                "credential_id": credential_id, "gate": gate, "round": act.rounds.get(gate, 0), "role": role,
-                "actor": actor, "verdict": verdict, "comment": comment, "decided_at": self._clock.now()})
-            return self._record(act, actor, "decision", comment=comment,
-                                details={"gate": gate, "role": role, "verdict": verdict})
+                "credential_id": credential_id, "gate": gate, "round": act.rounds.get(gate, 0),
+                "role": approver.role, "actor": by.username, "principal": principal, "verdict": verdict,
+                "comment": comment, "seen": requirements.snapshot(facts), "decided_at": self._clock.now()})
+            details = {"gate": gate, "role": approver.role, "verdict": verdict}
+            if principal != by.username:
+                details["on_behalf_of"] = principal
+            version = self._record(act, "decision", comment=comment, details=details)
+            fired = None
+            if verdict == "approve":
+                after = self._facts(act.conn, act.row, act.engine, trigger)
+                if not requirements.unmet(after):
+                    fired = self._move(act, act.engine.fire(after, trigger), comment=f"{gate_spec.title} approved")
+                    version = act.version
+            return DecisionResult(version, principal, approver.role, fired)
 
-    def fire(self, *, credential_id: int, trigger: str, actor: str, comment: str = "",
+    def fire(self, *, credential_id: int, trigger: str, by: Caller, comment: str = "",
              expected_version: int | None = None) -> Outcome:
         """Perform a transition if every guard holds; otherwise raise :class:`TransitionNotAllowed`."""
         _check_text("comment", comment)
-        with self._action(credential_id, expected_version) as act:
+        with self._action(credential_id, expected_version, by) as act:
             facts = self._facts(act.conn, act.row, act.engine, trigger)
             try:
                 outcome = act.engine.fire(facts, trigger)
             except TransitionNotAllowed as refused:
                 raise refused.with_credential(credential_id) from None
-            requirements = act.engine.requirements[outcome.index]
-            consumed = [item.key for item in requirements.items] + ([outcome.gate] if outcome.gate else [])
-            if consumed:
-                rounds = act.rounds
-                for key in consumed:
-                    rounds[key] = rounds.get(key, 0) + 1
-                act.changes["rounds"] = rounds
-            act.changes.update(previous_state=outcome.source, state=outcome.dest,
-                               state_entered_at=self._clock.now())
-            self._record(act, actor, "transition", comment=comment, trigger=trigger,
-                         from_state=outcome.source, to_state=outcome.dest,
-                         details={"gate": outcome.gate} if outcome.gate else {})
-            return outcome
+            transition = outcome.transition
+            _require(act, transition.by or act.engine.definition.permissions.edit, f"'{trigger}'")
+            return self._move(act, outcome, comment=comment)
+
+    def override(self, *, credential_id: int, trigger: str, comment: str, by: Caller,
+                 expected_version: int | None = None) -> Outcome:
+        """An administrator moves a credential past unmet guards: explicit, commented and kept in the history."""
+        if not by.is_admin:
+            raise Forbidden("only an administrator may override a transition's guards")
+        if len(comment.strip()) < 10:
+            raise InvalidInput("comment", "an override needs a comment saying why (at least 10 characters)")
+        _check_text("comment", comment)
+        with self._action(credential_id, expected_version, by) as act:
+            facts = self._facts(act.conn, act.row, act.engine, trigger)
+            try:
+                outcome = act.engine.force(facts, trigger)
+            except TransitionNotAllowed as refused:
+                raise refused.with_credential(credential_id) from None
+            skipped = [str(u) for u in act.engine.requirements[outcome.index].unmet(facts)]
+            return self._move(act, outcome, comment=comment, kind="override", extra={"skipped": skipped})
+
+    def add_team_member(self, *, credential_id: int, user_id: int, role: str, by: Caller) -> int:
+        """Give someone a role on this credential alone (its design team); kept in the credential's history."""
+        with self._action(credential_id, None, by) as act:
+            if not by.is_admin:
+                _require(act, act.engine.definition.permissions.edit, "changing the team")
+            if role not in act.engine.definition.roles:
+                raise InvalidInput("role", f"unknown role '{role}'{did_you_mean(role, act.engine.definition.roles)}")
+            user = act.conn.execute(select(USER.c.username, USER.c.active).where(USER.c.id == user_id)).first()
+            if user is None or not user.active:
+                raise NotFound("user", user_id)
+            exists = act.conn.execute(select(ASSIGNMENT.c.id).where(
+                ASSIGNMENT.c.user_id == user_id, ASSIGNMENT.c.role == role,
+                ASSIGNMENT.c.credential_id == credential_id)).first()
+            if exists is not None:
+                return act.version
+            act.conn.execute(insert(ASSIGNMENT), {"user_id": user_id, "role": role, "org_unit_id": None,
+                                                  "credential_id": credential_id})
+            return self._record(act, "team", details={"added": user.username, "role": role})
 
     # -- reads --------------------------------------------------------------------------------------------
 
-    def get(self, credential_id: int) -> CredentialDetail:
+    def get(self, credential_id: int, *, by: Caller) -> CredentialDetail:
         """The credential with its checklist, gates and possible transitions (and what each is missing)."""
         with self._db.begin_read() as conn:
             row = conn.execute(_READ, {"cid": credential_id}).first()
-            if row is None:
+            if row is None or not by.can_view(row.id, row.org_unit_id):
                 raise NotFound("credential", credential_id)
             engine = self._definitions.engine(row.definition_name, row.definition_version)
             entries = _current_entries(conn, row)
             return describe(engine, row, self._facts(conn, row, engine, entries=entries), entries)
 
-    def history(self, credential_id: int) -> list[HistoryEvent]:
+    def history(self, credential_id: int, *, by: Caller) -> list[HistoryEvent]:
         """The credential's history, oldest first."""
         with self._db.begin_read() as conn:
-            if conn.execute(_READ, {"cid": credential_id}).first() is None:
+            row = conn.execute(_READ, {"cid": credential_id}).first()
+            if row is None or not by.can_view(row.id, row.org_unit_id):
                 raise NotFound("credential", credential_id)
-            return [HistoryEvent.from_row(row) for row in conn.execute(_HISTORY, {"cid": credential_id})]
+            return [HistoryEvent.from_row(event) for event in conn.execute(_HISTORY, {"cid": credential_id})]
 
-    def list(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> list[CredentialSummary]:
-        """Credentials, newest first, optionally in one state."""
-        query = select(CREDENTIAL.c.id, CREDENTIAL.c.title, CREDENTIAL.c.definition_name, CREDENTIAL.c.state,
-                       CREDENTIAL.c.version, CREDENTIAL.c.updated_at).order_by(CREDENTIAL.c.id.desc())
+    def search(self, *, by: Caller, state: str | None = None, org_unit_id: int | None = None,
+             overdue: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[CredentialSummary], int]:
+        """Credentials the caller may see, newest first: one page and the total count."""
+        limit = max(1, min(limit, MAX_PAGE))
+        conditions = [self._visible(by)]
         if state is not None:
-            query = query.where(CREDENTIAL.c.state == state)
+            conditions.append(CREDENTIAL.c.state == state)
+        if org_unit_id is not None:
+            below = self._access.tree().below([org_unit_id])
+            conditions.append(CREDENTIAL.c.org_unit_id.in_(below))
+        if overdue:
+            conditions.append(self._overdue())
+        where = and_(*conditions)
+        query = (select(CREDENTIAL.c.id, CREDENTIAL.c.title, CREDENTIAL.c.definition_name, CREDENTIAL.c.state,
+                        CREDENTIAL.c.version, CREDENTIAL.c.updated_at, CREDENTIAL.c.org_unit_id,
+                        CREDENTIAL.c.state_entered_at)
+                 .where(where).order_by(CREDENTIAL.c.id.desc()).offset(max(0, offset)).limit(limit))
         with self._db.begin_read() as conn:
-            rows = conn.execute(query.offset(offset).limit(limit))
-            return [CredentialSummary(r.id, r.title, r.definition_name, r.state, r.version, r.updated_at)
-                    for r in rows]
+            total = int(conn.execute(select(func.count()).select_from(CREDENTIAL).where(where)).scalar() or 0)
+            rows = [CredentialSummary(r.id, r.title, r.definition_name, r.state, r.version, r.updated_at,
+                                      r.org_unit_id, r.state_entered_at) for r in conn.execute(query)]
+        return rows, total
+
+    def approvals_waiting(self, *, by: Caller, limit: int = 50) -> list[dict[str, Any]]:
+        """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first."""
+        gated = self._states_with(lambda req: req.gate is not None)
+        found: list[dict[str, Any]] = []
+        with self._db.begin_read() as conn:
+            for row in conn.execute(self._candidates(by, gated)):
+                engine = self._definitions.engine(row.definition_name, row.definition_version)
+                grants = by.grants_on(row.id, row.org_unit_id)
+                facts = self._facts(conn, row, engine)
+                for trigger, requirements in engine.requirements_from(row.state):
+                    if requirements.gate is None:
+                        continue
+                    stage = requirements.open_stage(facts)
+                    valid, _ = requirements.standing(facts)
+                    approved = {d.who for d in valid if d.verdict == "approve"}
+                    for approver, have, need in requirements.tally(facts):
+                        if have >= need or (stage is not None and approver.stage > stage):
+                            continue
+                        for grant in grants:
+                            if grant.role != approver.role or grant.principal in approved:
+                                continue
+                            done = [i for i in requirements.items_for(facts.data) if i.key in facts.done]
+                            found.append({
+                                "credential_id": row.id, "title": row.title, "state": row.state,
+                                "gate": requirements.gate_id, "gate_title": requirements.gate.title,
+                                "trigger": trigger, "role": approver.role, "stage": approver.stage,
+                                "on_behalf_of": grant.principal if grant.delegated else None,
+                                "checklist_done": len(done),
+                                "checklist_total": len(requirements.items_for(facts.data)),
+                                "missing": [str(u) for u in requirements.unmet(facts)],
+                                "waiting_since": row.state_entered_at,
+                            })
+                            approved.add(grant.principal)
+                if len(found) >= limit:
+                    break
+        return found[:limit]
+
+    def tasks(self, *, by: Caller, limit: int = 100) -> list[dict[str, Any]]:
+        """Checklist items the caller's own roles owe on the credentials they can see."""
+        with_items = self._states_with(lambda req: bool(req.items))
+        found: list[dict[str, Any]] = []
+        with self._db.begin_read() as conn:
+            for row in conn.execute(self._candidates(by, with_items)):
+                engine = self._definitions.engine(row.definition_name, row.definition_version)
+                roles = by.roles_on(row.id, row.org_unit_id)
+                entries = _current_entries(conn, row)
+                for trigger, requirements in engine.requirements_from(row.state):
+                    for item in requirements.items_for(row.data):
+                        entry = entries.get(item.key)
+                        if item.owner in roles and not (entry and entry.done):
+                            found.append({"credential_id": row.id, "title": row.title, "state": row.state,
+                                          "trigger": trigger, "item": item.key, "item_title": item.title,
+                                          "owner": item.owner, "waiting_since": row.state_entered_at})
+                if len(found) >= limit:
+                    break
+        return found[:limit]
 
     # -- internals ----------------------------------------------------------------------------------------
 
     @contextmanager
-    def _action(self, credential_id: int, expected_version: int | None) -> Iterator[_Action]:
+    def _action(self, credential_id: int, expected_version: int | None, by: Caller) -> Iterator[_Action]:
         try:
             with self._db.begin() as conn:
                 row = conn.execute(_LOCK, {"cid": credential_id}).first()
-                if row is None:
+                if row is None or not by.can_view(row.id, row.org_unit_id):
                     raise NotFound("credential", credential_id)
                 if expected_version is not None and row.version != expected_version:
                     raise StaleVersion(credential_id, expected_version, row.version)
                 engine = self._definitions.engine(row.definition_name, row.definition_version)
                 if engine.definition.states[row.state].final:
                     raise Conflict(f"credential {credential_id} is {row.state}; it can no longer change")
-                yield _Action(conn, row, engine)
+                yield _Action(conn, row, engine, by, int(row.version))
         except IntegrityError as error:
             if "uq_event_seq" in str(error.orig) or "event.credential_id, event.seq" in str(error.orig):
                 raise StaleVersion(credential_id, expected_version or 0) from None
             raise
 
-    def _record(self, act: _Action, actor: str, kind: str, *, comment: str = "", trigger: str | None = None,
+    def _open_gate(self, act: _Action, gate: str) -> tuple[str, Requirements]:
+        for trigger, requirements in act.engine.requirements_from(act.state):
+            if requirements.gate_id == gate:
+                return trigger, requirements
+        if gate not in act.engine.definition.gates:
+            raise NotFound("gate", gate)
+        raise Conflict(f"gate '{gate}' is not open while the credential is in '{act.state}'")
+
+    def _move(self, act: _Action, outcome: Outcome, *, comment: str, kind: str = "transition",
+              extra: dict[str, Any] | None = None) -> Outcome:
+        requirements = act.engine.requirements[outcome.index]
+        consumed = [item.key for item in requirements.items] + ([outcome.gate] if outcome.gate else [])
+        if consumed:
+            rounds = act.rounds
+            for key in consumed:
+                rounds[key] = rounds.get(key, 0) + 1
+            act.changes["rounds"] = rounds
+        act.changes.update(previous_state=outcome.source, state=outcome.dest, state_entered_at=self._clock.now())
+        details = {"gate": outcome.gate} if outcome.gate else {}
+        self._record(act, kind, comment=comment, trigger=outcome.trigger, from_state=outcome.source,
+                     to_state=outcome.dest, details=details | (extra or {}))
+        return outcome
+
+    def _record(self, act: _Action, kind: str, *, comment: str = "", trigger: str | None = None,
                 from_state: str | None = None, to_state: str | None = None,
                 details: dict[str, Any] | None = None) -> int:
         now = self._clock.now()
-        version = int(act.row.version) + 1
-        result = act.conn.execute(_BUMP, {"cid": act.id, "seen": act.row.version, "version": version,
+        version = act.version + 1
+        result = act.conn.execute(_BUMP, {"cid": act.id, "seen": act.version, "version": version,
                                           "updated_at": now, **act.changes})
         if result.rowcount != 1:
-            raise StaleVersion(act.id, int(act.row.version))
-        act.conn.execute(insert(EVENT), _event(act.id, version, now, actor, kind, trigger=trigger,
+            raise StaleVersion(act.id, act.version)
+        act.conn.execute(insert(EVENT), _event(act.id, version, now, act.by.username, kind, trigger=trigger,
                                                from_state=from_state, to_state=to_state, comment=comment,
                                                details=details or {}))
+        act.version = version
         return version
 
-    def _facts(self, conn: Connection, row: Row[Any], engine: Engine, trigger: str | None = None, *,
+    def _facts(self, conn: Connection, row: Row[Any] | _Action, engine: Engine, trigger: str | None = None, *,
                entries: dict[str, Any] | None = None) -> Facts:
         """The engine's facts; checklist and decisions are read only if ``trigger`` (or any, if None) needs them."""
-        needs_items, needs_gate = engine.needs(row.state, trigger)
-        rounds = row.rounds
+        if isinstance(row, _Action):
+            act = row
+            state, rounds, data = act.state, act.rounds, act.data
+            cid, unit, previous = act.id, act.row.org_unit_id, act.value("previous_state")
+        else:
+            state, rounds, data = row.state, row.rounds, row.data
+            cid, unit, previous = row.id, row.org_unit_id, row.previous_state
+        needs_items, needs_gate = engine.needs(state, trigger)
         done: frozenset[str] = frozenset()
         if needs_items:
-            entries = _current_entries(conn, row) if entries is None else entries
+            if entries is None:
+                entries = {e.item_key: e for e in conn.execute(_ENTRIES, {"cid": cid})
+                           if e.round == rounds.get(e.item_key, 0)}
             done = frozenset(key for key, entry in entries.items() if entry.done)
         decisions: tuple[Decision, ...] = ()
+        holders: dict[str, int] = {}
         if needs_gate:
-            decisions = tuple(Decision(d.gate, d.role, d.actor, d.verdict, d.comment)
-                              for d in conn.execute(_DECISIONS, {"cid": row.id})
+            decisions = tuple(Decision(d.gate, d.role, d.actor, d.verdict, d.comment, d.principal, d.seen or None)
+                              for d in conn.execute(_DECISIONS, {"cid": cid})
                               if d.round == rounds.get(d.gate, 0))
-        return Facts(state=row.state, data=row.data, done=done, decisions=decisions,
-                     previous_state=row.previous_state)
+            everyone = {a.role for _, req in engine.requirements_from(state) if req.gate
+                        for a in req.gate.approvers if a.policy == "all"}
+            if everyone:
+                tree = self._access.tree(conn)
+                holders = {role: self._access.holders(conn, role, cid, unit, tree) for role in everyone}
+        return Facts(state=state, data=data, done=done, decisions=decisions, previous_state=previous,
+                     role_holders=holders)
+
+    def _visible(self, by: Caller) -> Any:
+        if by.sees_everything:
+            return CREDENTIAL.c.id.isnot(None)
+        units, credentials = by.visible_units(), by.visible_credentials()
+        if not units and not credentials:
+            return false()
+        return or_(CREDENTIAL.c.org_unit_id.in_(units), CREDENTIAL.c.id.in_(credentials))
+
+    def _overdue(self) -> Any:
+        now = self._clock.now()
+        late = []
+        for name in self._definitions.names():
+            for sid, state in self._definitions.engine(name).definition.states.items():
+                if state.planned_days and not state.final:
+                    late.append(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state == sid,
+                                     CREDENTIAL.c.state_entered_at < now - timedelta(days=state.planned_days)))
+        return or_(*late) if late else false()
+
+    def _states_with(self, wanted: Any) -> dict[str, set[str]]:
+        """Definition name → states with a transition out whose requirements satisfy ``wanted``."""
+        found: dict[str, set[str]] = {}
+        for name in self._definitions.names():
+            engine = self._definitions.engine(name)
+            found[name] = {sid for sid in engine.definition.states
+                           if any(wanted(req) for _, req in engine.requirements_from(sid))}
+        return found
+
+    def _candidates(self, by: Caller, states: Mapping[str, Collection[str]]) -> Any:
+        in_states = or_(*(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state.in_(sids))
+                          for name, sids in states.items() if sids)) if any(states.values()) else false()
+        return (select(CREDENTIAL).where(self._visible(by), in_states)
+                .order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id).limit(2000))
+
+
+def _require(act: _Action, roles: Collection[str], what: str, *, delegation: bool = True) -> None:
+    """Refuse unless the caller holds one of ``roles`` on the credential (the system always may)."""
+    if act.by.is_system:
+        return
+    held = {g.role for g in act.by.grants_on(act.id, act.row.org_unit_id) if delegation or not g.delegated}
+    if not held & set(roles):
+        yours = f"; you hold {', '.join(sorted(held))}" if held else ""
+        raise Forbidden(f"{what} needs one of the roles {', '.join(roles)} on this credential{yours}")
+
+
+def _choose_role(act: _Action, requirements: Requirements, facts: Facts, role: str | None,
+                 on_behalf_of: str | None) -> tuple[Approver, str]:
+    """The approver rule the caller decides under, and the principal the decision counts for."""
+    approvers = requirements.approvers_for(facts.data)
+    roles = [a.role for a in approvers]
+    if role is not None and role not in roles:
+        raise InvalidInput("role", f"'{role}' does not decide gate '{requirements.gate_id}'; "
+                                   f"its approvers: {', '.join(roles)}")
+    if act.by.is_system:
+        if role is None:
+            raise InvalidInput("role", f"say which role decides; the approvers: {', '.join(roles)}")
+        return next(a for a in approvers if a.role == role), on_behalf_of or act.by.username
+    grants: list[Grant] = [g for g in act.by.grants_on(act.id, act.row.org_unit_id) if g.role in roles
+                           and (role is None or g.role == role)
+                           and (on_behalf_of is None or g.principal == on_behalf_of)]
+    if not grants:
+        raise Forbidden(f"deciding gate '{requirements.gate_id}' needs one of the roles {', '.join(roles)} on this "
+                        "credential, held or delegated to you today")
+    grants.sort(key=lambda g: (g.delegated, roles.index(g.role)))
+    chosen = grants[0]
+    return next(a for a in approvers if a.role == chosen.role), chosen.principal
 
 
 def _current_entries(conn: Connection, row: Row[Any]) -> dict[str, Any]:

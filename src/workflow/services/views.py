@@ -44,7 +44,8 @@ class GateStatus:
     title: str
     trigger: str
     approvers: tuple[ApproverStatus, ...]
-    decisions: tuple[dict[str, str], ...]
+    decisions: tuple[dict[str, Any], ...]  # the latest per person and role; "current" is False once outdated
+    open_stage: int | None
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class CredentialDetail:
     version: int
     data: dict[str, Any]
     state_entered_at: datetime
+    org_unit_id: int | None
+    created_by: str
     options: tuple[Option, ...]
     checklist: tuple[ItemStatus, ...]
     gates: tuple[GateStatus, ...]
@@ -84,6 +87,8 @@ class CredentialSummary:
     state: str
     version: int
     updated_at: datetime
+    org_unit_id: int | None = None
+    state_entered_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -120,17 +125,21 @@ def describe(engine: Engine, credential: Row[Any], facts: Facts, entries: dict[s
                                     entry.updated_at if entry else None))
         if requirements.gate is None or requirements.gate_id is None:
             continue
-        decisions = requirements.latest_decisions(facts)
+        _, stale = requirements.standing(facts)
         approvers = [ApproverStatus(rule.role, rule.policy, rule.stage, have, need)
                      for rule, have, need in requirements.tally(facts)]
         gates.append(GateStatus(
             requirements.gate_id, requirements.gate.title, trigger, tuple(approvers),
-            tuple({"role": d.role, "actor": d.actor, "verdict": d.verdict, "comment": d.comment} for d in decisions),
+            tuple({"role": d.role, "by": d.who, "actor": d.actor, "verdict": d.verdict, "comment": d.comment,
+                   "current": d not in stale}
+                  for d in requirements.latest_decisions(facts)),
+            requirements.open_stage(facts),
         ))
     return CredentialDetail(
         id=credential.id, title=credential.title, definition=credential.definition_name,
         definition_version=credential.definition_version, state=credential.state, state_title=state.title,
         phase=state.phase, previous_state=credential.previous_state, version=credential.version,
         data=dict(credential.data), state_entered_at=credential.state_entered_at,
+        org_unit_id=credential.org_unit_id, created_by=credential.created_by,
         options=tuple(engine.options(facts)), checklist=tuple(items), gates=tuple(gates),
     )

@@ -47,6 +47,8 @@ class Credential(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)
     rounds: dict[str, int] = Field(default_factory=dict, sa_type=JSONDocument)
     version: int = 1
+    org_unit_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("org_unit.id"), nullable=True,
+                                                                   index=True))
     created_by: str = Field(max_length=200)
     created_at: datetime = _when()
     updated_at: datetime = _when()
@@ -82,9 +84,11 @@ class GateDecision(SQLModel, table=True):
     gate: str = Field(max_length=100)
     round: int = 0
     role: str = Field(max_length=100)
-    actor: str = Field(max_length=200)
+    actor: str = Field(max_length=200)  # who decided (a delegate, or the principal)
+    principal: str = Field(max_length=200)  # on whose behalf
     verdict: str = Field(max_length=20)
     comment: str = Field(default="", max_length=4000)
+    seen: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)  # what the decision was made on
     decided_at: datetime = _when()
 
 

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 
-import workflow.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import workflow.store.people
+import workflow.store.tables  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

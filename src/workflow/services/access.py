@@ -1,0 +1,153 @@
+"""Who is acting, and where they belong: role grants scoped to org units (and everything below) or to one
+credential, including roles held for someone else through a delegation that is active today."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Connection, or_, select
+
+from workflow.clock import Clock
+from workflow.errors import NotFound
+from workflow.store.database import Database
+from workflow.store.people import Delegation, OrgUnit, RoleAssignment, User
+
+ORG_UNIT = OrgUnit.__table__  # type: ignore[attr-defined]
+USER = User.__table__  # type: ignore[attr-defined]
+ASSIGNMENT = RoleAssignment.__table__  # type: ignore[attr-defined]
+DELEGATION = Delegation.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role the caller may act in, where, and on whose behalf (``principal`` is the caller unless delegated)."""
+
+    role: str
+    org_unit_id: int | None
+    credential_id: int | None
+    principal: str
+    delegated: bool = False
+
+
+@dataclass(frozen=True)
+class OrgTree:
+    """Each org unit's ancestors, itself included."""
+
+    ancestors: Mapping[int, frozenset[int]] = field(default_factory=dict)
+
+    def below(self, unit_ids: Iterable[int]) -> set[int]:
+        """The given units and every unit under them."""
+        wanted = set(unit_ids)
+        return {unit for unit, above in self.ancestors.items() if above & wanted}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The person (or the system itself) performing an action, with every role they may act in."""
+
+    username: str
+    display_name: str
+    user_id: int | None = None
+    is_admin: bool = False
+    is_system: bool = False
+    grants: tuple[Grant, ...] = ()
+    tree: OrgTree = OrgTree()
+
+    @classmethod
+    def system(cls, name: str = "system") -> Caller:
+        """The service acting on its own (timers, demo data, trusted scripts): never refused for its role."""
+        return cls(username=name, display_name=name, is_system=True)
+
+    def grants_on(self, credential_id: int | None, org_unit_id: int | None) -> list[Grant]:
+        """The grants that reach a credential (by its id and org unit)."""
+        above = self.tree.ancestors.get(org_unit_id, frozenset()) if org_unit_id is not None else frozenset()
+        return [g for g in self.grants
+                if (g.credential_id is not None and g.credential_id == credential_id)
+                or (g.org_unit_id is not None and g.org_unit_id in above)]
+
+    def roles_on(self, credential_id: int | None, org_unit_id: int | None) -> set[str]:
+        """The roles the caller holds themselves on a credential (delegated ones left out)."""
+        return {g.role for g in self.grants_on(credential_id, org_unit_id) if not g.delegated}
+
+    def can_view(self, credential_id: int | None, org_unit_id: int | None) -> bool:
+        """Whether the credential is the caller's business at all."""
+        return self.is_admin or self.is_system or bool(self.grants_on(credential_id, org_unit_id))
+
+    def visible_units(self) -> set[int]:
+        """Org units whose credentials the caller may see (all of them for admins and the system)."""
+        return self.tree.below(g.org_unit_id for g in self.grants if g.org_unit_id is not None)
+
+    def visible_credentials(self) -> set[int]:
+        """Credentials the caller may see through a role on that credential alone."""
+        return {g.credential_id for g in self.grants if g.credential_id is not None}
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.is_admin or self.is_system
+
+
+class AccessService:
+    """Builds callers from the database: their grants, delegations in force today, and the org tree."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+
+    def tree(self, conn: Connection | None = None) -> OrgTree:
+        """The org unit tree as it is now."""
+        if conn is None:
+            with self._db.begin_read() as own:
+                return self.tree(own)
+        parents = {row.id: row.parent_id for row in conn.execute(select(ORG_UNIT.c.id, ORG_UNIT.c.parent_id))}
+        ancestors: dict[int, frozenset[int]] = {}
+        for unit in parents:
+            chain: list[int] = []
+            node: int | None = unit
+            while node is not None and node not in chain:
+                chain.append(node)
+                node = parents.get(node)
+            ancestors[unit] = frozenset(chain)
+        return OrgTree(ancestors)
+
+    def caller(self, user_id: int, *, today: date | None = None) -> Caller:
+        """The caller for a user, with their own grants and those delegated to them for ``today``."""
+        today = today or self._clock.now().date()
+        with self._db.begin_read() as conn:
+            user = conn.execute(select(USER).where(USER.c.id == user_id)).first()
+            if user is None or not user.active:
+                raise NotFound("user", user_id)
+            grants = [Grant(r.role, r.org_unit_id, r.credential_id, user.username)
+                      for r in conn.execute(select(ASSIGNMENT).where(ASSIGNMENT.c.user_id == user_id))]
+            delegations = conn.execute(
+                select(DELEGATION.c.from_user_id, DELEGATION.c.role, USER.c.username)
+                .join(USER, USER.c.id == DELEGATION.c.from_user_id)
+                .where(DELEGATION.c.to_user_id == user_id, DELEGATION.c.revoked_at.is_(None),
+                       DELEGATION.c.starts_on <= today, DELEGATION.c.ends_on >= today, USER.c.active.is_(True))
+            ).all()
+            for delegation in delegations:
+                query = select(ASSIGNMENT).where(ASSIGNMENT.c.user_id == delegation.from_user_id)
+                if delegation.role is not None:
+                    query = query.where(ASSIGNMENT.c.role == delegation.role)
+                grants.extend(Grant(r.role, r.org_unit_id, r.credential_id, delegation.username, delegated=True)
+                              for r in conn.execute(query))
+            return Caller(username=user.username, display_name=user.display_name, user_id=user.id,
+                          is_admin=user.is_admin, grants=tuple(grants), tree=self.tree(conn))
+
+    def caller_by_name(self, username: str) -> Caller:
+        """The caller for a username (for the command line)."""
+        with self._db.begin_read() as conn:
+            user_id = conn.execute(select(USER.c.id).where(USER.c.username == username)).scalar()
+        if user_id is None:
+            raise NotFound("user", username)
+        return self.caller(user_id)
+
+    def holders(self, conn: Connection, role: str, credential_id: int, org_unit_id: int | None,
+                tree: OrgTree) -> int:
+        """How many active people hold ``role`` on a credential themselves (for ``all`` approval policies)."""
+        above = list(tree.ancestors.get(org_unit_id, frozenset())) if org_unit_id is not None else []
+        query = (select(ASSIGNMENT.c.user_id).distinct().join(USER, USER.c.id == ASSIGNMENT.c.user_id)
+                 .where(ASSIGNMENT.c.role == role, USER.c.active.is_(True),
+                        or_(ASSIGNMENT.c.credential_id == credential_id, ASSIGNMENT.c.org_unit_id.in_(above))))
+        return len(conn.execute(query).all())

@@ -1,0 +1,288 @@
+"""The organisation and its people: org units, users, role assignments and delegations.
+
+Who may change what: administrators manage org units, users and org-wide roles; the people who may edit a
+credential add its design team (roles on that credential alone); a person delegates their own approvals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from workflow.clock import Clock
+from workflow.definitions.validate import did_you_mean
+from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from workflow.services.access import ASSIGNMENT, DELEGATION, ORG_UNIT, USER, Caller
+from workflow.services.auth import hash_password
+from workflow.services.orgfile import OrgFile
+from workflow.store.database import Database
+
+MAX_DELEGATION_DAYS = 366
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What an organisation load changed."""
+
+    units_added: int
+    units_updated: int
+    users_added: int
+    users_updated: int
+    roles_added: int
+
+
+def _require_admin(caller: Caller) -> None:
+    if not (caller.is_admin or caller.is_system):
+        raise Forbidden("only an administrator may do this")
+
+
+class PeopleService:
+    """Org units, users, role assignments and delegations."""
+
+    def __init__(self, database: Database, clock: Clock, known_roles: Collection[str], *,
+                 allow_file_passwords: bool = True) -> None:
+        self._db = database
+        self._clock = clock
+        self._roles = set(known_roles)
+        self._allow_file_passwords = allow_file_passwords
+
+    @property
+    def known_roles(self) -> set[str]:
+        """Every role some definition names."""
+        return set(self._roles)
+
+    def unit_keys(self) -> set[str]:
+        """The keys of the org units that exist."""
+        with self._db.begin_read() as conn:
+            return set(conn.execute(select(ORG_UNIT.c.key)).scalars())
+
+    # -- organisation file ----------------------------------------------------------------------------------
+
+    def load(self, org: OrgFile, *, by: Caller) -> LoadReport:
+        """Add or update the units, users and roles of an organisation file, all in one transaction."""
+        _require_admin(by)
+        if not self._allow_file_passwords and any(u.password for u in org.users):
+            raise InvalidInput("password", "passwords in organisation files are refused in production; "
+                                           "use `workflow users set-password`")
+        counts = dict.fromkeys(("units_added", "units_updated", "users_added", "users_updated", "roles_added"), 0)
+        with self._db.begin() as conn:
+            ids = {row.key: row.id for row in conn.execute(select(ORG_UNIT.c.key, ORG_UNIT.c.id))}
+            for unit in _parents_first(org):
+                values = {"name": unit.name, "kind": unit.kind, "email": unit.email,
+                          "parent_id": ids[unit.parent] if unit.parent else None}
+                if unit.key in ids:
+                    conn.execute(update(ORG_UNIT).where(ORG_UNIT.c.id == ids[unit.key]).values(**values))
+                    counts["units_updated"] += 1
+                else:
+                    key = conn.execute(insert(ORG_UNIT), {"key": unit.key, **values}).inserted_primary_key
+                    assert key is not None
+                    ids[unit.key] = int(key[0])
+                    counts["units_added"] += 1
+            for user in org.users:
+                values = {"display_name": user.name, "email": user.email, "is_admin": user.admin}
+                if user.password:
+                    values["password_hash"] = hash_password(user.password)
+                found = conn.execute(select(USER.c.id).where(USER.c.username == user.username)).scalar()
+                if found is None:
+                    key = conn.execute(insert(USER), {"username": user.username, "active": True,
+                                                      "created_at": self._clock.now(), **values}).inserted_primary_key
+                    assert key is not None
+                    found = int(key[0])
+                    counts["users_added"] += 1
+                else:
+                    conn.execute(update(USER).where(USER.c.id == found).values(**values))
+                    counts["users_updated"] += 1
+                for grant in user.roles:
+                    counts["roles_added"] += self._add_assignment(conn, found, grant.role, ids[grant.unit], None)
+        return LoadReport(**counts)
+
+    # -- users ----------------------------------------------------------------------------------------------
+
+    def create_user(self, *, username: str, display_name: str, email: str = "", password: str | None = None,
+                    admin: bool = False, by: Caller) -> int:
+        """Add a person; returns their user id."""
+        _require_admin(by)
+        username = username.strip()
+        if not username or len(username) > 100 or any(c.isspace() for c in username):
+            raise InvalidInput("username", "must be 1 to 100 characters without spaces")
+        with self._db.begin() as conn:
+            if conn.execute(select(USER.c.id).where(USER.c.username == username)).first() is not None:
+                raise Conflict(f"user '{username}' exists already")
+            key = conn.execute(insert(USER), {
+                "username": username, "display_name": display_name.strip() or username, "email": email.strip(),
+                "password_hash": hash_password(password) if password else None, "is_admin": admin,
+                "active": True, "created_at": self._clock.now()}).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def set_password(self, *, username: str, password: str, by: Caller) -> None:
+        """Set a user's password (the user themselves, or an administrator)."""
+        if by.username != username:
+            _require_admin(by)
+        hashed = hash_password(password)
+        with self._db.begin() as conn:
+            if conn.execute(update(USER).where(USER.c.username == username)
+                            .values(password_hash=hashed)).rowcount != 1:
+                raise NotFound("user", username)
+
+    def set_active(self, *, user_id: int, active: bool, by: Caller) -> None:
+        """Deactivate (or reactivate) a user: a deactivated user cannot sign in or use tokens."""
+        _require_admin(by)
+        with self._db.begin() as conn:
+            if conn.execute(update(USER).where(USER.c.id == user_id).values(active=active)).rowcount != 1:
+                raise NotFound("user", user_id)
+
+    def users(self, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Users with their roles, by username."""
+        with self._db.begin_read() as conn:
+            rows = conn.execute(select(USER.c.id, USER.c.username, USER.c.display_name, USER.c.email,
+                                       USER.c.is_admin, USER.c.active)
+                                .order_by(USER.c.username).limit(limit).offset(offset)).all()
+            ids = [row.id for row in rows]
+            roles: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+            for grant in conn.execute(select(ASSIGNMENT.c.id, ASSIGNMENT.c.user_id, ASSIGNMENT.c.role,
+                                             ORG_UNIT.c.key, ASSIGNMENT.c.credential_id)
+                                      .outerjoin(ORG_UNIT, ORG_UNIT.c.id == ASSIGNMENT.c.org_unit_id)
+                                      .where(ASSIGNMENT.c.user_id.in_(ids))):
+                roles[grant.user_id].append({"id": grant.id, "role": grant.role, "unit": grant.key,
+                                             "credential_id": grant.credential_id})
+            return [{**dict(row._mapping), "roles": roles[row.id]} for row in rows]
+
+    def user_id(self, username: str) -> int:
+        """The id of a user by username."""
+        with self._db.begin_read() as conn:
+            found = conn.execute(select(USER.c.id).where(USER.c.username == username)).scalar()
+        if found is None:
+            raise NotFound("user", username)
+        return int(found)
+
+    # -- org units ------------------------------------------------------------------------------------------
+
+    def units(self) -> list[dict[str, Any]]:
+        """Every org unit, with its parent's key."""
+        parent = ORG_UNIT.alias("parent")
+        with self._db.begin_read() as conn:
+            rows = conn.execute(select(ORG_UNIT.c.id, ORG_UNIT.c.key, ORG_UNIT.c.name, ORG_UNIT.c.kind,
+                                       ORG_UNIT.c.email, parent.c.key.label("parent"))
+                                .outerjoin(parent, parent.c.id == ORG_UNIT.c.parent_id).order_by(ORG_UNIT.c.id))
+            return [dict(row._mapping) for row in rows]
+
+    def unit_id(self, key: str) -> int:
+        """The id of an org unit by key."""
+        with self._db.begin_read() as conn:
+            found = conn.execute(select(ORG_UNIT.c.id).where(ORG_UNIT.c.key == key)).scalar()
+        if found is None:
+            raise NotFound("org unit", key)
+        return int(found)
+
+    # -- role assignments -----------------------------------------------------------------------------------
+
+    def assign(self, *, user_id: int, role: str, by: Caller, unit_id: int | None = None,
+               credential_id: int | None = None) -> None:
+        """Give a user a role for an org unit (administrators) or for one credential (its editors too)."""
+        if (unit_id is None) == (credential_id is None):
+            raise InvalidInput("scope", "give exactly one of an org unit or a credential")
+        if unit_id is not None:
+            _require_admin(by)
+        with self._db.begin() as conn:
+            if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is None:
+                raise NotFound("user", user_id)
+            if unit_id is not None and conn.execute(select(ORG_UNIT.c.id).where(ORG_UNIT.c.id == unit_id)).first() \
+                    is None:
+                raise NotFound("org unit", unit_id)
+            self._add_assignment(conn, user_id, role, unit_id, credential_id)
+
+    def unassign(self, *, assignment_id: int, by: Caller) -> None:
+        """Take a role assignment away."""
+        _require_admin(by)
+        with self._db.begin() as conn:
+            if conn.execute(delete(ASSIGNMENT).where(ASSIGNMENT.c.id == assignment_id)).rowcount != 1:
+                raise NotFound("role assignment", assignment_id)
+
+    def _add_assignment(self, conn: Connection, user_id: int, role: str, unit_id: int | None,
+                        credential_id: int | None) -> int:
+        if role not in self._roles:
+            raise InvalidInput("role", f"unknown role '{role}'{did_you_mean(role, self._roles)}; roles come from "
+                                       f"the definitions: {', '.join(sorted(self._roles))}")
+        exists = conn.execute(select(ASSIGNMENT.c.id).where(
+            ASSIGNMENT.c.user_id == user_id, ASSIGNMENT.c.role == role,
+            ASSIGNMENT.c.org_unit_id.is_(None) if unit_id is None else ASSIGNMENT.c.org_unit_id == unit_id,
+            ASSIGNMENT.c.credential_id.is_(None) if credential_id is None
+            else ASSIGNMENT.c.credential_id == credential_id)).first()
+        if exists is not None:
+            return 0
+        conn.execute(insert(ASSIGNMENT), {"user_id": user_id, "role": role, "org_unit_id": unit_id,
+                                          "credential_id": credential_id})
+        return 1
+
+    # -- delegations ----------------------------------------------------------------------------------------
+
+    def delegate(self, *, to_username: str, starts_on: date, ends_on: date, by: Caller,
+                 role: str | None = None) -> int:
+        """Let another person decide in the caller's place, for one role or all, between two dates (inclusive)."""
+        if by.user_id is None:
+            raise Forbidden("only a person can delegate their approvals")
+        if ends_on < starts_on:
+            raise InvalidInput("ends_on", "must not be before starts_on")
+        if (ends_on - starts_on).days > MAX_DELEGATION_DAYS:
+            raise InvalidInput("ends_on", f"a delegation lasts at most {MAX_DELEGATION_DAYS} days")
+        own = {g.role for g in by.grants if not g.delegated}
+        if role is not None and role not in own:
+            raise InvalidInput("role", f"you do not hold the role '{role}'; your roles: {', '.join(sorted(own))}")
+        with self._db.begin() as conn:
+            target = conn.execute(select(USER.c.id, USER.c.active).where(USER.c.username == to_username)).first()
+            if target is None or not target.active:
+                raise NotFound("user", to_username)
+            if target.id == by.user_id:
+                raise InvalidInput("to", "you cannot delegate to yourself")
+            key = conn.execute(insert(DELEGATION), {
+                "from_user_id": by.user_id, "to_user_id": target.id, "role": role, "starts_on": starts_on,
+                "ends_on": ends_on, "created_at": self._clock.now()}).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def delegations(self, *, by: Caller) -> list[dict[str, Any]]:
+        """Delegations the caller gave or received (all of them for an administrator)."""
+        giver = USER.alias("giver")
+        taker = USER.alias("taker")
+        query = (select(DELEGATION.c.id, giver.c.username.label("from_user"), taker.c.username.label("to_user"),
+                        DELEGATION.c.role, DELEGATION.c.starts_on, DELEGATION.c.ends_on, DELEGATION.c.revoked_at)
+                 .join(giver, giver.c.id == DELEGATION.c.from_user_id)
+                 .join(taker, taker.c.id == DELEGATION.c.to_user_id).order_by(DELEGATION.c.id))
+        if not by.sees_everything:
+            query = query.where(or_(DELEGATION.c.from_user_id == by.user_id, DELEGATION.c.to_user_id == by.user_id))
+        with self._db.begin_read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def revoke_delegation(self, *, delegation_id: int, by: Caller) -> None:
+        """End a delegation now (the person who gave it, or an administrator)."""
+        with self._db.begin() as conn:
+            row = conn.execute(select(DELEGATION.c.from_user_id, DELEGATION.c.revoked_at)
+                               .where(DELEGATION.c.id == delegation_id)).first()
+            if row is None or not (by.sees_everything or row.from_user_id == by.user_id):
+                raise NotFound("delegation", delegation_id)
+            if row.revoked_at is None:
+                conn.execute(update(DELEGATION).where(DELEGATION.c.id == delegation_id)
+                             .values(revoked_at=self._clock.now()))
+
+
+def _parents_first(org: OrgFile) -> list[Any]:
+    """Units ordered so that each parent in the file comes before its children."""
+    pending = list(org.units)
+    placed: set[str] = set()
+    in_file = {unit.key for unit in org.units}
+    ordered = []
+    while pending:
+        ready = [u for u in pending if u.parent is None or u.parent in placed or u.parent not in in_file]
+        if not ready:
+            raise InvalidInput("units", "the units' parents form a cycle: "
+                                        + ", ".join(u.key for u in pending))
+        for unit in ready:
+            ordered.append(unit)
+            placed.add(unit.key)
+            pending.remove(unit)
+    return ordered

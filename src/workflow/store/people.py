@@ -1,0 +1,103 @@
+"""Tables for the organisation and its people: org units, users, role assignments, delegations, credentials
+of access (API tokens and browser sessions)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from workflow.store.types import UTCDateTime
+
+
+def _fk(target: str, *, nullable: bool = False) -> Column[int]:
+    return Column(Integer, ForeignKey(target, ondelete="CASCADE"), nullable=nullable)
+
+
+class OrgUnit(SQLModel, table=True):
+    """An institution, faculty or department; departments may have a shared inbox."""
+
+    __tablename__ = "org_unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    name: str = Field(max_length=300)
+    kind: str = Field(max_length=30)  # institution, faculty, department
+    parent_id: int | None = Field(default=None, sa_column=_fk("org_unit.id", nullable=True))
+    email: str | None = Field(default=None, max_length=320)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True)
+    display_name: str = Field(max_length=200)
+    email: str = Field(default="", max_length=320)
+    password_hash: str | None = Field(default=None, max_length=300)
+    is_admin: bool = False
+    active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RoleAssignment(SQLModel, table=True):
+    """A user holds a role for an org unit (and everything below it) or for one credential."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "org_unit_id", "credential_id", name="uq_role_assignment"),
+        Index("ix_role_assignment_scope", "role", "org_unit_id"),
+        Index("ix_role_assignment_credential", "credential_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("app_user.id"))
+    role: str = Field(max_length=100)
+    org_unit_id: int | None = Field(default=None, sa_column=_fk("org_unit.id", nullable=True))
+    credential_id: int | None = Field(default=None, sa_column=_fk("credential.id", nullable=True))
+
+
+class Delegation(SQLModel, table=True):
+    """``from_user`` lets ``to_user`` decide in their place (for one role, or all) between two dates inclusive."""
+
+    __tablename__ = "delegation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    from_user_id: int = Field(sa_column=_fk("app_user.id"))
+    to_user_id: int = Field(sa_column=_fk("app_user.id"))
+    role: str | None = Field(default=None, max_length=100)
+    starts_on: date
+    ends_on: date
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("app_user.id"))
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginSession(SQLModel, table=True):
+    """A browser session; the cookie holds a random token whose SHA-256 is stored here."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("app_user.id"))
+    token_hash: str = Field(max_length=64, unique=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)

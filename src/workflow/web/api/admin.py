@@ -1,0 +1,81 @@
+"""Definitions, org units, users and role assignments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from workflow.definitions.diagram import mermaid
+from workflow.errors import Forbidden, NotFound
+from workflow.web.api.schemas import AssignmentIn, UserIn, UserPatch
+from workflow.web.deps import CurrentCaller, ServicesDep
+
+router = APIRouter(tags=["organisation"])
+
+
+@router.get("/definitions")
+def list_definitions(_caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
+    """The workflow definitions and their current versions."""
+    found = []
+    for name in services.definitions.names():
+        version = services.definitions.current_version(name)
+        definition = services.definitions.engine(name, version).definition
+        found.append({"name": name, "version": version, "title": definition.title})
+    return found
+
+
+@router.get("/definitions/{name}")
+def get_definition(name: str, _caller: CurrentCaller, services: ServicesDep,
+                   version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    """One definition (the current version unless asked): its full model and a Mermaid diagram."""
+    if name not in services.definitions.names():
+        raise NotFound("definition", name)
+    engine = services.definitions.engine(name, version)
+    return {"name": name, "version": version or services.definitions.current_version(name),
+            "definition": engine.definition.model_dump(mode="json"), "mermaid": mermaid(engine.definition)}
+
+
+@router.get("/org-units")
+def list_units(_caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
+    """Every org unit."""
+    return services.people.units()
+
+
+@router.get("/users")
+def list_users(caller: CurrentCaller, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+               offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    """People and their roles (administrators only)."""
+    if not caller.is_admin:
+        raise Forbidden("only an administrator may list users")
+    return services.people.users(limit=limit, offset=offset)
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+def create_user(body: UserIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """Add a person (administrators only)."""
+    user_id = services.people.create_user(username=body.username, display_name=body.display_name, email=body.email,
+                                          password=body.password, admin=body.admin, by=caller)
+    return {"id": user_id, "username": body.username}
+
+
+@router.patch("/users/{user_id}")
+def update_user(user_id: int, body: UserPatch, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """Deactivate or reactivate a person (administrators only)."""
+    services.people.set_active(user_id=user_id, active=body.active, by=caller)
+    return {"id": user_id, "active": body.active}
+
+
+@router.post("/role-assignments", status_code=status.HTTP_201_CREATED)
+def assign(body: AssignmentIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """Give a person a role for an org unit and everything under it (administrators only)."""
+    services.people.assign(user_id=services.people.user_id(body.username), role=body.role, by=caller,
+                           unit_id=services.people.unit_id(body.org_unit))
+    return {"username": body.username, "role": body.role, "org_unit": body.org_unit}
+
+
+@router.delete("/role-assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT)
+def unassign(assignment_id: int, caller: CurrentCaller, services: ServicesDep) -> Response:
+    """Take a role away (administrators only)."""
+    services.people.unassign(assignment_id=assignment_id, by=caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,37 @@
+"""Signing in and out of a browser session (API clients send a personal token instead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from workflow.web.api.schemas import LoginIn
+from workflow.web.deps import SESSION_COOKIE, ServicesDep
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login")
+def login(body: LoginIn, response: Response, services: ServicesDep) -> dict[str, Any]:
+    """Check a username and password and open a session (an HttpOnly cookie); returns the CSRF token to send
+    as ``X-CSRF-Token`` with every change."""
+    user_id = services.auth.authenticate(body.username, body.password)
+    token, session = services.auth.start_session(user_id)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=services.settings.cookie_secure,
+                        samesite="lax", path="/", max_age=int(services.settings.session_hours * 3600))
+    caller = services.access.caller(user_id)
+    return {"username": caller.username, "display_name": caller.display_name, "csrf_token": session.csrf_token,
+            "expires_at": session.expires_at}
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(request: Request, services: ServicesDep) -> Response:
+    """End the session."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        services.auth.end_session(cookie)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=services.settings.cookie_secure, httponly=True,
+                           samesite="lax")
+    return response

@@ -1,0 +1,80 @@
+"""The signed-in person: who they are, what waits for their decision, their tasks, delegations and tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from workflow.web.api.schemas import DelegationIn, TokenIn
+from workflow.web.deps import CurrentCaller, ServicesDep
+
+router = APIRouter(tags=["me"])
+
+
+@router.get("/me")
+def me(caller: CurrentCaller) -> dict[str, Any]:
+    """Who you are, your roles, and whom you act for today."""
+    own = [{"role": g.role, "org_unit_id": g.org_unit_id, "credential_id": g.credential_id}
+           for g in caller.grants if not g.delegated]
+    acting_for = sorted({g.principal for g in caller.grants if g.delegated})
+    return {"username": caller.username, "display_name": caller.display_name, "is_admin": caller.is_admin,
+            "roles": own, "acting_for": acting_for}
+
+
+@router.get("/me/approvals")
+def my_approvals(caller: CurrentCaller, services: ServicesDep,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    """Gates waiting for your decision, in your own roles or as a delegate, oldest first."""
+    return {"items": services.credentials.approvals_waiting(by=caller, limit=limit)}
+
+
+@router.get("/me/tasks")
+def my_tasks(caller: CurrentCaller, services: ServicesDep,
+             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    """Checklist items your roles own, across the credentials you can see."""
+    return {"items": services.credentials.tasks(by=caller, limit=limit)}
+
+
+@router.get("/delegations")
+def list_delegations(caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
+    """Delegations you gave or received (all of them for administrators)."""
+    return services.people.delegations(by=caller)
+
+
+@router.post("/delegations", status_code=status.HTTP_201_CREATED)
+def delegate(body: DelegationIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """Let someone decide in your place (one role or all) between two dates, both included."""
+    delegation_id = services.people.delegate(to_username=body.to, role=body.role, starts_on=body.starts_on,
+                                             ends_on=body.ends_on, by=caller)
+    return next(d for d in services.people.delegations(by=caller) if d["id"] == delegation_id)
+
+
+@router.delete("/delegations/{delegation_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_delegation(delegation_id: int, caller: CurrentCaller, services: ServicesDep) -> Response:
+    """End a delegation you gave."""
+    services.people.revoke_delegation(delegation_id=delegation_id, by=caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/tokens")
+def list_tokens(caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
+    """Your API tokens (names and prefixes only)."""
+    assert caller.user_id is not None
+    return services.auth.list_tokens(caller.user_id)
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED)
+def create_token(body: TokenIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """A new personal API token, shown this once."""
+    assert caller.user_id is not None
+    token = services.auth.create_token(caller.user_id, body.name)
+    return {"id": token.id, "name": token.name, "token": token.token, "prefix": token.prefix}
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(token_id: int, caller: CurrentCaller, services: ServicesDep) -> Response:
+    """Revoke one of your tokens."""
+    assert caller.user_id is not None
+    services.auth.revoke_token(caller.user_id, token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,125 @@
+"""Request bodies of the JSON API, and the JSON shape of the read models."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflow.services.views import CredentialDetail, CredentialSummary, HistoryEvent
+
+Comment = Field(default="", max_length=4000)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(_Body):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class CredentialIn(_Body):
+    title: str = Field(min_length=1, max_length=300)
+    org_unit: str = Field(min_length=1, max_length=100, description="key of the faculty or department")
+    definition: str = Field(default="microcredential", max_length=100)
+    data: dict[str, Any] = Field(default_factory=dict, max_length=100)
+
+
+class CredentialPatch(_Body):
+    version: int = Field(description="the version you saw; a stale one is refused with 409")
+    data: dict[str, Any] = Field(max_length=100)
+    comment: str = Comment
+
+
+class ItemIn(_Body):
+    done: bool
+    note: str = Comment
+    version: int | None = None
+
+
+class DecisionIn(_Body):
+    decision: Literal["approve", "reject", "request_changes"]
+    comment: str = Comment
+    role: str | None = Field(default=None, max_length=100)
+    on_behalf_of: str | None = Field(default=None, max_length=100)
+    version: int | None = None
+
+
+class TransitionIn(_Body):
+    trigger: str = Field(min_length=1, max_length=100)
+    comment: str = Comment
+    version: int | None = None
+
+
+class OverrideIn(_Body):
+    trigger: str = Field(min_length=1, max_length=100)
+    comment: str = Field(min_length=10, max_length=4000)
+    version: int | None = None
+
+
+class TeamMemberIn(_Body):
+    username: str = Field(min_length=1, max_length=100)
+    role: str = Field(min_length=1, max_length=100)
+
+
+class UserIn(_Body):
+    username: str = Field(min_length=1, max_length=100)
+    display_name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=320)
+    password: str | None = Field(default=None, max_length=1000)
+    admin: bool = False
+
+
+class UserPatch(_Body):
+    active: bool
+
+
+class AssignmentIn(_Body):
+    username: str = Field(min_length=1, max_length=100)
+    role: str = Field(min_length=1, max_length=100)
+    org_unit: str = Field(min_length=1, max_length=100)
+
+
+class DelegationIn(_Body):
+    to: str = Field(min_length=1, max_length=100, description="username of the delegate")
+    role: str | None = Field(default=None, max_length=100, description="one role, or all when left out")
+    starts_on: date
+    ends_on: date
+
+
+class TokenIn(_Body):
+    name: str = Field(min_length=1, max_length=100)
+
+
+def summary_json(row: CredentialSummary) -> dict[str, Any]:
+    return {"id": row.id, "title": row.title, "definition": row.definition, "state": row.state,
+            "version": row.version, "org_unit_id": row.org_unit_id, "updated_at": row.updated_at,
+            "state_entered_at": row.state_entered_at}
+
+
+def detail_json(detail: CredentialDetail) -> dict[str, Any]:
+    return {
+        "id": detail.id, "title": detail.title, "definition": detail.definition,
+        "definition_version": detail.definition_version, "state": detail.state, "state_title": detail.state_title,
+        "phase": detail.phase, "previous_state": detail.previous_state, "version": detail.version,
+        "org_unit_id": detail.org_unit_id, "created_by": detail.created_by,
+        "state_entered_at": detail.state_entered_at, "data": detail.data,
+        "checklist": {role: [{"key": i.key, "title": i.title, "trigger": i.trigger, "done": i.done, "note": i.note,
+                              "done_by": i.done_by, "updated_at": i.updated_at} for i in items]
+                      for role, items in detail.checklist_by_role().items()},
+        "gates": [{"gate": g.gate, "title": g.title, "trigger": g.trigger, "open_stage": g.open_stage,
+                   "approvers": [{"role": a.role, "policy": a.policy, "stage": a.stage, "approvals": a.approvals,
+                                  "needed": a.needed} for a in g.approvers],
+                   "decisions": list(g.decisions)} for g in detail.gates],
+        "transitions": [{"trigger": o.trigger, "dest": o.dest, "title": o.title, "gate": o.gate,
+                         "allowed": o.allowed, "missing": [str(u) for u in o.unmet]} for o in detail.options],
+    }
+
+
+def event_json(event: HistoryEvent) -> dict[str, Any]:
+    return {"seq": event.seq, "at": event.at, "actor": event.actor, "kind": event.kind, "trigger": event.trigger,
+            "from_state": event.from_state, "to_state": event.to_state, "comment": event.comment,
+            "details": event.details}

@@ -1,0 +1,72 @@
+"""The FastAPI application, built from settings (``create_app(settings)``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from workflow import __version__
+from workflow.clock import Clock
+from workflow.config import Settings
+from workflow.context import Services
+from workflow.web import problems
+from workflow.web.api import admin, auth, credentials, me
+from workflow.web.deps import get_caller
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. Pass ``services`` to share ones already started (tests); otherwise they start with it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or Services.start(settings, clock)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(title="Micro-credential workflow", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    if services is not None:
+        app.state.services = services
+    problems.install(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth.router)
+    for module in (credentials, me, admin):
+        api.include_router(module.router, dependencies=[Depends(get_caller)])
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["health"], include_in_schema=False)
+    def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_caller)])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_caller)])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Micro-credential workflow — API")
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as ``workflow serve`` runs it: settings from the environment."""
+    return create_app(Settings())
+
+
+def openapi_schema(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document (for tests and tooling)."""
+    return app.openapi()
