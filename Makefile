@@ -13,13 +13,13 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# On a laptop the service is reached over plain HTTP, so the session cookie cannot be Secure-only here.
 run: install
 	$(BIN)/workflow db upgrade
 	$(BIN)/workflow demo
 	@echo
-	@echo "Try:  $(BIN)/workflow credentials list"
-	@echo "      $(BIN)/workflow credentials show 1"
-	@echo "      $(BIN)/workflow definitions show microcredential"
+	@echo "Serving on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs after signing in; Ctrl-C stops)"
+	WORKFLOW_COOKIE_SECURE=false $(BIN)/workflow serve
 
 lint: install
 	$(BIN)/ruff check src tests bench

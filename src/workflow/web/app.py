@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from workflow import __version__
 from workflow.clock import Clock
@@ -17,8 +19,10 @@ from workflow.context import Services
 from workflow.web import problems
 from workflow.web.api import admin, auth, credentials, me
 from workflow.web.deps import get_caller
+from workflow.web.ui import pages
 
 API_PREFIX = "/api/v1"
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, services: Services | None = None) -> FastAPI:
@@ -45,6 +49,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
     for module in (credentials, me, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
+    app.include_router(pages.router)
+    # Public files only (vendored libraries, style sheets): no data is ever served from here.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     def health() -> dict[str, str]:
@@ -57,7 +64,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_caller)])
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Micro-credential workflow — API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Micro-credential workflow — API",
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
     return app
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.errors import (
@@ -31,9 +32,11 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _workflow_error(_request: Request, error: Exception) -> JSONResponse:
+def _workflow_error(request: Request, error: Exception) -> Response:
     match error:
         case NotAuthenticated():
+            if "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/"):
+                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)  # a browser
             return problem(401, "not-authenticated", "Not signed in", error.message)
         case Forbidden():
             return problem(403, "forbidden", "Not allowed", error.message)
