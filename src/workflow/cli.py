@@ -220,6 +220,10 @@ def _print_detail(detail: CredentialDetail) -> None:
             typer.echo(f"    {a.role} stage {a.stage}: {a.approvals} of {a.needed} approval(s)")
         for d in gate.decisions:
             typer.echo(f"    {d['actor']} as {d['role']}: {d['verdict']}{' — ' + d['comment'] if d['comment'] else ''}")
+    if detail.timers:
+        typer.echo("  timers:")
+        for timer in detail.timers:
+            typer.echo(f"    {timer['due_at']:%Y-%m-%d %H:%M} UTC  {timer['action']:<8} {timer['key']}")
     typer.echo("  transitions:")
     for option in detail.options:
         if option.allowed:
@@ -455,6 +459,51 @@ def tokens_revoke(username: str, token_id: int) -> None:
     services = _services()
     services.auth.revoke_token(services.people.user_id(username), token_id)
     typer.echo(f"token #{token_id} revoked")
+
+
+timers_app = typer.Typer(help="Timers: content reviews, expiries, reminders, escalations.", no_args_is_help=True)
+app.add_typer(timers_app, name="timers")
+
+
+@timers_app.command("list")
+@_errors_to_exit
+def timers_list(due: Annotated[bool, typer.Option("--due", help="Only those due now.")] = False,
+                status: Annotated[str, typer.Option(help="pending, running, done or cancelled.")] = "pending",
+                limit: int = 50) -> None:
+    """List timers by due time."""
+    services = _services()
+    now = services.clock.now()
+    rows = services.timers.listing(status=status, due_before=now if due else None, limit=limit)
+    for t in rows:
+        late = "  (due)" if t.status == "pending" and t.due_at <= now else ""
+        typer.echo(f"  {t.due_at:%Y-%m-%d %H:%M}  #{t.credential_id:<5} {t.action:<8} {t.key:<28} {t.title}{late}"
+                   f"{'  ' + t.outcome if t.outcome else ''}")
+    counts = services.timers.counts()
+    typer.echo(f"({len(rows)} shown; {counts['due_now']} due now; by status: {counts['by_status']})")
+
+
+@app.command("scheduler")
+@_errors_to_exit
+def scheduler(once: Annotated[bool, typer.Option("--once", help="Fire what is due now, then exit.")] = False) -> None:
+    """Fire due timers: now and then every WORKFLOW_TIMER_POLL_SECONDS, until stopped (Ctrl-C or SIGTERM)."""
+    import signal
+    import threading
+
+    from workflow.scheduler import Scheduler
+
+    services = _services()
+    if once:
+        typer.echo(f"handled {services.timers.run_due()} timer(s)")
+        return
+    runner = Scheduler(services.timers, interval=services.settings.timer_poll_seconds)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    runner.start()
+    typer.echo(f"scheduler {services.timers.owner} polling every {runner.interval:g}s; Ctrl-C stops")
+    stopped.wait()
+    runner.shutdown()
+    services.close()
 
 
 @app.command("serve")

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    scheduler_in_app: bool = True
+    timer_poll_seconds: float = 30.0
+    timer_lease_seconds: float = 120.0
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

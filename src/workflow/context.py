@@ -12,6 +12,7 @@ from workflow.services.auth import AuthService
 from workflow.services.credentials import CredentialService
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.people import PeopleService
+from workflow.services.timers import TimerService
 from workflow.store.database import Database
 from workflow.store.migrate import upgrade
 
@@ -28,6 +29,7 @@ class Services:
     auth: AuthService
     people: PeopleService
     credentials: CredentialService
+    timers: TimerService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -45,11 +47,13 @@ class Services:
         definitions.publish(loaded)
         roles = {role for item in loaded.values() for role in item.definition.roles}
         access = AccessService(database, clock)
+        credentials = CredentialService(database, definitions, access, clock)
         return cls(
             settings=settings, clock=clock, database=database, definitions=definitions, access=access,
             auth=AuthService(database, clock, session_hours=settings.session_hours),
             people=PeopleService(database, clock, roles, allow_file_passwords=settings.environment != "production"),
-            credentials=CredentialService(database, definitions, access, clock),
+            credentials=credentials,
+            timers=TimerService(database, clock, credentials.run_timer, lease_seconds=settings.timer_lease_seconds),
         )
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+import isodate
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -151,8 +152,13 @@ class Definition(_Frozen):
 
 
 def is_duration(text: str) -> bool:
-    """Whether ``text`` is an ISO 8601 duration such as ``P14D``, ``P12M`` or ``PT4H``."""
-    return re.match(DURATION_PATTERN, text) is not None
+    """Whether ``text`` is a positive ISO 8601 duration such as ``P14D``, ``P12M`` or ``PT4H``."""
+    if re.match(DURATION_PATTERN, text) is None:
+        return False
+    try:
+        return bool(isodate.parse_duration(text))
+    except (isodate.ISO8601Error, ValueError):
+        return False
 
 
 def json_schema() -> dict[str, Any]:

@@ -29,12 +29,14 @@ from workflow.definitions.validate import did_you_mean
 from workflow.engine import Decision, Engine, Facts, Outcome
 from workflow.engine.data import check_changes
 from workflow.engine.requirements import Requirements, applies
+from workflow.engine.timers import depends_on, plan
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from workflow.services.access import ASSIGNMENT, ORG_UNIT, USER, AccessService, Caller, Grant
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.timers import sync_timers
 from workflow.services.views import CredentialDetail, CredentialSummary, HistoryEvent, describe
 from workflow.store.database import Database
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, TIMER
 
 VERDICTS = ("approve", "reject", "request_changes")
 MAX_COMMENT = 4000
@@ -51,6 +53,8 @@ _DECISIONS = (select(GATE_DECISION.c.gate, GATE_DECISION.c.round, GATE_DECISION.
 # Without .values(): the SET clause is made of whatever columns each call passes.
 _BUMP = update(CREDENTIAL).where(CREDENTIAL.c.id == _CID, CREDENTIAL.c.version == bindparam("seen"))
 _ENTRY_UPDATE = update(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.id == bindparam("entry_id"))
+_NEXT_TIMERS = (select(TIMER.c.key, TIMER.c.timer, TIMER.c.action, TIMER.c.due_at, TIMER.c.state, TIMER.c.trigger)
+                .where(TIMER.c.credential_id == _CID, TIMER.c.status == "pending").order_by(TIMER.c.due_at))
 _HISTORY = select(EVENT).where(EVENT.c.credential_id == _CID).order_by(EVENT.c.seq)
 
 
@@ -141,6 +145,8 @@ class CredentialService:
             credential_id = int(key[0])
             conn.execute(insert(EVENT), _event(credential_id, 1, now, by.username, "created",
                                                to_state=engine.initial, details={"data": values}))
+            sync_timers(conn, credential_id, plan(engine.definition, state=engine.initial, entered_at=now,
+                                                  data=values, now=now), now, "created")
             return credential_id
 
     def update(self, *, credential_id: int, changes: Mapping[str, Any], by: Caller,
@@ -164,7 +170,13 @@ class CredentialService:
                     raise InvalidInput("title", "must not be empty")
                 act.changes["title"] = checked["title"]
             act.changes["data"] = data
-            return self._record(act, "data", comment=comment, details={"changes": diff})
+            version = self._record(act, "data", comment=comment, details={"changes": diff})
+            if set(diff) & depends_on(act.engine.definition):
+                now = self._clock.now()
+                sync_timers(act.conn, act.id, plan(act.engine.definition, state=act.state,
+                                                   entered_at=act.row.state_entered_at, data=data, now=now),
+                            now, f"{', '.join(sorted(set(diff) & depends_on(act.engine.definition)))} changed")
+            return version
 
     def set_item(self, *, credential_id: int, item: str, done: bool, by: Caller, note: str = "",
                  expected_version: int | None = None) -> int:
@@ -291,6 +303,50 @@ class CredentialService:
                                                   "credential_id": credential_id})
             return self._record(act, "team", details={"added": user.username, "role": role})
 
+    def run_timer(self, timer_id: int, owner: str) -> str:
+        """Carry out a claimed timer, once: fire its transition or record its reminder, escalation or warning
+        in the credential's history, and mark it done — all in one transaction. Returns what happened."""
+        with self._db.begin_read() as conn:
+            found = conn.execute(select(TIMER.c.credential_id, TIMER.c.timer).where(TIMER.c.id == timer_id)).first()
+        if found is None:
+            return "gone"
+        caller = Caller.system(f"timer:{found.timer}")
+        try:
+            with self._action(found.credential_id, None, caller) as act:
+                timer = act.conn.execute(select(TIMER).where(TIMER.c.id == timer_id).with_for_update()).one()
+                if timer.status != "running" or timer.lease_owner != owner:
+                    return "already handled"
+                now = self._clock.now()
+                outcome = self._carry_out(act, timer)
+                act.conn.execute(update(TIMER).where(TIMER.c.id == timer_id).values(
+                    status="cancelled" if outcome.startswith("cancelled") else "done", outcome=outcome, fired_at=now))
+                return outcome
+        except Conflict as error:  # the credential reached a final state: nothing is left to do
+            with self._db.begin() as conn:
+                conn.execute(update(TIMER).where(TIMER.c.id == timer_id, TIMER.c.lease_owner == owner)
+                             .values(status="cancelled", outcome=f"cancelled: {error}", fired_at=self._clock.now()))
+            return f"cancelled: {error}"
+
+    def _carry_out(self, act: _Action, timer: Row[Any]) -> str:
+        spec = next((t for t in act.engine.definition.timers if t.key == timer.timer), None)
+        title = spec.title if spec is not None and spec.title else timer.timer
+        if timer.state is not None and act.state != timer.state:
+            return f"cancelled: the credential left '{timer.state}'"
+        details = {"timer": timer.key, "due_at": timer.due_at.isoformat()}
+        if timer.action == "fire":
+            facts = self._facts(act.conn, act, act.engine, timer.trigger)
+            try:
+                outcome = act.engine.fire(facts, timer.trigger)
+            except TransitionNotAllowed as refused:
+                self._record(act, "timer", comment=title, trigger=timer.trigger,
+                             details=details | {"refused": [str(u) for u in refused.unmet] or [str(refused)]})
+                return f"refused: {refused}"
+            self._move(act, outcome, comment=title, extra=details)
+            return f"fired {timer.trigger}: {outcome.source} → {outcome.dest}"
+        kind = {"remind": "reminder", "escalate": "escalation", "warn": "warning"}[timer.action]
+        self._record(act, kind, comment=title, details=details | {"notify": list(timer.notify)})
+        return f"{kind} to {', '.join(timer.notify)}"
+
     # -- reads --------------------------------------------------------------------------------------------
 
     def get(self, credential_id: int, *, by: Caller) -> CredentialDetail:
@@ -301,7 +357,8 @@ class CredentialService:
                 raise NotFound("credential", credential_id)
             engine = self._definitions.engine(row.definition_name, row.definition_version)
             entries = _current_entries(conn, row)
-            return describe(engine, row, self._facts(conn, row, engine, entries=entries), entries)
+            timers = [dict(t._mapping) for t in conn.execute(_NEXT_TIMERS, {"cid": credential_id})]
+            return describe(engine, row, self._facts(conn, row, engine, entries=entries), entries, timers)
 
     def history(self, credential_id: int, *, by: Caller) -> list[HistoryEvent]:
         """The credential's history, oldest first."""
@@ -428,10 +485,13 @@ class CredentialService:
             for key in consumed:
                 rounds[key] = rounds.get(key, 0) + 1
             act.changes["rounds"] = rounds
-        act.changes.update(previous_state=outcome.source, state=outcome.dest, state_entered_at=self._clock.now())
+        now = self._clock.now()
+        act.changes.update(previous_state=outcome.source, state=outcome.dest, state_entered_at=now)
         details = {"gate": outcome.gate} if outcome.gate else {}
         self._record(act, kind, comment=comment, trigger=outcome.trigger, from_state=outcome.source,
                      to_state=outcome.dest, details=details | (extra or {}))
+        sync_timers(act.conn, act.id, plan(act.engine.definition, state=outcome.dest, entered_at=now,
+                                           data=act.data, now=now), now, f"left '{outcome.source}'")
         return outcome
 
     def _record(self, act: _Action, kind: str, *, comment: str = "", trigger: str | None = None,

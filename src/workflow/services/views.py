@@ -68,6 +68,7 @@ class CredentialDetail:
     options: tuple[Option, ...]
     checklist: tuple[ItemStatus, ...]
     gates: tuple[GateStatus, ...]
+    timers: tuple[dict[str, Any], ...] = ()  # pending timers, soonest first
 
     def checklist_by_role(self) -> dict[str, list[ItemStatus]]:
         """The checklist grouped by owning role, in definition order."""
@@ -112,7 +113,8 @@ class HistoryEvent:
                    dict(row.details))
 
 
-def describe(engine: Engine, credential: Row[Any], facts: Facts, entries: dict[str, Any]) -> CredentialDetail:
+def describe(engine: Engine, credential: Row[Any], facts: Facts, entries: dict[str, Any],
+             timers: list[dict[str, Any]] | None = None) -> CredentialDetail:
     """Build the read model of a credential from its row, facts and current checklist entries."""
     state = engine.definition.states[credential.state]
     items: list[ItemStatus] = []
@@ -142,4 +144,5 @@ def describe(engine: Engine, credential: Row[Any], facts: Facts, entries: dict[s
         data=dict(credential.data), state_entered_at=credential.state_entered_at,
         org_unit_id=credential.org_unit_id, created_by=credential.created_by,
         options=tuple(engine.options(facts)), checklist=tuple(items), gates=tuple(gates),
+        timers=tuple(timers or ()),
     )

@@ -118,3 +118,38 @@ CREDENTIAL = SQLModel.metadata.tables["credential"]
 CHECKLIST_ENTRY = SQLModel.metadata.tables["checklist_entry"]
 GATE_DECISION = SQLModel.metadata.tables["gate_decision"]
 EVENT = SQLModel.metadata.tables["event"]
+
+
+class TimerRow(SQLModel, table=True):
+    """A timer of one credential: due at a time, guarded by the state it expects, fired at most once.
+
+    ``status`` runs pending → running (claimed by ``lease_owner`` until ``lease_until``) → done, or cancelled when
+    the credential leaves the state or its date changes first.
+    """
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        Index("ix_timer_due", "status", "due_at"),
+        Index("ix_timer_credential", "credential_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(sa_column=Column(Integer, ForeignKey("credential.id", ondelete="CASCADE"),
+                                                nullable=False))
+    key: str = Field(max_length=150)
+    timer: str = Field(max_length=100)
+    action: str = Field(max_length=20)
+    due_at: datetime = _when()
+    state: str | None = Field(default=None, max_length=100)
+    trigger: str | None = Field(default=None, max_length=100)
+    notify: list[str] = Field(default_factory=list, sa_type=JSONDocument)
+    status: str = Field(default="pending", max_length=20)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _when(default=None)
+    attempts: int = 0
+    outcome: str = Field(default="", max_length=1000)
+    created_at: datetime = _when()
+    fired_at: datetime | None = _when(default=None)
+
+
+TIMER = SQLModel.metadata.tables["timer"]

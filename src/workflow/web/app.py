@@ -16,6 +16,7 @@ from workflow import __version__
 from workflow.clock import Clock
 from workflow.config import Settings
 from workflow.context import Services
+from workflow.scheduler import Scheduler
 from workflow.web import problems
 from workflow.web.api import admin, auth, credentials, me
 from workflow.web.deps import get_caller
@@ -32,9 +33,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or Services.start(settings, clock)
+        scheduler = Scheduler(app.state.services.timers, interval=settings.timer_poll_seconds) \
+            if settings.scheduler_in_app else None
+        app.state.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown()
             if owned:
                 app.state.services.close()
 

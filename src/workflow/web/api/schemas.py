@@ -114,6 +114,8 @@ def detail_json(detail: CredentialDetail) -> dict[str, Any]:
                    "approvers": [{"role": a.role, "policy": a.policy, "stage": a.stage, "approvals": a.approvals,
                                   "needed": a.needed} for a in g.approvers],
                    "decisions": list(g.decisions)} for g in detail.gates],
+        "timers": [{"key": t["key"], "action": t["action"], "due_at": t["due_at"], "state": t["state"],
+                    "trigger": t["trigger"]} for t in detail.timers],
         "transitions": [{"trigger": o.trigger, "dest": o.dest, "title": o.title, "gate": o.gate,
                          "allowed": o.allowed, "missing": [str(u) for u in o.unmet]} for o in detail.options],
     }

@@ -1,0 +1,91 @@
+"""Which timers a credential should have, given its state, when it entered it, and its data.
+
+Pure planning: the store keeps the planned timers as rows and the scheduler fires them. A timer is relative to
+entering a state (``after``), to a date field (``at``, optionally ``before`` it for warnings), or recurring
+(``every``, overridable per credential in months by ``every_field``) counted from entering the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import isodate
+
+from workflow.definitions.model import Definition, Timer
+
+
+@dataclass(frozen=True)
+class PlannedTimer:
+    """One timer a credential should have: what to do, when, and the state it must still be in."""
+
+    key: str  # the definition's timer key, with "@<offset>" for each warning before a date
+    timer: str
+    action: str
+    due_at: datetime
+    state: str | None
+    trigger: str | None
+    notify: tuple[str, ...]
+
+
+def parse_duration(text: str) -> timedelta | isodate.Duration:
+    """An ISO 8601 duration (``P14D``, ``P12M``, ``PT4H``); months and years stay calendar units."""
+    return isodate.parse_duration(text)
+
+
+def _start_of(day: Any) -> datetime | None:
+    if isinstance(day, datetime):
+        return day.astimezone(UTC)
+    try:
+        value = day if isinstance(day, date) else date.fromisoformat(str(day))
+    except ValueError:
+        return None
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _base(timer: Timer, entered_at: datetime, data: Mapping[str, Any]) -> datetime | None:
+    if timer.after is not None:
+        return entered_at + parse_duration(timer.after)
+    if timer.at is not None:
+        value = data.get(timer.at)
+        return _start_of(value) if value else None
+    if timer.every is not None:
+        months = data.get(timer.every_field) if timer.every_field else None
+        cycle = isodate.Duration(months=months) if isinstance(months, int) and months > 0 else \
+            parse_duration(timer.every)
+        return entered_at + cycle
+    return None
+
+
+def plan(definition: Definition, *, state: str, entered_at: datetime, data: Mapping[str, Any],
+         now: datetime) -> list[PlannedTimer]:
+    """Every timer the credential should have while in ``state``.
+
+    Warnings (``before``) already past at ``now`` are left out; other timers already due are kept, so that they
+    fire at once (a hard expiry that passed while nothing ran still moves the credential on).
+    """
+    planned: list[PlannedTimer] = []
+    for timer in definition.timers:
+        if timer.state and state not in timer.state:
+            continue
+        base = _base(timer, entered_at, data)
+        if base is None:
+            continue
+        guard = state if timer.state else None
+        if timer.before:
+            for offset in timer.before:
+                due = base - parse_duration(offset)
+                if due >= now:
+                    planned.append(PlannedTimer(f"{timer.key}@{offset}", timer.key, timer.action, due, guard,
+                                                timer.trigger, timer.notify))
+        else:
+            planned.append(PlannedTimer(timer.key, timer.key, timer.action, base, guard, timer.trigger, timer.notify))
+    return planned
+
+
+def depends_on(definition: Definition) -> set[str]:
+    """The data fields whose change moves some timer (``at`` dates and ``every_field`` cycles)."""
+    fields = {t.at for t in definition.timers if t.at} | {t.every_field for t in definition.timers if t.every_field}
+    return {f for f in fields if f}

@@ -1,0 +1,51 @@
+"""APScheduler (3.x, in-process, UTC) drives the durable timers: it only says *when to look*; what is due,
+and who fires it, is decided in the database (see ``workflow.services.timers``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from workflow.services.timers import TimerService
+
+log = logging.getLogger(__name__)
+JOB_ID = "workflow-timers"
+
+
+class Scheduler:
+    """Polls for due timers every ``interval`` seconds, and once at start (timers that came due while nothing
+    ran fire then)."""
+
+    def __init__(self, timers: TimerService, *, interval: float = 30.0) -> None:
+        self.timers = timers
+        self.interval = interval
+        self._stop = threading.Event()
+        self._aps = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
+                                                                   "misfire_grace_time": None})
+        self._aps.add_job(self.tick, "interval", seconds=interval, id=JOB_ID, next_run_time=datetime.now(UTC))
+
+    def tick(self) -> int:
+        """Fire everything due now; returns how many timers were handled."""
+        handled = self.timers.run_due(stop=self._stop)
+        if handled:
+            log.info("handled %d timer(s)", handled)
+        return handled
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler is started."""
+        return bool(self._aps.running)
+
+    def start(self) -> None:
+        """Start polling in a background thread."""
+        self._stop.clear()
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        """Stop polling; a batch in progress finishes the timer it is on."""
+        self._stop.set()
+        if self._aps.running:
+            self._aps.shutdown(wait=True)
