@@ -186,7 +186,7 @@ class CredentialService:
             spec = act.engine.items.get(item)
             if spec is None:
                 raise NotFound("checklist item", item)
-            _require(act, [spec.owner], f"ticking '{item}'", delegation=False)
+            _require(act, [spec.owner], f"ticking '{item}'")
             if not applies(spec.when, act.data):
                 raise InvalidInput("item", f"'{item}' does not apply to this credential ({dict(spec.when or {})})")
             round_ = act.rounds.get(item, 0)
@@ -291,6 +291,10 @@ class CredentialService:
                 _require(act, act.engine.definition.permissions.edit, "changing the team")
             if role not in act.engine.definition.roles:
                 raise InvalidInput("role", f"unknown role '{role}'{did_you_mean(role, act.engine.definition.roles)}")
+            approvers = {a.role for gate in act.engine.definition.gates.values() for a in gate.approvers}
+            if role in approvers and not by.is_admin:
+                raise Forbidden(f"'{role}' decides gates; only an administrator may give it, so that a "
+                                "credential's team never picks its own approvers")
             user = act.conn.execute(select(USER.c.username, USER.c.active).where(USER.c.id == user_id)).first()
             if user is None or not user.active:
                 raise NotFound("user", user_id)
@@ -372,7 +376,7 @@ class CredentialService:
              overdue: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[CredentialSummary], int]:
         """Credentials the caller may see, newest first: one page and the total count."""
         limit = max(1, min(limit, MAX_PAGE))
-        conditions = [self._visible(by)]
+        conditions = [self.visible_clause(by)]
         if state is not None:
             conditions.append(CREDENTIAL.c.state == state)
         if org_unit_id is not None:
@@ -540,7 +544,8 @@ class CredentialService:
         return Facts(state=state, data=data, done=done, decisions=decisions, previous_state=previous,
                      role_holders=holders)
 
-    def _visible(self, by: Caller) -> Any:
+    def visible_clause(self, by: Caller) -> Any:
+        """A SQL condition on the credential table: the credentials ``by`` may see."""
         if by.sees_everything:
             return CREDENTIAL.c.id.isnot(None)
         units, credentials = by.visible_units(), by.visible_credentials()
@@ -570,12 +575,13 @@ class CredentialService:
     def _candidates(self, by: Caller, states: Mapping[str, Collection[str]]) -> Any:
         in_states = or_(*(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state.in_(sids))
                           for name, sids in states.items() if sids)) if any(states.values()) else false()
-        return (select(CREDENTIAL).where(self._visible(by), in_states)
+        return (select(CREDENTIAL).where(self.visible_clause(by), in_states)
                 .order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id).limit(2000))
 
 
-def _require(act: _Action, roles: Collection[str], what: str, *, delegation: bool = True) -> None:
-    """Refuse unless the caller holds one of ``roles`` on the credential (the system always may)."""
+def _require(act: _Action, roles: Collection[str], what: str, *, delegation: bool = False) -> None:
+    """Refuse unless the caller holds one of ``roles`` on the credential themselves (the system always may).
+    Delegations cover decisions on gates only, which ``_choose_role`` handles."""
     if act.by.is_system:
         return
     held = {g.role for g in act.by.grants_on(act.id, act.row.org_unit_id) if delegation or not g.delegated}

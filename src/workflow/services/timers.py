@@ -110,10 +110,13 @@ class TimerService:
         return handled
 
     def listing(self, *, status: str | None = "pending", credential_ids: Sequence[int] | None = None,
-                due_before: datetime | None = None, limit: int = 100) -> list[TimerView]:
-        """Timers by due time, optionally only some credentials' or those due before a time."""
+                due_before: datetime | None = None, limit: int = 100, visible: Any = None) -> list[TimerView]:
+        """Timers by due time, optionally only some credentials' (or those ``visible``, a condition on the
+        credential table), or those due before a time."""
         query = (select(TIMER, CREDENTIAL.c.title).join(CREDENTIAL, CREDENTIAL.c.id == TIMER.c.credential_id)
                  .order_by(TIMER.c.due_at, TIMER.c.id).limit(limit))
+        if visible is not None:
+            query = query.where(visible)
         if status is not None:
             query = query.where(TIMER.c.status == status)
         if credential_ids is not None:

@@ -18,7 +18,7 @@ from workflow.config import Settings
 from workflow.context import Services
 from workflow.scheduler import Scheduler
 from workflow.web import problems
-from workflow.web.api import admin, auth, credentials, me
+from workflow.web.api import admin, auth, credentials, me, timers
 from workflow.web.deps import get_caller
 from workflow.web.ui import pages
 
@@ -54,7 +54,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
-    for module in (credentials, me, admin):
+    for module in (credentials, me, timers, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
     app.include_router(pages.router)
