@@ -127,7 +127,9 @@ class CredentialService:
             raise InvalidInput("title", "must not be empty")
         if len(title) > 300:
             raise InvalidInput("title", "is too long (at most 300 characters)")
-        values = check_changes(engine.definition, {**(data or {}), "title": title})
+        # The title is also a data field where the definition has one (the critical information summary does).
+        titled = {**(data or {}), "title": title} if "title" in engine.definition.fields else dict(data or {})
+        values = check_changes(engine.definition, titled)
         values = {k: v for k, v in values.items() if v is not None}
         now = self._clock.now()
         with self._db.begin() as conn:
