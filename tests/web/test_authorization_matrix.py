@@ -138,6 +138,7 @@ timers.list           401  401  401  401  401  200  200  200  200  200  200  200
 defs.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 defs.get              401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 orgunits.list         401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+orgunits.create       401  401  401  401  401  201  403  403  403  403  403  403  403  403  403  403  403
 users.list            401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
 users.create          401  401  401  401  401  201  403  403  403  403  403  403  403  403  403  403  403
 users.patch           401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
@@ -393,6 +394,9 @@ PROBES: dict[str, Probe] = {
     "defs.list": Probe("GET", f"{API}/definitions", _fixed(f"{API}/definitions")),
     "defs.get": Probe("GET", f"{API}/definitions/{{name}}", _fixed(f"{API}/definitions/microcredential")),
     "orgunits.list": Probe("GET", f"{API}/org-units", _fixed(f"{API}/org-units")),
+    "orgunits.create": Probe("POST", f"{API}/org-units", lambda w: (
+        f"{API}/org-units", {"key": f"matrix-unit-{w.serial()}", "name": "New school", "kind": "department",
+                             "parent": "business"})),
     "users.list": Probe("GET", f"{API}/users", _fixed(f"{API}/users")),
     "users.create": Probe("POST", f"{API}/users", lambda w: (
         f"{API}/users", {"username": f"matrix.new.{w.serial()}", "display_name": "New person"})),

@@ -171,6 +171,28 @@ class PeopleService:
                                 .outerjoin(parent, parent.c.id == ORG_UNIT.c.parent_id).order_by(ORG_UNIT.c.id))
             return [dict(row._mapping) for row in rows]
 
+    def create_unit(self, *, key: str, name: str, kind: str, by: Caller, parent: str | None = None,
+                    email: str | None = None) -> int:
+        """Add an org unit (administrators); returns its id."""
+        _require_admin(by)
+        if kind not in ("institution", "faculty", "department"):
+            raise InvalidInput("kind", "must be institution, faculty or department")
+        if not key or len(key) > 100 or not all(c.isalnum() or c in "_.-" for c in key) or not key[0].isalnum():
+            raise InvalidInput("key", "use letters, digits, '_', '.' and '-' (at most 100), starting with a letter "
+                                      "or digit")
+        with self._db.begin() as conn:
+            if conn.execute(select(ORG_UNIT.c.id).where(ORG_UNIT.c.key == key)).first() is not None:
+                raise Conflict(f"org unit '{key}' exists already")
+            parent_id = None
+            if parent is not None:
+                parent_id = conn.execute(select(ORG_UNIT.c.id).where(ORG_UNIT.c.key == parent)).scalar()
+                if parent_id is None:
+                    raise NotFound("org unit", parent)
+            created = conn.execute(insert(ORG_UNIT), {"key": key, "name": name.strip() or key, "kind": kind,
+                                                      "parent_id": parent_id, "email": email}).inserted_primary_key
+            assert created is not None
+            return int(created[0])
+
     def unit_id(self, key: str) -> int:
         """The id of an org unit by key."""
         with self._db.begin_read() as conn:

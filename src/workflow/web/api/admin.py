@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from workflow.definitions.diagram import mermaid
 from workflow.errors import Forbidden, NotFound
-from workflow.web.api.schemas import AssignmentIn, UserIn, UserPatch
+from workflow.web.api.schemas import AssignmentIn, OrgUnitIn, UserIn, UserPatch
 from workflow.web.deps import CurrentCaller, ServicesDep
 
 router = APIRouter(tags=["organisation"])
@@ -40,6 +40,14 @@ def get_definition(name: str, _caller: CurrentCaller, services: ServicesDep,
 def list_units(_caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """Every org unit."""
     return services.people.units()
+
+
+@router.post("/org-units", status_code=status.HTTP_201_CREATED)
+def create_unit(body: OrgUnitIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """Add a faculty, department or institution (administrators only)."""
+    unit_id = services.people.create_unit(key=body.key, name=body.name, kind=body.kind, parent=body.parent,
+                                          email=body.email, by=caller)
+    return next(u for u in services.people.units() if u["id"] == unit_id)
 
 
 @router.get("/users")

@@ -73,6 +73,14 @@ class UserIn(_Body):
     admin: bool = False
 
 
+class OrgUnitIn(_Body):
+    key: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=300)
+    kind: Literal["institution", "faculty", "department"]
+    parent: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=320)
+
+
 class UserPatch(_Body):
     active: bool
 
