@@ -72,7 +72,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # The app's own scheduler stays off: tests fire timers themselves, with the controlled clock.
     return Settings(environment="test", database_url=database_url, data_dir=tmp_path / "data",
-                    definitions_dir=DEFINITIONS, scheduler_in_app=False)
+                    definitions_dir=DEFINITIONS, notifications_dir=ROOT / "notifications", scheduler_in_app=False)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def run(tmp_path: Path):  # type: ignore[no-untyped-def]
     env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / "data"),
-           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions")}
+           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
+           "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
     env.pop("WORKFLOW_DATABASE_URL", None)
 
     def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:

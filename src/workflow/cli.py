@@ -492,10 +492,11 @@ def scheduler(once: Annotated[bool, typer.Option("--once", help="Fire what is du
     from workflow.scheduler import Scheduler
 
     services = _services()
+    runner = Scheduler(services.timers, interval=services.settings.timer_poll_seconds, digests=services.digests,
+                       dispatcher=services.dispatcher)
     if once:
-        typer.echo(f"handled {services.timers.run_due()} timer(s)")
+        typer.echo(f"handled {runner.tick()} timer(s)")
         return
-    runner = Scheduler(services.timers, interval=services.settings.timer_poll_seconds)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from workflow.clock import Clock, SystemClock
 from workflow.config import Settings
 from workflow.definitions.loader import load_all
+from workflow.errors import DefinitionProblem, InvalidDefinition
+from workflow.notify.digest import DigestService
+from workflow.notify.dispatch import Dispatcher
+from workflow.notify.outbox import Notifier
+from workflow.notify.render import Renderer
+from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
 from workflow.services.auth import AuthService
 from workflow.services.credentials import CredentialService
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
 from workflow.services.timers import TimerService
 from workflow.store.database import Database
@@ -30,6 +37,9 @@ class Services:
     people: PeopleService
     credentials: CredentialService
     timers: TimerService
+    dispatcher: Dispatcher
+    digests: DigestService
+    outbox: OutboxService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -40,6 +50,11 @@ class Services:
         """
         clock = clock or SystemClock()
         loaded = load_all([settings.definitions_dir])
+        renderer = Renderer(settings.notifications_dir)
+        problems = renderer.check()
+        if problems:  # a definition's events would fail to render: refuse to start, naming the templates
+            raise InvalidDefinition([DefinitionProblem(str(settings.notifications_dir), 1, "template", p)
+                                     for p in problems])
         database = Database.from_settings(settings)
         if migrate:
             upgrade(database)
@@ -47,14 +62,28 @@ class Services:
         definitions.publish(loaded)
         roles = {role for item in loaded.values() for role in item.definition.roles}
         access = AccessService(database, clock)
-        credentials = CredentialService(database, definitions, access, clock)
+        notifier = Notifier(renderer, public_url=settings.public_url, mail_domain=settings.mail_domain)
+        credentials = CredentialService(database, definitions, access, clock, notifier)
+        sender = SmtpSender(SmtpSettings(
+            host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+            username=settings.smtp_username, password=settings.smtp_password, sender=settings.mail_from,
+        )) if settings.smtp_host else None
         return cls(
             settings=settings, clock=clock, database=database, definitions=definitions, access=access,
             auth=AuthService(database, clock, session_hours=settings.session_hours),
             people=PeopleService(database, clock, roles, allow_file_passwords=settings.environment != "production"),
             credentials=credentials,
             timers=TimerService(database, clock, credentials.run_timer, lease_seconds=settings.timer_lease_seconds),
+            dispatcher=Dispatcher(database, clock, sender, max_attempts=settings.outbox_max_attempts,
+                                  backoff_seconds=settings.outbox_backoff_seconds),
+            digests=DigestService(database, clock, renderer, timezone=settings.timezone,
+                                  mail_domain=settings.mail_domain, public_url=settings.public_url),
+            outbox=OutboxService(database, clock),
         )
+
+    def credentials_link(self, credential_id: int) -> str:
+        """The address of a credential's page."""
+        return f"{self.settings.public_url.rstrip('/')}/credentials/{credential_id}"
 
     def close(self) -> None:
         """Release the database connections."""

@@ -1,5 +1,6 @@
-"""APScheduler (3.x, in-process, UTC) drives the durable timers: it only says *when to look*; what is due,
-and who fires it, is decided in the database (see ``workflow.services.timers``)."""
+"""APScheduler (3.x, in-process, UTC) drives the durable timers, the daily digests and the email dispatcher:
+it only says *when to look*; what is due, and who does it, is decided in the database (see
+``workflow.services.timers`` and ``workflow.notify``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from workflow.notify.digest import DigestService
+from workflow.notify.dispatch import Dispatcher
 from workflow.services.timers import TimerService
 
 log = logging.getLogger(__name__)
@@ -19,8 +22,11 @@ class Scheduler:
     """Polls for due timers every ``interval`` seconds, and once at start (timers that came due while nothing
     ran fire then)."""
 
-    def __init__(self, timers: TimerService, *, interval: float = 30.0) -> None:
+    def __init__(self, timers: TimerService, *, interval: float = 30.0, digests: DigestService | None = None,
+                 dispatcher: Dispatcher | None = None) -> None:
         self.timers = timers
+        self.digests = digests
+        self.dispatcher = dispatcher
         self.interval = interval
         self._stop = threading.Event()
         self._aps = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
@@ -28,10 +34,17 @@ class Scheduler:
         self._aps.add_job(self.tick, "interval", seconds=interval, id=JOB_ID, next_run_time=datetime.now(UTC))
 
     def tick(self) -> int:
-        """Fire everything due now; returns how many timers were handled."""
+        """Fire the timers due now, write the digests due now, send what the outbox holds; returns how many
+        timers were handled."""
         handled = self.timers.run_due(stop=self._stop)
         if handled:
             log.info("handled %d timer(s)", handled)
+        if self.digests is not None:
+            self.digests.run()
+        if self.dispatcher is not None:
+            sent = self.dispatcher.run(stop=self._stop)
+            if sent:
+                log.info("sent %d message(s)", sent)
         return handled
 
     @property

@@ -14,5 +14,5 @@ def test_committed_schema_matches_the_model() -> None:
     committed = json.loads(SCHEMA.read_text())
     assert committed == json_schema(), "run: workflow definitions schema > definitions/definition.schema.json"
     assert sorted(committed["properties"]) == sorted(
-        ["name", "title", "description", "roles", "permissions", "fields", "states", "gates", "transitions",
+        ["name", "title", "description", "roles", "permissions", "notify", "fields", "states", "gates", "transitions",
          "timers"])

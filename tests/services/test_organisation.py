@@ -27,7 +27,7 @@ def test_an_unknown_role_or_unit_in_the_file_is_refused_with_its_line(services: 
         parse_org(broken, file="org.yaml", known_roles=services.people.known_roles)
     assert [str(p) for p in caught.value.problems] == [
         "org.yaml:7: [unknown-key] users[1]: unknown key 'shoe_size'; allowed: username, name, email, password, "
-        "admin, roles"]
+        "admin, digest_hour, timezone, roles"]
     with pytest.raises(InvalidFile) as caught:
         parse_org(GOOD.replace("role: dean, unit: arts", "role: deen, unit: artz"), file="org.yaml",
                   known_roles=services.people.known_roles)

@@ -49,7 +49,7 @@ def pg_url() -> Iterator[str]:
 
 def seeded(url: str, tmp_path: Path, count: int) -> Services:
     settings = Settings(environment="test", database_url=url, data_dir=tmp_path, definitions_dir=TICKER,
-                        scheduler_in_app=False)
+                        notifications_dir=TICKER.parents[2] / "notifications", scheduler_in_app=False)
     services = Services.start(settings, ManualClock(PAST))
     system = Caller.system("seed")
     for n in range(count):
@@ -60,6 +60,7 @@ def seeded(url: str, tmp_path: Path, count: int) -> Services:
 def scheduler_process(url: str, tmp_path: Path, name: str, lease: float = 2.0) -> subprocess.Popen[str]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WORKFLOW_")},
            "WORKFLOW_DATABASE_URL": url, "WORKFLOW_DEFINITIONS_DIR": str(TICKER),
+           "WORKFLOW_NOTIFICATIONS_DIR": str(TICKER.parents[2] / "notifications"),
            "WORKFLOW_DATA_DIR": str(tmp_path), "WORKFLOW_TIMER_LEASE_SECONDS": str(lease)}
     with (tmp_path / f"{name}.log").open("w") as log:  # the child keeps its own copy of the file
         return subprocess.Popen([sys.executable, "-m", "workflow.cli", "scheduler", "--once"], env=env, stdout=log,

@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from tests.web.organisation import ORG, PASSWORD
 from workflow.context import Services
-from workflow.services.access import Caller
+from workflow.services.access import USER, Caller
 from workflow.services.orgfile import parse_org
 from workflow.web.app import create_app
 
@@ -20,6 +21,8 @@ def org(services: Services) -> Services:
     """The services with the test organisation loaded."""
     loaded = parse_org(ORG, file="org.yaml", known_roles=services.people.known_roles)
     services.people.load(loaded, by=Caller.system("test"))
+    with services.database.begin() as conn:  # everyone has a mailbox: <username>@test.example
+        conn.execute(update(USER).values(email=USER.c.username + "@test.example"))
     return services
 
 

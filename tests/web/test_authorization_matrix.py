@@ -135,6 +135,11 @@ tokens.list           401  401  401  401  401  200  200  200  200  200  200  200
 tokens.create         401  401  401  401  401  201  201  201  201  201  201  201  201  201  201  201  403
 tokens.revoke.other   401  401  401  401  401  404  204  404  404  404  404  404  404  404  404  404  403
 timers.list           401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+outbox.list           401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
+outbox.get            401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
+outbox.retry.pending  401  401  401  401  401  409  403  403  403  403  403  403  403  403  403  403  403
+me.calendar           401  401  401  401  401  201  201  201  201  201  201  201  201  201  201  201  403
+page.calendar.bad     404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404
 defs.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 defs.get              401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 orgunits.list         401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
@@ -203,6 +208,12 @@ class World:
         self._setup_identity()
         self.client = TestClient(app, base_url="https://testserver", headers=self._headers, follow_redirects=False,
                                  raise_server_exceptions=False)
+
+    def a_message(self) -> int:
+        """A message in the outbox (creating the credential wrote some: its checklist owners were told)."""
+        rows, _ = self.org.outbox.listing(by=self.system, status="pending", limit=1)
+        assert rows, "the outbox is empty"
+        return rows[0].id
 
     def _token(self, username: str) -> str:
         return self.org.auth.create_token(self.org.people.user_id(username), "matrix").token
@@ -391,6 +402,12 @@ PROBES: dict[str, Probe] = {
     "tokens.create": Probe("POST", f"{API}/tokens", _fixed(f"{API}/tokens", {"name": "matrix"})),
     "tokens.revoke.other": Probe("DELETE", f"{API}/tokens/{{token_id}}", _revoke_other_token),
     "timers.list": Probe("GET", f"{API}/timers", _fixed(f"{API}/timers?limit=500")),
+    "outbox.list": Probe("GET", f"{API}/outbox", _fixed(f"{API}/outbox")),
+    "outbox.get": Probe("GET", f"{API}/outbox/{{message_id}}", lambda w: (f"{API}/outbox/{w.a_message()}", None)),
+    "outbox.retry.pending": Probe("POST", f"{API}/outbox/{{message_id}}/retry",
+                                  lambda w: (f"{API}/outbox/{w.a_message()}/retry", None)),
+    "me.calendar": Probe("POST", f"{API}/me/calendar", _fixed(f"{API}/me/calendar")),
+    "page.calendar.bad": Probe("GET", "/calendar/{token}.ics", _fixed("/calendar/not-a-real-token.ics")),
     "defs.list": Probe("GET", f"{API}/definitions", _fixed(f"{API}/definitions")),
     "defs.get": Probe("GET", f"{API}/definitions/{{name}}", _fixed(f"{API}/definitions/microcredential")),
     "orgunits.list": Probe("GET", f"{API}/org-units", _fixed(f"{API}/org-units")),

@@ -30,6 +30,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A served instance with the test organisation; yields (base URL, an API token of pm.business)."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WORKFLOW_")},
            "WORKFLOW_DATA_DIR": str(tmp_path / "data"), "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
+           "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications"),
            "WORKFLOW_COOKIE_SECURE": "false"}
     cli = [sys.executable, "-m", "workflow.cli"]
     (tmp_path / "org.yaml").write_text(ORG)

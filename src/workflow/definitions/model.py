@@ -127,6 +127,16 @@ class Permissions(_Frozen):
     edit: Names = ()
 
 
+class Notify(_Frozen):
+    """Who is told what by email, beyond the owners of checklist items and the approvers of gates (who are told
+    when their part comes up) and the roles each timer names."""
+
+    item_assigned: StrictBool = True
+    decision_needed: StrictBool = True
+    decided: Names = ()
+    state_changed: Names = ()
+
+
 class Definition(_Frozen):
     """One workflow: roles, credential fields, states, gates, transitions and timers."""
 
@@ -135,6 +145,7 @@ class Definition(_Frozen):
     description: StrictStr = ""
     roles: dict[Id, Role]
     permissions: Permissions = Permissions()
+    notify: Notify = Notify()
     fields: dict[Id, CredentialField] = {}
     states: dict[Id, State]
     gates: dict[Id, Gate] = {}

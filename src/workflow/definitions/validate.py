@@ -47,6 +47,9 @@ class _Checker:
         for action in ("create", "edit"):
             for position, role in enumerate(getattr(self.d.permissions, action)):
                 self.ref(("permissions", action, position), "role", role, self.d.roles)
+        for event in ("decided", "state_changed"):
+            for position, role in enumerate(getattr(self.d.notify, event)):
+                self.ref(("notify", event, position), "role", role, self.d.roles)
         self.states()
         self.fields()
         self.checklists()

@@ -127,6 +127,22 @@ class AuthService:
         """Constant-time comparison of a CSRF token."""
         return given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
+    def new_calendar_token(self, user_id: int) -> str:
+        """A new private calendar-feed token for ``user_id`` (the previous one stops working)."""
+        token = secrets.token_urlsafe(32)
+        with self._db.begin() as conn:
+            if conn.execute(update(USER).where(USER.c.id == user_id)
+                            .values(calendar_token_hash=token_hash(token))).rowcount != 1:
+                raise NotFound("user", user_id)
+        return token
+
+    def calendar_user(self, token: str) -> int | None:
+        """Whose calendar feed a token opens (an active user's only)."""
+        with self._db.begin_read() as conn:
+            found = conn.execute(select(USER.c.id).where(USER.c.calendar_token_hash == token_hash(token),
+                                                         USER.c.active.is_(True))).scalar()
+        return int(found) if found is not None else None
+
     def create_token(self, user_id: int, name: str) -> NewToken:
         """A new personal API token for ``user_id``."""
         name = name.strip()

@@ -14,10 +14,10 @@ The statements are SQLAlchemy Core, built once: on this path ORM objects would c
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, false, func, insert, or_, select, update
@@ -29,8 +29,10 @@ from workflow.definitions.validate import did_you_mean
 from workflow.engine import Decision, Engine, Facts, Outcome
 from workflow.engine.data import check_changes
 from workflow.engine.requirements import Requirements, applies
-from workflow.engine.timers import depends_on, plan
+from workflow.engine.timers import depends_on, parse_duration, plan
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
+from workflow.notify.calendar import CalendarEntry
+from workflow.notify.outbox import CredentialRef, Notice, Notifier
 from workflow.services.access import ASSIGNMENT, ORG_UNIT, USER, AccessService, Caller, Grant
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.timers import sync_timers
@@ -103,11 +105,12 @@ class CredentialService:
     """Create credentials, change their data, tick checklist items, record decisions, fire transitions."""
 
     def __init__(self, database: Database, definitions: DefinitionRegistry, access: AccessService,
-                 clock: Clock) -> None:
+                 clock: Clock, notifier: Notifier | None = None) -> None:
         self._db = database
         self._definitions = definitions
         self._access = access
         self._clock = clock
+        self._notifier = notifier
 
     # -- writes -------------------------------------------------------------------------------------------
 
@@ -149,6 +152,8 @@ class CredentialService:
                                                to_state=engine.initial, details={"data": values}))
             sync_timers(conn, credential_id, plan(engine.definition, state=engine.initial, entered_at=now,
                                                   data=values, now=now), now, "created")
+            self._announce_state(conn, engine, CredentialRef(credential_id, title, engine.initial, org_unit_id),
+                                 Facts(state=engine.initial, data=values), now)
             return credential_id
 
     def update(self, *, credential_id: int, changes: Mapping[str, Any], by: Caller,
@@ -247,12 +252,20 @@ class CredentialService:
             if principal != by.username:
                 details["on_behalf_of"] = principal
             version = self._record(act, "decision", comment=comment, details=details)
+            self._notify(act, Notice("decided", act.engine.definition.notify.decided, {
+                "gate_title": gate_spec.title, "decided_by": by.display_name, "comment": comment,
+                "verdict_text": {"approve": "approved", "reject": "rejected",
+                                 "request_changes": "asked for changes to"}[verdict],
+                "on_behalf_of": principal if principal != by.username else None}))
             fired = None
             if verdict == "approve":
                 after = self._facts(act.conn, act.row, act.engine, trigger)
                 if not requirements.unmet(after):
                     fired = self._move(act, act.engine.fire(after, trigger), comment=f"{gate_spec.title} approved")
                     version = act.version
+                elif (requirements.open_stage(after) or 0) > (requirements.open_stage(facts) or 0):
+                    self._ask_for_decisions(act.conn, act.engine, self._ref(act), after, self._clock.now(),
+                                            only=(trigger, requirements))
             return DecisionResult(version, principal, approver.role, fired)
 
     def fire(self, *, credential_id: int, trigger: str, by: Caller, comment: str = "",
@@ -351,7 +364,82 @@ class CredentialService:
             return f"fired {timer.trigger}: {outcome.source} → {outcome.dest}"
         kind = {"remind": "reminder", "escalate": "escalation", "warn": "warning"}[timer.action]
         self._record(act, kind, comment=title, details=details | {"notify": list(timer.notify)})
+        if self._notifier is not None:
+            facts = self._facts(act.conn, act, act.engine)
+            missing = [str(u) for _, req in act.engine.requirements_from(act.state) if req.gate or req.items
+                       for u in req.unmet(facts)]
+            target = timer.due_at + parse_duration(timer.key.split("@", 1)[1]) if "@" in timer.key else timer.due_at
+            entries = [CalendarEntry(f"{timer.timer}-{act.id}-{target:%Y%m%d}@{self._notifier.mail_domain}",
+                                     f"{title} — {act.value('title')}", target,
+                                     url=self._notifier.link(act.id))] if kind == "warning" else []
+            self._notify(act, Notice(kind, list(timer.notify), {
+                "timer_title": title, "state_title": act.engine.definition.states[act.state].title,
+                "since": f"{act.row.state_entered_at:%Y-%m-%d}", "missing": missing,
+                "due": f"{target:%Y-%m-%d}", "days_left": max(0, (target - self._clock.now()).days)},
+                entries=entries))
         return f"{kind} to {', '.join(timer.notify)}"
+
+    # -- notifications ---------------------------------------------------------------------------------------
+
+    def _ref(self, act: _Action) -> CredentialRef:
+        return CredentialRef(act.id, str(act.value("title")), act.state, act.row.org_unit_id)
+
+    def _notify(self, act: _Action, notice: Notice) -> None:
+        if self._notifier is not None:
+            self._notifier.enqueue(act.conn, notice, self._ref(act), act.engine.definition,
+                                   self._access.tree(act.conn), self._clock.now())
+
+    def _announce_state(self, conn: Connection, engine: Engine, ref: CredentialRef, facts: Facts,
+                        now: datetime) -> None:
+        """Tell the owners of the checklist items that are now open, and the approvers of the gates."""
+        notifier, definition = self._notifier, engine.definition
+        if notifier is None:
+            return
+        tree = self._access.tree(conn)
+        if definition.notify.item_assigned:
+            owed: dict[str, list[dict[str, Any]]] = {}
+            entries = []
+            for _, requirements in engine.requirements_from(ref.state):
+                for item in requirements.items_for(facts.data):
+                    if item.key in facts.done:
+                        continue
+                    due = (now + timedelta(days=item.due_days)).date() if item.due_days else None
+                    owed.setdefault(item.owner, []).append({"key": item.key, "title": item.title,
+                                                            "due": due.isoformat() if due else None})
+                    if due is not None:
+                        entries.append(CalendarEntry(f"item-{ref.id}-{item.key}-{now:%Y%m%d}@{notifier.mail_domain}",
+                                                     f"Due: {item.title} — {ref.title}", due,
+                                                     url=notifier.link(ref.id)))
+            notifier.enqueue(conn, Notice("item_assigned", list(owed), {
+                "state_title": definition.states[ref.state].title}, {role: {"items": items} for role, items
+                                                                     in owed.items()}, entries),
+                             ref, definition, tree, now)
+        if definition.notify.decision_needed:
+            self._ask_for_decisions(conn, engine, ref, facts, now)
+
+    def _ask_for_decisions(self, conn: Connection, engine: Engine, ref: CredentialRef, facts: Facts,
+                           now: datetime, only: tuple[str, Requirements] | None = None) -> None:
+        notifier = self._notifier
+        if notifier is None:
+            return
+        gates = [only] if only else engine.requirements_from(ref.state)
+        for _, requirements in gates:
+            gate = requirements.gate
+            if gate is None:
+                continue
+            stage = requirements.open_stage(facts)
+            roles = [a.role for a, have, need in requirements.tally(facts) if have < need and a.stage == stage]
+            due = (now + timedelta(days=gate.due_days)).date() if gate.due_days else None
+            entries = [CalendarEntry(f"gate-{ref.id}-{requirements.gate_id}-{now:%Y%m%d}@{notifier.mail_domain}",
+                                     f"Decision due: {gate.title} — {ref.title}", due, url=notifier.link(ref.id))
+                       ] if due else []
+            items = requirements.items_for(facts.data)
+            notifier.enqueue(conn, Notice("decision_needed", roles, {
+                "gate": requirements.gate_id, "gate_title": gate.title, "due": due.isoformat() if due else None,
+                "state_title": engine.definition.states[ref.state].title,
+                "checklist_done": sum(1 for i in items if i.key in facts.done), "checklist_total": len(items),
+                "missing": [str(u) for u in requirements.unmet(facts) if u.kind != "approval"]},
+                entries=entries, delegates=True), ref, engine.definition, self._access.tree(conn), now)
 
     # -- reads --------------------------------------------------------------------------------------------
 
@@ -421,6 +509,7 @@ class CredentialService:
                             done = [i for i in requirements.items_for(facts.data) if i.key in facts.done]
                             found.append({
                                 "credential_id": row.id, "title": row.title, "state": row.state,
+                                "definition": row.definition_name, "definition_version": row.definition_version,
                                 "gate": requirements.gate_id, "gate_title": requirements.gate.title,
                                 "trigger": trigger, "role": approver.role, "stage": approver.stage,
                                 "on_behalf_of": grant.principal if grant.delegated else None,
@@ -453,6 +542,37 @@ class CredentialService:
                 if len(found) >= limit:
                     break
         return found[:limit]
+
+    def calendar(self, *, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
+        """The caller's dates: gates waiting for their decision, planned ends of phases, reviews and expiries."""
+        entries: list[CalendarEntry] = []
+        for waiting in self.approvals_waiting(by=by, limit=200):
+            engine = self._definitions.engine(waiting["definition"], waiting["definition_version"])
+            gate = engine.definition.gates[waiting["gate"]]
+            if gate.due_days:
+                entries.append(CalendarEntry(
+                    f"gate-{waiting['credential_id']}-{waiting['gate']}@{domain}",
+                    f"Decision due: {gate.title} — {waiting['title']}",
+                    waiting["waiting_since"] + timedelta(days=gate.due_days), url=link(waiting["credential_id"])))
+        rows, _ = self.search(by=by, limit=MAX_PAGE)
+        for row in rows:
+            engine = self._definitions.engine(row.definition)
+            state = engine.definition.states.get(row.state)
+            if state is not None and state.planned_days and row.state_entered_at is not None:
+                entries.append(CalendarEntry(
+                    f"milestone-{row.id}-{row.state}@{domain}",
+                    f"Milestone: {state.title} planned to end — {row.title}",
+                    row.state_entered_at + timedelta(days=state.planned_days), url=link(row.id)))
+        with self._db.begin_read() as conn:
+            timers = conn.execute(select(TIMER.c.credential_id, TIMER.c.timer, TIMER.c.due_at, CREDENTIAL.c.title)
+                                  .join(CREDENTIAL, CREDENTIAL.c.id == TIMER.c.credential_id)
+                                  .where(TIMER.c.status == "pending", TIMER.c.action == "fire",
+                                         self.visible_clause(by)).order_by(TIMER.c.due_at).limit(500)).all()
+        for t in timers:
+            entries.append(CalendarEntry(f"timer-{t.credential_id}-{t.timer}@{domain}",
+                                         f"{t.timer.replace('_', ' ').capitalize()} — {t.title}", t.due_at,
+                                         url=link(t.credential_id)))
+        return entries
 
     # -- internals ----------------------------------------------------------------------------------------
 
@@ -498,6 +618,14 @@ class CredentialService:
                      to_state=outcome.dest, details=details | (extra or {}))
         sync_timers(act.conn, act.id, plan(act.engine.definition, state=outcome.dest, entered_at=now,
                                            data=act.data, now=now), now, f"left '{outcome.source}'")
+        if self._notifier is not None:
+            definition = act.engine.definition
+            self._notify(act, Notice("state_changed", definition.notify.state_changed, {
+                "state_title": definition.states[outcome.dest].title,
+                "from_title": definition.states[outcome.source].title, "by": act.by.display_name,
+                "comment": comment}))
+            facts = self._facts(act.conn, act, act.engine)
+            self._announce_state(act.conn, act.engine, self._ref(act), facts, now)
         return outcome
 
     def _record(self, act: _Action, kind: str, *, comment: str = "", trigger: str | None = None,

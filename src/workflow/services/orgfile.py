@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
@@ -30,6 +31,9 @@ class UnitSpec(_Strict):
     kind: Literal["institution", "faculty", "department"]
     parent: StrictStr | None = None
     email: StrictStr | None = None
+    handles: tuple[StrictStr, ...] = ()  # roles whose messages this department's shared inbox receives
+    digest_hour: Annotated[int, Field(ge=0, le=23)] | None = None
+    timezone: StrictStr | None = None
 
 
 class RoleSpec(_Strict):
@@ -47,6 +51,8 @@ class UserSpec(_Strict):
     email: StrictStr = ""
     password: StrictStr | None = None
     admin: StrictBool = False
+    digest_hour: Annotated[int, Field(ge=0, le=23)] | None = None
+    timezone: StrictStr | None = None
     roles: tuple[RoleSpec, ...] = ()
 
 
@@ -83,10 +89,20 @@ def parse_org(text: str, *, file: str, known_roles: Collection[str], existing_un
                                     f"unit '{unit.key}' is listed twice"))
         keys[unit.key] = index
     units = set(keys) | set(existing_units)
+    zones = available_timezones()
     for index, unit in enumerate(org.units):
+        for position, role in enumerate(unit.handles):
+            if role not in known_roles:
+                problems.append(Problem(lines.line_of(("units", index, "handles", position)), "unknown-role",
+                                        f"unknown role '{role}'{did_you_mean(role, known_roles)}"))
         if unit.parent is not None and unit.parent not in units:
             problems.append(Problem(lines.line_of(("units", index, "parent")), "unknown-unit",
                                     f"unknown unit '{unit.parent}'{did_you_mean(unit.parent, units)}"))
+    for kind, index, spec in [("units", i, u) for i, u in enumerate(org.units)] + \
+            [("users", i, u) for i, u in enumerate(org.users)]:
+        if spec.timezone is not None and spec.timezone not in zones:
+            problems.append(Problem(lines.line_of((kind, index, "timezone")), "unknown-timezone",
+                                    f"unknown time zone '{spec.timezone}'{did_you_mean(spec.timezone, zones)}"))
     names: set[str] = set()
     for index, user in enumerate(org.users):
         if user.username in names:

@@ -73,7 +73,8 @@ class PeopleService:
             ids = {row.key: row.id for row in conn.execute(select(ORG_UNIT.c.key, ORG_UNIT.c.id))}
             for unit in _parents_first(org):
                 values = {"name": unit.name, "kind": unit.kind, "email": unit.email,
-                          "parent_id": ids[unit.parent] if unit.parent else None}
+                          "parent_id": ids[unit.parent] if unit.parent else None, "handles": list(unit.handles),
+                          "digest_hour": unit.digest_hour, "timezone": unit.timezone}
                 if unit.key in ids:
                     conn.execute(update(ORG_UNIT).where(ORG_UNIT.c.id == ids[unit.key]).values(**values))
                     counts["units_updated"] += 1
@@ -83,7 +84,8 @@ class PeopleService:
                     ids[unit.key] = int(key[0])
                     counts["units_added"] += 1
             for user in org.users:
-                values = {"display_name": user.name, "email": user.email, "is_admin": user.admin}
+                values = {"display_name": user.name, "email": user.email, "is_admin": user.admin,
+                          "digest_hour": user.digest_hour, "timezone": user.timezone}
                 if user.password:
                     values["password_hash"] = hash_password(user.password)
                 found = conn.execute(select(USER.c.id).where(USER.c.username == user.username)).scalar()
@@ -189,7 +191,8 @@ class PeopleService:
                 if parent_id is None:
                     raise NotFound("org unit", parent)
             created = conn.execute(insert(ORG_UNIT), {"key": key, "name": name.strip() or key, "kind": kind,
-                                                      "parent_id": parent_id, "email": email}).inserted_primary_key
+                                                      "parent_id": parent_id, "email": email,
+                                                      "handles": []}).inserted_primary_key
             assert created is not None
             return int(created[0])
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from workflow.store.types import UTCDateTime
+from workflow.store.types import JSONDocument, UTCDateTime
 
 
 def _fk(target: str, *, nullable: bool = False) -> Column[int]:
@@ -26,6 +26,9 @@ class OrgUnit(SQLModel, table=True):
     kind: str = Field(max_length=30)  # institution, faculty, department
     parent_id: int | None = Field(default=None, sa_column=_fk("org_unit.id", nullable=True))
     email: str | None = Field(default=None, max_length=320)
+    handles: list[str] = Field(default_factory=list, sa_type=JSONDocument)  # roles whose mail its inbox gets
+    digest_hour: int | None = None  # None: each message at once; else one digest a day at this local hour
+    timezone: str | None = Field(default=None, max_length=60)
 
 
 class User(SQLModel, table=True):
@@ -40,6 +43,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=300)
     is_admin: bool = False
     active: bool = True
+    digest_hour: int | None = None  # None: each message at once; else one digest a day at this local hour
+    timezone: str | None = Field(default=None, max_length=60)
+    calendar_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -153,3 +153,48 @@ class TimerRow(SQLModel, table=True):
 
 
 TIMER = SQLModel.metadata.tables["timer"]
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An email waiting to go out (or gone, or given up on), written with the change that caused it.
+
+    ``status``: held (for a digest) → pending → sending (claimed with a lease) → sent, or dead with the server's
+    reply; ``digested`` once a held message went out as part of a digest.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient", "recipient", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=250, unique=True)
+    kind: str = Field(max_length=40)
+    recipient: str = Field(max_length=320)
+    recipient_name: str = Field(default="", max_length=300)
+    user_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("app_user.id", ondelete="SET NULL"),
+                                                               nullable=True))
+    org_unit_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("org_unit.id",
+                                                                                       ondelete="SET NULL"),
+                                                                   nullable=True))
+    credential_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("credential.id",
+                                                                                         ondelete="SET NULL"),
+                                                                     nullable=True))
+    subject: str = Field(max_length=500)
+    text_body: str = Field(sa_type=Text)
+    html_body: str = Field(sa_type=Text)
+    ics: str | None = Field(default=None, sa_type=Text)
+    status: str = Field(max_length=20)
+    urgent: bool = False
+    digest_id: int | None = None
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _when(default=None)
+    last_error: str = Field(default="", max_length=2000)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(default=None)
+
+
+OUTBOX = SQLModel.metadata.tables["outbox"]

@@ -18,9 +18,9 @@ from workflow.config import Settings
 from workflow.context import Services
 from workflow.scheduler import Scheduler
 from workflow.web import problems
-from workflow.web.api import admin, auth, credentials, me, timers
+from workflow.web.api import admin, auth, credentials, me, outbox, timers
 from workflow.web.deps import get_caller
-from workflow.web.ui import pages
+from workflow.web.ui import calendar, pages
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -33,8 +33,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or Services.start(settings, clock)
-        scheduler = Scheduler(app.state.services.timers, interval=settings.timer_poll_seconds) \
-            if settings.scheduler_in_app else None
+        started = app.state.services
+        scheduler = Scheduler(started.timers, interval=settings.timer_poll_seconds, digests=started.digests,
+                              dispatcher=started.dispatcher) if settings.scheduler_in_app else None
         app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
@@ -54,10 +55,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
-    for module in (credentials, me, timers, admin):
+    for module in (credentials, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
     app.include_router(pages.router)
+    app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -36,6 +36,14 @@ def my_tasks(caller: CurrentCaller, services: ServicesDep,
     return {"items": services.credentials.tasks(by=caller, limit=limit)}
 
 
+@router.post("/me/calendar", status_code=status.HTTP_201_CREATED)
+def new_calendar_feed(caller: CurrentCaller, services: ServicesDep) -> dict[str, str]:
+    """A private calendar-feed address of your due dates and milestones (the previous address stops working)."""
+    assert caller.user_id is not None
+    token = services.auth.new_calendar_token(caller.user_id)
+    return {"url": f"{services.settings.public_url.rstrip('/')}/calendar/{token}.ics"}
+
+
 @router.get("/delegations")
 def list_delegations(caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """Delegations you gave or received (all of them for administrators)."""

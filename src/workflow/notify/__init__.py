@@ -1,0 +1,1 @@
+"""Email notifications: rendering (pure), the transactional outbox, digests, SMTP dispatch, calendars."""

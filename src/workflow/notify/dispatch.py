@@ -1,0 +1,116 @@
+"""The dispatcher: claims due outbox rows with a lease, sends them outside any transaction, then marks each
+sent — or, on failure, due again later (exponential backoff with jitter) or dead with the server's reply.
+
+As with timers, claiming is one ``UPDATE ... FOR UPDATE SKIP LOCKED ... RETURNING``, so several dispatchers
+never send the same row. A dispatcher that dies after sending but before marking a row leaves it to be sent
+again once its lease runs out; the row keeps its Message-ID, so mail systems see the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from workflow.clock import Clock
+from workflow.notify.smtp import DeliveryFailed, SmtpSender, build_message
+from workflow.store.database import Database
+from workflow.store.tables import OUTBOX
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Sends what the outbox holds. Without an SMTP server configured it sends nothing and keeps everything."""
+
+    def __init__(self, database: Database, clock: Clock, sender: SmtpSender | None, *, lease_seconds: float = 120.0,
+                 max_attempts: int = 8, backoff_seconds: float = 30.0, max_backoff_seconds: float = 6 * 3600.0,
+                 owner: str | None = None, rng: random.Random | None = None) -> None:
+        self._db = database
+        self._clock = clock
+        self.sender = sender
+        self._lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
+        self.owner = owner or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._rng = rng or random.Random()
+
+    def claim(self, limit: int = 50) -> list[Any]:
+        """Claim up to ``limit`` due messages (and those whose claim ran out); returns their rows."""
+        now = self._clock.now()
+        due = or_(and_(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now),
+                  and_(OUTBOX.c.status == "sending", OUTBOX.c.lease_until < now))
+        chosen = (select(OUTBOX.c.id).where(due).order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id).limit(limit)
+                  .with_for_update(skip_locked=True))
+        with self._db.begin() as conn:
+            ids = [row.id for row in conn.execute(
+                update(OUTBOX).where(OUTBOX.c.id.in_(chosen))
+                .values(status="sending", lease_owner=self.owner, lease_until=now + self._lease,
+                        attempts=OUTBOX.c.attempts + 1).returning(OUTBOX.c.id))]
+            return list(conn.execute(select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id))) if ids else []
+
+    def run(self, *, batch: int = 50, stop: threading.Event | None = None) -> int:
+        """Send everything due now; returns how many messages were sent."""
+        if self.sender is None:
+            return 0
+        sent = 0
+        while stop is None or not stop.is_set():
+            rows = self.claim(batch)
+            if not rows:
+                break
+            sent += self._send_batch(rows)
+        return sent
+
+    def _send_batch(self, rows: list[Any]) -> int:
+        assert self.sender is not None
+        try:
+            client = self.sender.open()
+        except DeliveryFailed as failure:
+            for row in rows:
+                self._failed(row, failure)
+            return 0
+        sent = 0
+        try:
+            for row in rows:
+                try:
+                    self.sender.send(client, build_message(row, self.sender.settings.sender))
+                except DeliveryFailed as failure:
+                    self._failed(row, failure)
+                    if not failure.permanent and "connection lost" in failure.reply:
+                        for rest in rows[rows.index(row) + 1:]:
+                            self._failed(rest, failure)
+                        break
+                    continue
+                self._mark(row.id, status="sent", sent_at=self._clock.now(), last_error="")
+                sent += 1
+        finally:
+            try:
+                client.quit()
+            except Exception:  # the server may already have gone; nothing is lost by not saying goodbye
+                log.debug("SMTP quit failed", exc_info=True)
+        return sent
+
+    def _failed(self, row: Any, failure: DeliveryFailed) -> None:
+        if failure.permanent or row.attempts >= self.max_attempts:
+            log.warning("message %s to %s is dead: %s", row.message_id, row.recipient, failure.reply)
+            self._mark(row.id, status="dead", last_error=failure.reply)
+            return
+        self._mark(row.id, status="pending", last_error=failure.reply, next_attempt_at=self.retry_at(row.attempts))
+
+    def retry_at(self, attempts: int) -> datetime:
+        """When to try again after ``attempts`` tries: doubling each time, capped, with up to 50 % jitter."""
+        delay = min(self._backoff * 2 ** max(0, attempts - 1), self._max_backoff)
+        return self._clock.now() + timedelta(seconds=delay * (1 + 0.5 * self._rng.random()))
+
+    def _mark(self, message_id: int, **values: Any) -> None:
+        with self._db.begin() as conn:
+            conn.execute(update(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.lease_owner == self.owner,
+                                              OUTBOX.c.status == "sending")
+                         .values(lease_owner=None, lease_until=None, **values))
