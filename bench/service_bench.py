@@ -46,11 +46,13 @@ from sqlmodel import SQLModel
 
 from workflow.config import Settings
 from workflow.context import Services
+from workflow.services.access import Caller
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = ROOT / "definitions"
 DEFINITION = "microcredential"
 ACTOR = "bench"
+BY = Caller.system(ACTOR)  # the benchmark acts as the service itself: no role checks to set up
 TARGET = 0.50
 
 CREDENTIAL = SQLModel.metadata.tables["credential"]
@@ -86,7 +88,7 @@ def service_round(services: Services, pool: Pool, n: int) -> None:
     fire = services.credentials.fire
     for _ in range(n):
         slot, cid, trigger = pool.next()
-        outcome = fire(credential_id=cid, trigger=trigger, actor=ACTOR)
+        outcome = fire(credential_id=cid, trigger=trigger, by=BY)
         pool.on_hold[slot] = outcome.dest == "on_hold"
 
 
@@ -155,11 +157,12 @@ class Plan:
 
 def run(backend: str, url: str, data_dir: Path, plan: Plan) -> Result:
     rounds, per_round, pool_size = plan.rounds, plan.per_round, plan.pool_size
-    settings = Settings(database_url=url, definitions_dir=DEFINITIONS, data_dir=data_dir)
+    settings = Settings(database_url=url, definitions_dir=DEFINITIONS, data_dir=data_dir, scheduler_in_app=False,
+                        notifications_dir=DEFINITIONS.parent / "notifications")
     services = Services.start(settings)
     try:
         pools = {
-            side: Pool([services.credentials.create(definition=DEFINITION, title=f"{side} {i}", actor=ACTOR)
+            side: Pool([services.credentials.create(definition=DEFINITION, title=f"{side} {i}", by=BY)
                         for i in range(pool_size)])
             for side in ("service", "raw")
         }

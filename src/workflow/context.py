@@ -71,7 +71,8 @@ class Services:
         return cls(
             settings=settings, clock=clock, database=database, definitions=definitions, access=access,
             auth=AuthService(database, clock, session_hours=settings.session_hours),
-            people=PeopleService(database, clock, roles, allow_file_passwords=settings.environment != "production"),
+            people=PeopleService(database, clock, roles, allow_file_passwords=settings.environment != "production",
+                                 on_units_changed=access.forget_tree),
             credentials=credentials,
             timers=TimerService(database, clock, credentials.run_timer, lease_seconds=settings.timer_lease_seconds),
             dispatcher=Dispatcher(database, clock, sender, max_attempts=settings.outbox_max_attempts,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import BindParameter, Connection, and_, bindparam, insert, or_, select
 
 from workflow.definitions.model import Definition
 from workflow.notify.calendar import CalendarEntry, calendar
@@ -106,48 +106,52 @@ class Notifier:
         return len(rows)
 
 
+_ROLES: BindParameter[Any] = bindparam("roles", expanding=True)
+_UNITS: BindParameter[Any] = bindparam("units", expanding=True)
+_HOLDERS = (select(ASSIGNMENT.c.role, USER.c.id, USER.c.username, USER.c.display_name, USER.c.email,
+                   USER.c.digest_hour)
+            .join(USER, USER.c.id == ASSIGNMENT.c.user_id)
+            .where(ASSIGNMENT.c.role.in_(_ROLES), USER.c.active.is_(True),
+                   or_(ASSIGNMENT.c.credential_id == bindparam("cid"), ASSIGNMENT.c.org_unit_id.in_(_UNITS)))
+            .order_by(ASSIGNMENT.c.role, USER.c.username))
+_ACTING = (select(USER.c.id, USER.c.display_name, USER.c.email, USER.c.digest_hour, DELEGATION.c.from_user_id)
+           .join(DELEGATION, DELEGATION.c.to_user_id == USER.c.id)
+           .where(DELEGATION.c.from_user_id.in_(bindparam("givers", expanding=True)),
+                  DELEGATION.c.revoked_at.is_(None), DELEGATION.c.starts_on <= bindparam("today"),
+                  DELEGATION.c.ends_on >= bindparam("today"), USER.c.active.is_(True),
+                  or_(DELEGATION.c.role.is_(None), DELEGATION.c.role == bindparam("role"))))
+_INBOXES = (select(ORG_UNIT.c.id, ORG_UNIT.c.name, ORG_UNIT.c.email, ORG_UNIT.c.handles, ORG_UNIT.c.digest_hour)
+            .where(ORG_UNIT.c.email.isnot(None), ORG_UNIT.c.email != "",
+                   or_(ORG_UNIT.c.id.in_(_UNITS), and_(ORG_UNIT.c.parent_id.isnot(None),
+                                                       ORG_UNIT.c.parent_id.in_(_UNITS))))
+            .order_by(ORG_UNIT.c.id))
+
+
 def resolve(conn: Connection, roles: Iterable[str], credential: CredentialRef, tree: OrgTree, today: date, *,
             delegates: bool = False) -> list[Recipient]:
     """The people and department inboxes to write to about ``credential`` for ``roles`` (one message each)."""
     roles = list(dict.fromkeys(roles))
     above = sorted(tree.ancestors.get(credential.org_unit_id, frozenset())) if credential.org_unit_id else []
-    scope = or_(ASSIGNMENT.c.credential_id == credential.id, ASSIGNMENT.c.org_unit_id.in_(above))
-    holders = conn.execute(
-        select(ASSIGNMENT.c.role, USER.c.id, USER.c.username, USER.c.display_name, USER.c.email,
-               USER.c.digest_hour)
-        .join(USER, USER.c.id == ASSIGNMENT.c.user_id)
-        .where(ASSIGNMENT.c.role.in_(roles), USER.c.active.is_(True), scope)
-        .order_by(ASSIGNMENT.c.role, USER.c.username)).all()
+    holders = conn.execute(_HOLDERS, {"roles": roles, "cid": credential.id, "units": above}).all()
     found: dict[str, Recipient] = {}
 
     def add(recipient: Recipient) -> None:
         if recipient.email and recipient.email not in found:
             found[recipient.email] = recipient
 
+    names = {h.id: h.username for h in holders}
     for role in roles:
+        givers = [h.id for h in holders if h.role == role]
         for h in (h for h in holders if h.role == role):
             add(Recipient(h.email, h.display_name, role, user_id=h.id, digest_hour=h.digest_hour))
-        if delegates:
-            acting = conn.execute(
-                select(USER.c.id, USER.c.display_name, USER.c.email, USER.c.digest_hour,
-                       DELEGATION.c.from_user_id)
-                .join(DELEGATION, DELEGATION.c.to_user_id == USER.c.id)
-                .where(DELEGATION.c.from_user_id.in_([h.id for h in holders if h.role == role]),
-                       DELEGATION.c.revoked_at.is_(None), DELEGATION.c.starts_on <= today,
-                       DELEGATION.c.ends_on >= today, USER.c.active.is_(True),
-                       or_(DELEGATION.c.role.is_(None), DELEGATION.c.role == role))).all()
-            names = {h.id: h.username for h in holders}
-            for a in acting:
+        if delegates and givers:
+            for a in conn.execute(_ACTING, {"givers": givers, "today": today, "role": role}):
                 add(Recipient(a.email, a.display_name, role, user_id=a.id, digest_hour=a.digest_hour,
                               on_behalf_of=names.get(a.from_user_id)))
-    inboxes = conn.execute(
-        select(ORG_UNIT.c.id, ORG_UNIT.c.name, ORG_UNIT.c.email, ORG_UNIT.c.handles, ORG_UNIT.c.digest_hour)
-        .where(ORG_UNIT.c.email.isnot(None), ORG_UNIT.c.email != "",
-               or_(ORG_UNIT.c.id.in_(above), and_(ORG_UNIT.c.parent_id.isnot(None), ORG_UNIT.c.parent_id.in_(above))))
-        .order_by(ORG_UNIT.c.id)).all()
-    for role in roles:
-        for unit in inboxes:
-            if role in (unit.handles or []):
-                add(Recipient(unit.email, unit.name, role, unit_id=unit.id, unit_name=unit.name,
-                              digest_hour=unit.digest_hour))
+    if above:
+        for role in roles:
+            for unit in conn.execute(_INBOXES, {"units": above}):
+                if role in (unit.handles or []):
+                    add(Recipient(unit.email, unit.name, role, unit_id=unit.id, unit_name=unit.name,
+                                  digest_hour=unit.digest_hour))
     return list(found.values())

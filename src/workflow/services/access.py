@@ -3,6 +3,7 @@ credential, including roles held for someone else through a delegation that is a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +19,9 @@ ORG_UNIT = OrgUnit.__table__  # type: ignore[attr-defined]
 USER = User.__table__  # type: ignore[attr-defined]
 ASSIGNMENT = RoleAssignment.__table__  # type: ignore[attr-defined]
 DELEGATION = Delegation.__table__  # type: ignore[attr-defined]
+
+
+_PARENTS = select(ORG_UNIT.c.id, ORG_UNIT.c.parent_id)
 
 
 @dataclass(frozen=True)
@@ -91,16 +95,33 @@ class Caller:
 class AccessService:
     """Builds callers from the database: their grants, delegations in force today, and the org tree."""
 
+    TREE_SECONDS = 10.0  # how stale another process's change to the org units may be seen here
+
     def __init__(self, database: Database, clock: Clock) -> None:
         self._db = database
         self._clock = clock
+        self._tree: tuple[float, OrgTree] | None = None
+
+    def forget_tree(self) -> None:
+        """Read the org units afresh next time (after this process changed them)."""
+        self._tree = None
 
     def tree(self, conn: Connection | None = None) -> OrgTree:
-        """The org unit tree as it is now."""
+        """The org unit tree, read at most every ``TREE_SECONDS`` (org units change rarely; every action needs
+        the tree)."""
+        cached = self._tree
+        if cached is not None and time.monotonic() - cached[0] < self.TREE_SECONDS:
+            return cached[1]
         if conn is None:
             with self._db.begin_read() as own:
                 return self.tree(own)
-        parents = {row.id: row.parent_id for row in conn.execute(select(ORG_UNIT.c.id, ORG_UNIT.c.parent_id))}
+        tree = self._read_tree(conn)
+        self._tree = (time.monotonic(), tree)
+        return tree
+
+    @staticmethod
+    def _read_tree(conn: Connection) -> OrgTree:
+        parents = {row.id: row.parent_id for row in conn.execute(_PARENTS)}
         ancestors: dict[int, frozenset[int]] = {}
         for unit in parents:
             chain: list[int] = []

@@ -24,7 +24,7 @@ from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, false, f
 from sqlalchemy.exc import IntegrityError
 
 from workflow.clock import Clock
-from workflow.definitions.model import Approver
+from workflow.definitions.model import PREVIOUS, Approver
 from workflow.definitions.validate import did_you_mean
 from workflow.engine import Decision, Engine, Facts, Outcome
 from workflow.engine.data import check_changes
@@ -33,7 +33,7 @@ from workflow.engine.timers import depends_on, parse_duration, plan
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from workflow.notify.calendar import CalendarEntry
 from workflow.notify.outbox import CredentialRef, Notice, Notifier
-from workflow.services.access import ASSIGNMENT, ORG_UNIT, USER, AccessService, Caller, Grant
+from workflow.services.access import ASSIGNMENT, ORG_UNIT, USER, AccessService, Caller, Grant, OrgTree
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.timers import sync_timers
 from workflow.services.views import CredentialDetail, CredentialSummary, HistoryEvent, describe
@@ -70,6 +70,7 @@ class _Action:
     by: Caller
     version: int
     changes: dict[str, Any] = field(default_factory=dict)
+    _tree: OrgTree | None = None
 
     @property
     def id(self) -> int:
@@ -89,6 +90,12 @@ class _Action:
 
     def value(self, column: str) -> Any:
         return self.changes.get(column, getattr(self.row, column))
+
+    def tree(self, access: AccessService) -> OrgTree:
+        """The org tree, read once per action."""
+        if self._tree is None:
+            self._tree = access.tree(self.conn)
+        return self._tree
 
 
 @dataclass(frozen=True)
@@ -387,15 +394,15 @@ class CredentialService:
     def _notify(self, act: _Action, notice: Notice) -> None:
         if self._notifier is not None:
             self._notifier.enqueue(act.conn, notice, self._ref(act), act.engine.definition,
-                                   self._access.tree(act.conn), self._clock.now())
+                                   act.tree(self._access), self._clock.now())
 
     def _announce_state(self, conn: Connection, engine: Engine, ref: CredentialRef, facts: Facts,
-                        now: datetime) -> None:
+                        now: datetime, tree: OrgTree | None = None) -> None:
         """Tell the owners of the checklist items that are now open, and the approvers of the gates."""
         notifier, definition = self._notifier, engine.definition
         if notifier is None:
             return
-        tree = self._access.tree(conn)
+        tree = tree or self._access.tree(conn)
         if definition.notify.item_assigned:
             owed: dict[str, list[dict[str, Any]]] = {}
             entries = []
@@ -415,10 +422,11 @@ class CredentialService:
                                                                      in owed.items()}, entries),
                              ref, definition, tree, now)
         if definition.notify.decision_needed:
-            self._ask_for_decisions(conn, engine, ref, facts, now)
+            self._ask_for_decisions(conn, engine, ref, facts, now, tree=tree)
 
     def _ask_for_decisions(self, conn: Connection, engine: Engine, ref: CredentialRef, facts: Facts,
-                           now: datetime, only: tuple[str, Requirements] | None = None) -> None:
+                           now: datetime, only: tuple[str, Requirements] | None = None,
+                           tree: OrgTree | None = None) -> None:
         notifier = self._notifier
         if notifier is None:
             return
@@ -439,7 +447,7 @@ class CredentialService:
                 "state_title": engine.definition.states[ref.state].title,
                 "checklist_done": sum(1 for i in items if i.key in facts.done), "checklist_total": len(items),
                 "missing": [str(u) for u in requirements.unmet(facts) if u.kind != "approval"]},
-                entries=entries, delegates=True), ref, engine.definition, self._access.tree(conn), now)
+                entries=entries, delegates=True), ref, engine.definition, tree or self._access.tree(conn), now)
 
     # -- reads --------------------------------------------------------------------------------------------
 
@@ -624,8 +632,9 @@ class CredentialService:
                 "state_title": definition.states[outcome.dest].title,
                 "from_title": definition.states[outcome.source].title, "by": act.by.display_name,
                 "comment": comment}))
-            facts = self._facts(act.conn, act, act.engine)
-            self._announce_state(act.conn, act.engine, self._ref(act), facts, now)
+            if outcome.transition.dest != PREVIOUS:  # coming back from hold: the work was announced before
+                facts = self._facts(act.conn, act, act.engine)
+                self._announce_state(act.conn, act.engine, self._ref(act), facts, now, act.tree(self._access))
         return outcome
 
     def _record(self, act: _Action, kind: str, *, comment: str = "", trigger: str | None = None,

@@ -6,7 +6,7 @@ credential add its design team (roles on that credential alone); a person delega
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -44,7 +44,8 @@ class PeopleService:
     """Org units, users, role assignments and delegations."""
 
     def __init__(self, database: Database, clock: Clock, known_roles: Collection[str], *,
-                 allow_file_passwords: bool = True) -> None:
+                 allow_file_passwords: bool = True, on_units_changed: Callable[[], None] = lambda: None) -> None:
+        self._units_changed = on_units_changed
         self._db = database
         self._clock = clock
         self._roles = set(known_roles)
@@ -100,6 +101,7 @@ class PeopleService:
                     counts["users_updated"] += 1
                 for grant in user.roles:
                     counts["roles_added"] += self._add_assignment(conn, found, grant.role, ids[grant.unit], None)
+        self._units_changed()
         return LoadReport(**counts)
 
     # -- users ----------------------------------------------------------------------------------------------
@@ -194,7 +196,8 @@ class PeopleService:
                                                       "parent_id": parent_id, "email": email,
                                                       "handles": []}).inserted_primary_key
             assert created is not None
-            return int(created[0])
+        self._units_changed()
+        return int(created[0])
 
     def unit_id(self, key: str) -> int:
         """The id of an org unit by key."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from workflow.clock import Clock
 from workflow.engine.timers import PlannedTimer
@@ -30,21 +30,25 @@ from workflow.store.tables import CREDENTIAL, TIMER
 log = logging.getLogger(__name__)
 
 
+_PENDING = (select(TIMER.c.id, TIMER.c.key, TIMER.c.due_at, TIMER.c.state)
+            .where(TIMER.c.credential_id == bindparam("cid"), TIMER.c.status == "pending"))
+_CANCEL = update(TIMER).where(TIMER.c.id == bindparam("timer_id")).values(
+    status="cancelled", outcome=bindparam("outcome"), fired_at=bindparam("now"))
+_RETIME = update(TIMER).where(TIMER.c.id == bindparam("timer_id")).values(due_at=bindparam("due"))
+
+
 def sync_timers(conn: Connection, credential_id: int, planned: Sequence[PlannedTimer], now: datetime,
                 reason: str) -> None:
     """Make a credential's pending timers exactly ``planned``: new ones added, moved ones re-timed, others
     cancelled (with ``reason``)."""
-    pending = {row.key: row for row in conn.execute(
-        select(TIMER.c.id, TIMER.c.key, TIMER.c.due_at, TIMER.c.state)
-        .where(TIMER.c.credential_id == credential_id, TIMER.c.status == "pending"))}
+    pending = {row.key: row for row in conn.execute(_PENDING, {"cid": credential_id})}
     wanted = {p.key: p for p in planned}
     for key, row in pending.items():
         plan = wanted.get(key)
         if plan is None or plan.state != row.state:
-            conn.execute(update(TIMER).where(TIMER.c.id == row.id)
-                         .values(status="cancelled", outcome=f"cancelled: {reason}", fired_at=now))
+            conn.execute(_CANCEL, {"timer_id": row.id, "outcome": f"cancelled: {reason}", "now": now})
         elif plan.due_at != row.due_at:
-            conn.execute(update(TIMER).where(TIMER.c.id == row.id).values(due_at=plan.due_at))
+            conn.execute(_RETIME, {"timer_id": row.id, "due": plan.due_at})
     fresh = [p for key, p in wanted.items() if key not in pending or pending[key].state != p.state]
     if fresh:
         conn.execute(insert(TIMER), [
