@@ -8,16 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from tests.conftest import POSTGRES_URL
+from tests.databases import postgres_schema
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
@@ -34,17 +33,8 @@ def pg_url() -> Iterator[str]:
     """A schema of its own in the PostgreSQL test database."""
     if not POSTGRES_URL:
         pytest.skip("set WORKFLOW_TEST_POSTGRES_URL to run against PostgreSQL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(POSTGRES_URL) as url:
+        yield url
 
 
 def seeded(url: str, tmp_path: Path, count: int) -> Services:
