@@ -58,6 +58,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A schema of its own in the PostgreSQL test database (for tests that only make sense there)."""
+    if not POSTGRES_URL:
+        pytest.skip("set WORKFLOW_TEST_POSTGRES_URL to run against PostgreSQL")
+    with postgres_schema(POSTGRES_URL) as url:
+        yield url
+
+
+@pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # The app's own scheduler stays off: tests fire timers themselves, with the controlled clock.
     return Settings(environment="test", database_url=database_url, data_dir=tmp_path / "data",

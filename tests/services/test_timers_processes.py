@@ -8,15 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import POSTGRES_URL
-from tests.databases import postgres_schema
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
@@ -26,15 +22,6 @@ from workflow.store.tables import CREDENTIAL, EVENT, TIMER
 TICKER = Path(__file__).parent / "ticker"
 COUNT = 2000
 PAST = datetime(2025, 1, 1, tzinfo=UTC)  # everything created "then" is long due now
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A schema of its own in the PostgreSQL test database."""
-    if not POSTGRES_URL:
-        pytest.skip("set WORKFLOW_TEST_POSTGRES_URL to run against PostgreSQL")
-    with postgres_schema(POSTGRES_URL) as url:
-        yield url
 
 
 def seeded(url: str, tmp_path: Path, count: int) -> Services:

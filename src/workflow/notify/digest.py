@@ -38,13 +38,12 @@ class DigestService:
         written = 0
         for recipient, user_id, unit_id in waiting:
             hour, zone = self._preference(user_id, unit_id)
-            if hour is None:
-                hour = 0  # the preference was removed: send what was held at once
             local = now.astimezone(zone)
-            if local.hour < hour:
+            if hour is not None and local.hour < hour:
                 continue
             midnight = datetime(local.year, local.month, local.day, tzinfo=zone).astimezone(UTC)
-            written += self._write(recipient, user_id, unit_id, now, since=midnight if hour else None)
+            # Once a day at the chosen hour; if the preference was removed, what was held goes at once.
+            written += self._write(recipient, user_id, unit_id, now, since=midnight if hour is not None else None)
         return written
 
     def _preference(self, user_id: int | None, unit_id: int | None) -> tuple[int | None, ZoneInfo]:

@@ -9,7 +9,7 @@ digest have their messages held for it, except reminders and escalations, which 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.utils import make_msgid
 from typing import Any
@@ -27,11 +27,12 @@ URGENT = frozenset({"reminder", "escalation"})
 
 @dataclass(frozen=True)
 class Recipient:
-    """Where one message goes, and how that person or inbox likes their mail."""
+    """Where one message goes, and how that person or inbox likes their mail. ``roles`` are all the roles the
+    message concerns them in (one message even for someone holding several)."""
 
     email: str
     name: str
-    role: str
+    roles: tuple[str, ...]
     user_id: int | None = None
     unit_id: int | None = None
     unit_name: str = ""
@@ -81,13 +82,13 @@ class Notifier:
         recipients = resolve(conn, notice.roles, credential, tree, now.date(), delegates=notice.delegates)
         rows = []
         for recipient in recipients:
-            role = definition.roles.get(recipient.role)
+            titles = [definition.roles[r].title if r in definition.roles else r for r in recipient.roles]
             context = {
                 "credential": {"id": credential.id, "title": credential.title, "state": credential.state},
-                "link": self.link(credential.id), "role": recipient.role,
-                "role_title": role.title if role else recipient.role, "recipient_unit": recipient.unit_name,
+                "link": self.link(credential.id), "role": recipient.roles[0],
+                "role_title": " and ".join(titles), "recipient_unit": recipient.unit_name,
                 "digest_note": "", "on_behalf_of": recipient.on_behalf_of,
-                **notice.context, **notice.per_role.get(recipient.role, {}),
+                **notice.context, **_merged(notice.per_role, recipient.roles),
             }
             rendered = self.renderer.render(notice.kind, context)
             held = recipient.digest_hour is not None and notice.kind not in URGENT
@@ -104,6 +105,18 @@ class Notifier:
         if rows:
             conn.execute(insert(OUTBOX), rows)
         return len(rows)
+
+
+def _merged(per_role: Mapping[str, dict[str, Any]], roles: Sequence[str]) -> dict[str, Any]:
+    """The extra context of several roles together: lists (such as checklist items) are joined."""
+    merged: dict[str, Any] = {}
+    for role in roles:
+        for key, value in per_role.get(role, {}).items():
+            if isinstance(value, list) and isinstance(merged.get(key), list):
+                merged[key] = merged[key] + value
+            else:
+                merged.setdefault(key, value)
+    return merged
 
 
 _ROLES: BindParameter[Any] = bindparam("roles", expanding=True)
@@ -136,22 +149,27 @@ def resolve(conn: Connection, roles: Iterable[str], credential: CredentialRef, t
     found: dict[str, Recipient] = {}
 
     def add(recipient: Recipient) -> None:
-        if recipient.email and recipient.email not in found:
+        if not recipient.email:
+            return
+        known = found.get(recipient.email)
+        if known is None:
             found[recipient.email] = recipient
+        elif recipient.roles[0] not in known.roles:  # one message, in every role it concerns them
+            found[recipient.email] = replace(known, roles=(*known.roles, *recipient.roles))
 
     names = {h.id: h.username for h in holders}
     for role in roles:
         givers = [h.id for h in holders if h.role == role]
         for h in (h for h in holders if h.role == role):
-            add(Recipient(h.email, h.display_name, role, user_id=h.id, digest_hour=h.digest_hour))
+            add(Recipient(h.email, h.display_name, (role,), user_id=h.id, digest_hour=h.digest_hour))
         if delegates and givers:
             for a in conn.execute(_ACTING, {"givers": givers, "today": today, "role": role}):
-                add(Recipient(a.email, a.display_name, role, user_id=a.id, digest_hour=a.digest_hour,
+                add(Recipient(a.email, a.display_name, (role,), user_id=a.id, digest_hour=a.digest_hour,
                               on_behalf_of=names.get(a.from_user_id)))
     if above:
         for role in roles:
             for unit in conn.execute(_INBOXES, {"units": above}):
                 if role in (unit.handles or []):
-                    add(Recipient(unit.email, unit.name, role, unit_id=unit.id, unit_name=unit.name,
+                    add(Recipient(unit.email, unit.name, (role,), unit_id=unit.id, unit_name=unit.name,
                                   digest_hour=unit.digest_hour))
     return list(found.values())
