@@ -19,13 +19,19 @@ a ``ManualClock`` set after every due time and before every future one.
 1. Fire all due: 10,000 credentials, each with 1 due and 9 future timers (100,000 pending, 10,000 due). Measured:
    the wall time of ``services.timers.run_due()`` firing the 10,000 (one transaction each; firing ``tick`` also
    cancels the credential's 9 future timers, as ``sync_timers`` does when a credential leaves the timers' state:
-   that is part of the real cost). Baseline from the same run and database: ``services.credentials.fire(tick)``
-   on 10,000 other credentials with no timers (half before ``run_due``, half after), and, to split the overhead,
-   on 10,000 credentials with 10 future timers each (all 10 cancelled by the transition, before ``run_due``).
+   that is part of the real cost). Baselines in the same database: ``services.credentials.fire(tick)`` on 10,000
+   other credentials without timers, and on 10,000 credentials with 10 future timers each, all 10 cancelled by
+   the transition (these add 100,000 future timers to the table; the poll does not depend on them, see 2). The
+   three sides alternate in 100 rounds of 100 (rotating order): ``run_due`` is stopped after one claim per round
+   through its ``stop`` event, and the last round runs it until nothing is due.
 2. Poll cost against what exists: ``services.timers.claim(100)`` with nothing due and with exactly 100 due (put
    back to pending, untimed, between repetitions), on a database of 10,000 pending timers and one of 1,000,000
-   (both over 10,000 credentials), polled alternately, in rounds whose order flips; the medians are reported.
-   The poll statement is captured as the service sends it and shown with EXPLAIN on each database and size.
+   (both over 10,000 credentials), alternating every repetition; the medians of 200 polls are reported. On
+   PostgreSQL the two timer tables have autovacuum off and are VACUUMed (untimed, INDEX_CLEANUP ON) before each
+   repetition, so that both sizes see the same dead index entries; section 3 measures what those entries cost:
+   a poll with nothing due after N timers were claimed since the last VACUUM. The poll statement is captured as
+   the service sends it and shown with EXPLAIN (PostgreSQL: EXPLAIN ANALYZE, rolled back) on each database and
+   size.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -80,6 +87,7 @@ class Plan:
     polls: int  # part 2: timed polls of each kind on each size
     rounds: int  # part 2: alternating rounds the polls are split into
     chunk: int  # rows per executemany (and per transaction)
+    churn: tuple[int, ...]  # section 3: timers claimed since the last VACUUM before each idle poll
     explain: bool
 
 
@@ -145,6 +153,25 @@ def analyze(services: Services) -> None:
             conn.execute(text("ANALYZE credential"))
 
 
+def vacuum(services: Services) -> None:
+    """PostgreSQL: VACUUM the timer table, indexes included (SQLite updates in place and has nothing to clean up).
+
+    INDEX_CLEANUP ON: by default (PostgreSQL 14+) VACUUM leaves the indexes alone while fewer than ~2% of the
+    table's pages have dead rows, which on the 1,000,000-row table would leave the dead entries of the last
+    thousands of claims in ix_timer_due, and on the 10,000-row table not."""
+    if not services.database.is_sqlite:
+        with services.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (INDEX_CLEANUP ON) timer")
+
+
+def no_autovacuum(services: Services) -> None:
+    """PostgreSQL: no autovacuum on this (bench-only) timer table, so that the 10,000-row table is not cleaned up
+    at other moments than the 1,000,000-row one (autovacuum's threshold is a fraction of the table)."""
+    if not services.database.is_sqlite:
+        with services.database.begin() as conn:
+            conn.execute(text("ALTER TABLE timer SET (autovacuum_enabled = false)"))
+
+
 def start(url: str, data_dir: Path) -> Services:
     settings = Settings(database_url=url, definitions_dir=TICKER, data_dir=data_dir, scheduler_in_app=False)
     return Services.start(settings, ManualClock(NOW))
@@ -203,59 +230,103 @@ def counts_over(services: Services, ids: list[int]) -> dict[str, int]:
 # -- part 1: fire all due -------------------------------------------------------------------------------------
 
 
+SIDES = ("run_due", "plain", "cancelling")
+
+
 @dataclass
 class FireResult:
-    timers: int = 0
-    run_due_s: float = 0.0
+    rounds: int
+    counts: dict[str, list[int]] = field(default_factory=lambda: {side: [] for side in SIDES})
+    seconds: dict[str, list[float]] = field(default_factory=lambda: {side: [] for side in SIDES})
     claims: list[float] = field(default_factory=list)  # seconds per claim() inside run_due
-    plain: list[float] = field(default_factory=list)  # tx/s: before run_due, after
-    cancelling: float = 0.0  # tx/s of fire(tick) on credentials with 10 future timers
     per_op: dict[str, float] = field(default_factory=dict)  # SQL statements per operation
 
-    @property
-    def timer_rate(self) -> float:
-        return self.timers / self.run_due_s
+    def rate(self, side: str) -> float:
+        """Operations per second over every round: total count over total time."""
+        return sum(self.counts[side]) / sum(self.seconds[side])
+
+    def round_rates(self, side: str) -> list[float]:
+        return [n / s for n, s in zip(self.counts[side], self.seconds[side], strict=True)]
 
     @property
-    def plain_rate(self) -> float:
-        """Both halves together: transitions over the total time."""
-        return 2 / sum(1 / r for r in self.plain)
+    def round_ratio(self) -> float:
+        """Median over the rounds of (timers/s ÷ plain tx/s) within the round: less sensitive to drift."""
+        return statistics.median(t / p for t, p in zip(self.round_rates("run_due"), self.round_rates("plain"),
+                                                       strict=True))
+
+
+class ChunkedRunDue:
+    """Calls ``services.timers.run_due()`` so that it stops after ``batches`` claims (through its ``stop`` event,
+    which it checks before each claim), timing each claim on the way."""
+
+    def __init__(self, services: Services, result: FireResult) -> None:
+        self.timers = services.timers
+        self.result = result
+        self.left = 0
+        self.stop = threading.Event()
+        claim = self.timers.claim
+
+        def timed_claim(limit: int = POLL) -> list[int]:
+            self.left -= 1
+            if self.left <= 0:
+                self.stop.set()  # run_due handles this batch, then returns
+            begin = time.perf_counter_ns()
+            try:
+                return claim(limit)
+            finally:
+                self.result.claims.append((time.perf_counter_ns() - begin) / 1e9)
+
+        self.timers.claim = timed_claim  # type: ignore[method-assign]  # run_due calls self.claim
+
+    def __call__(self, batches: int | None) -> int:
+        """Run until ``batches`` claims were made (None: until nothing is due); returns how many were handled."""
+        self.left = batches if batches is not None else 1 << 62
+        self.stop.clear()
+        return self.timers.run_due(batch=POLL, stop=self.stop)
+
+    def close(self) -> None:
+        del self.timers.claim
 
 
 def fire_all_due(backend: str, url: str, data_dir: Path, plan: Plan) -> FireResult:
     n = plan.fire_credentials
+    rounds = n // POLL
     print(f"\n[{backend}] 1. fire all due: {n:,} credentials x (1 due + {SIBLINGS} future) = "
-          f"{n * (SIBLINGS + 1):,} pending timers, {n:,} due")
+          f"{n * (SIBLINGS + 1):,} pending timers, {n:,} due; {rounds} rounds of {POLL} per side")
+    result = FireResult(rounds)
     services = start(url, data_dir)
-    result = FireResult()
     try:
         db = services.database
-        version = services.definitions.current_version(DEFINITION)
         rng = random.Random(1)
         began = time.perf_counter()
-        warm_timed = add_credentials(db, version, WARM, "warm timed", plan.chunk)
-        warm_plain = add_credentials(db, version, WARM, "warm plain", plan.chunk)
+        version = services.definitions.current_version(DEFINITION)
+        warm = {label: add_credentials(db, version, WARM, f"warm {label}", plan.chunk)
+                for label in ("timed", "plain", "cancelling")}
         timed = add_credentials(db, version, n, "timed", plan.chunk)
         plain = add_credentials(db, version, n, "plain", plan.chunk)
         cancelling = add_credentials(db, version, n, "cancelling", plan.chunk)
 
         def rows() -> Iterator[dict[str, Any]]:
             # The warm-up timers are due first, so that one claim(WARM) takes exactly them.
-            for i, cid in enumerate(warm_timed):
+            for i, cid in enumerate(warm["timed"]):
                 yield timer_row(cid, "tick_due", DUE - timedelta(hours=1) + timedelta(milliseconds=i))
                 for k in range(SIBLINGS):
                     yield timer_row(cid, f"later_{k}", future(rng))
             for i, cid in enumerate(timed):
                 yield timer_row(cid, "tick_due", DUE + timedelta(milliseconds=i))
-                for k in range(SIBLINGS):  # distinct keys: sync_timers keys its pending timers by key
+                for k in range(SIBLINGS):  # distinct keys: sync_timers keys a credential's pending timers by key
                     yield timer_row(cid, f"later_{k}", future(rng))
-            for cid in cancelling:
+            for cid in warm["cancelling"] + cancelling:
                 for k in range(SIBLINGS + 1):
                     yield timer_row(cid, f"later_{k}", future(rng))
 
         inserted = add_rows(db, TIMER, rows(), plan.chunk)
         analyze(services)
-        print(f"  set-up: {WARM * 2 + 3 * n:,} credentials, {inserted:,} timers in {time.perf_counter() - began:.1f} s")
+        print(f"  set-up: {WARM * 3 + 3 * n:,} credentials, {inserted:,} timers in {time.perf_counter() - began:.1f} s"
+              ": "
+              f"{n * (SIBLINGS + 1):,} pending ({n:,} due) on the credentials run_due fires, "
+              f"{n * (SIBLINGS + 1):,} future ones on the cancelling baseline's (cancelled as the rounds go), "
+              "the rest on warm-up credentials")
 
         caller = Caller.system(ACTOR)
         timers = services.timers
@@ -263,55 +334,68 @@ def fire_all_due(backend: str, url: str, data_dir: Path, plan: Plan) -> FireResu
         with statements(db.engine) as sent:
             claimed = timers.claim(WARM)
         result.per_op["claim(100)"] = len(sent)
-        assert len(claimed) == WARM, f"warm-up claimed {len(claimed)} timers, not {WARM}"
+        if len(claimed) != WARM:
+            raise SystemExit(f"warm-up claimed {len(claimed)} timers, not {WARM}")
         with statements(db.engine) as sent:
-            outcomes = [services.credentials.run_timer(timer_id, timers.owner) for timer_id in claimed]
+            outcomes = {services.credentials.run_timer(timer_id, timers.owner) for timer_id in claimed}
         result.per_op["run_timer (fire tick, cancel 9)"] = len(sent) / WARM
-        assert all(o.startswith("fired tick") for o in outcomes), set(outcomes)
+        if not all(o.startswith("fired tick") for o in outcomes):
+            raise SystemExit(f"warm-up timers: {outcomes}")
         with statements(db.engine) as sent:
-            fire_rate(services, warm_plain, caller)
+            fire_rate(services, warm["plain"], caller)
         result.per_op["fire(tick), no timers"] = len(sent) / WARM
-
-        result.plain.append(fire_rate(services, plain[: n // 2], caller))
-        print(f"  fire(tick), credentials without timers, first half: {result.plain[-1]:8,.0f} tx/s")
         with statements(db.engine) as sent:
-            result.cancelling = fire_rate(services, cancelling, caller)
-        result.per_op["fire(tick), cancel 10 timers"] = len(sent) / n
-        print(f"  fire(tick), credentials with 10 future timers:     {result.cancelling:8,.0f} tx/s "
-              f"(each transition cancels its 10 timers)")
+            fire_rate(services, warm["cancelling"], caller)
+        result.per_op["fire(tick), cancel 10 timers"] = len(sent) / WARM
 
-        claim = timers.claim
-
-        def timed_claim(limit: int = POLL) -> list[int]:
-            begin = time.perf_counter_ns()
-            try:
-                return claim(limit)
-            finally:
-                result.claims.append((time.perf_counter_ns() - begin) / 1e9)
-
-        timers.claim = timed_claim  # type: ignore[method-assign]  # run_due calls self.claim: time each poll
+        run_due = ChunkedRunDue(services, result)
         try:
-            begin = time.perf_counter_ns()
-            result.timers = timers.run_due(batch=POLL)
-            result.run_due_s = (time.perf_counter_ns() - begin) / 1e9
-        finally:
-            del timers.claim
-        claim_s = sum(result.claims)
-        print(f"  run_due(): {result.timers:,} timers in {result.run_due_s:.2f} s = {result.timer_rate:8,.0f} timers/s "
-              f"({1e6 / result.timer_rate:,.0f} µs per timer); each fired tick and cancelled {SIBLINGS} future timers")
-        print(f"    of which {len(result.claims)} claim(100) calls: {claim_s:.2f} s ({claim_s / result.run_due_s:.0%}), "
-              f"median {statistics.median(result.claims) * 1e3:.2f} ms, first {result.claims[0] * 1e3:.2f} ms, "
-              f"last (empty) {result.claims[-1] * 1e3:.2f} ms")
+            def side(name: str, r: int) -> None:
+                part = slice(r * POLL, (r + 1) * POLL)
+                begin = time.perf_counter_ns()
+                if name == "run_due":  # one claim per round; the last round runs until nothing is due
+                    count = run_due(1 if r < rounds - 1 else None)
+                else:
+                    ids = plain[part] if name == "plain" else cancelling[part]
+                    fire_rate(services, ids, caller)
+                    count = len(ids)
+                result.seconds[name].append((time.perf_counter_ns() - begin) / 1e9)
+                result.counts[name].append(count)
 
-        result.plain.append(fire_rate(services, plain[n // 2:], caller))
-        print(f"  fire(tick), credentials without timers, second half: {result.plain[-1]:8,.0f} tx/s")
-        print(f"  baseline fire(tick), no timers: {result.plain_rate:8,.0f} tx/s ({1e6 / result.plain_rate:,.0f} µs/tx)"
-              f"; timers/s ÷ tx/s = {result.timer_rate / result.plain_rate:.2f}")
+            report_every = max(1, rounds // 10)
+            for r in range(rounds):
+                for name in SIDES[r % 3:] + SIDES[: r % 3]:
+                    side(name, r)
+                if (r + 1) % report_every == 0:
+                    rates = {name: sum(result.counts[name][-report_every:]) / sum(result.seconds[name][-report_every:])
+                             for name in SIDES}
+                    span = f"round {r + 1}" if report_every == 1 else f"rounds {r + 2 - report_every}-{r + 1}"
+                    print(f"  {span}: run_due {rates['run_due']:6,.0f} timers/s   "
+                          f"fire(tick) no timers {rates['plain']:6,.0f} tx/s   fire(tick) cancelling 10 "
+                          f"{rates['cancelling']:6,.0f} tx/s")
+        finally:
+            run_due.close()
+
+        fired, seconds = sum(result.counts["run_due"]), sum(result.seconds["run_due"])
+        timer_rate, plain_rate, cancel_rate = (result.rate(s) for s in SIDES)
+        claim_s = sum(result.claims)
+        print(f"  run_due(): {fired:,} timers in {seconds:.2f} s = {timer_rate:,.0f} timers/s "
+              f"({1e6 / timer_rate:,.0f} µs per timer); each fired tick and cancelled {SIBLINGS} future timers")
+        print(f"    of which {len(result.claims)} claim(100) calls: {claim_s:.2f} s ({claim_s / seconds:.1%}), "
+              f"median {statistics.median(result.claims) * 1e3:.2f} ms, first {result.claims[0] * 1e3:.2f} ms")
+        print(f"  baseline fire(tick), no timers: {plain_rate:,.0f} tx/s ({1e6 / plain_rate:,.0f} µs/tx); "
+              f"timers/s ÷ tx/s = {timer_rate / plain_rate:.2f} "
+              f"(median of the rounds' ratios {result.round_ratio:.2f})")
+        print(f"  fire(tick) cancelling 10 future timers: {cancel_rate:,.0f} tx/s ({1e6 / cancel_rate:,.0f} µs/tx)")
+        plain_us, cancel_us, timer_us = 1e6 / plain_rate, 1e6 / cancel_rate, 1e6 / timer_rate
+        print(f"  per due timer {timer_us:,.0f} µs ≈ transition {plain_us:,.0f} µs + cancelling the credential's "
+              f"other timers {cancel_us - plain_us:,.0f} µs + claim / run_timer bookkeeping "
+              f"{timer_us - cancel_us:,.0f} µs")
         print("  SQL statements per operation (BEGIN not counted): "
               + ", ".join(f"{k}: {v:g}" for k, v in result.per_op.items()))
 
-        if result.timers != n:
-            raise SystemExit(f"run_due handled {result.timers} timers, expected {n}")
+        if fired != n:
+            raise SystemExit(f"run_due handled {fired} timers, expected {n}")
         expected = {"credential ticked": n, "timer cancelled": n * SIBLINGS, "timer done": n}
         got = counts_over(services, timed)
         if got != expected:
@@ -354,6 +438,7 @@ class PollDatabase:
         return spent
 
     def repeat(self, record: bool) -> None:
+        vacuum(self.services)  # PostgreSQL: no dead index entries left by earlier repetitions (see churn)
         self.mark("pending")
         busy = self.poll(POLL)
         self.mark("done")
@@ -382,6 +467,7 @@ def poll_database(label: str, url: str, data_dir: Path, plan: Plan, size: int) -
 
         inserted = add_rows(db, TIMER, rows(), plan.chunk)
         analyze(services)
+        no_autovacuum(services)
         with db.begin_read() as conn:
             due = sorted(conn.execute(select(TIMER.c.id).where(TIMER.c.due_at <= NOW)).scalars())
         assert len(due) == POLL and inserted == size, (len(due), inserted)
@@ -412,12 +498,37 @@ def captured_claim(pdb: PollDatabase) -> tuple[str, Any]:
     return params[0]
 
 
-def explain(pdb: PollDatabase) -> list[str]:
+def churn(both: list[PollDatabase], steps: tuple[int, ...], polls: int = 15) -> dict[int, list[float]]:
+    """Median µs of a poll with nothing due after ``steps`` timers have been claimed since the last VACUUM (each
+    claimed timer leaves its old index entries behind on PostgreSQL until VACUUM, as firing timers does). The
+    databases go in step, their polls alternating."""
+    for pdb in both:
+        vacuum(pdb.services)
+    claimed = 0
+    found: dict[int, list[float]] = {pdb.size: [] for pdb in both}
+    for target in steps:
+        for pdb in both:
+            for _ in range(claimed, target, POLL):
+                pdb.mark("pending")
+                pdb.poll(POLL)
+            pdb.mark("done")
+        claimed = max(claimed, target)
+        times: dict[int, list[float]] = {pdb.size: [] for pdb in both}
+        for i in range(polls):
+            for pdb in both if i % 2 == 0 else both[::-1]:
+                times[pdb.size].append(pdb.poll(0))
+        for size, values in times.items():
+            found[size].append(statistics.median(values))
+    return found
+
+
+def explain(pdb: PollDatabase, cases: tuple[str, ...] = ("pending", "done"), note: str = "") -> list[str]:
     """The poll's plan on this database: EXPLAIN QUERY PLAN on SQLite; on PostgreSQL EXPLAIN (ANALYZE, BUFFERS),
-    run in a transaction that is rolled back, with 100 due and with nothing due."""
+    run in a transaction that is rolled back; with 100 due (``pending``) and with nothing due (``done``)."""
     lines: list[str] = []
     engine = pdb.services.database.engine
-    for status, what in (("pending", f"{POLL} due"), ("done", "nothing due")):
+    for status in cases:
+        what = (f"{POLL} due" if status == "pending" else "nothing due") + note
         pdb.mark(status)
         statement, params = captured_claim(pdb)
         pdb.mark(status)  # the capture claimed them: put them back
@@ -448,6 +559,7 @@ class PollResult:
     busy: tuple[float, float]
     plans: list[str]
     statement: str
+    churn: dict[int, list[float]]  # size -> median µs of an idle poll after plan.churn[i] claims since VACUUM
 
 
 def poll_cost(backend: str, open_url: Callable[[str], Any], data_dir: Path, plan: Plan) -> PollResult:
@@ -462,25 +574,38 @@ def poll_cost(backend: str, open_url: Callable[[str], Any], data_dir: Path, plan
                 for pdb in both:
                     for _ in range(10):
                         pdb.repeat(record=False)
+                if not small.services.database.is_sqlite:
+                    print("  (PostgreSQL: autovacuum off on these two timer tables; VACUUM (INDEX_CLEANUP ON), "
+                          "untimed, before each repetition: the churn figures below show why)")
                 per_round = max(1, plan.polls // plan.rounds)
                 for r in range(plan.rounds):
-                    order = both if r % 2 == 0 else both[::-1]
-                    for pdb in order:
-                        for _ in range(per_round):
+                    for i in range(per_round):  # the two sizes alternate every repetition, the order flipping
+                        for pdb in both if (r * per_round + i) % 2 == 0 else both[::-1]:
                             pdb.repeat(record=True)
                     print(f"  round {r + 1}: " + "   ".join(
                         f"{p.label}: nothing due {statistics.median(p.idle[-per_round:]):7,.0f} µs, "
                         f"{POLL} due {statistics.median(p.busy[-per_round:]):7,.0f} µs" for p in both))
                 statement, _ = captured_claim(small)
                 small.mark("done")
-                plans = explain(small) + explain(large) if plan.explain else []
+                plans: list[str] = []
+                if plan.explain:
+                    for pdb in both:
+                        vacuum(pdb.services)
+                        plans += explain(pdb)
                 result = PollResult((small.size, large.size),
                                     (statistics.median(small.idle), statistics.median(large.idle)),
                                     (statistics.median(small.busy), statistics.median(large.busy)), plans,
-                                    " ".join(statement.split()))
+                                    " ".join(statement.split()), {})
                 for what, (a, b) in (("nothing due", result.idle), (f"{POLL} due", result.busy)):
                     print(f"  claim({POLL}), {what}: median {a:,.0f} µs at {small.size:,} pending, {b:,.0f} µs at "
                           f"{large.size:,}; ratio {b / a:.2f} ({len(small.idle)} polls each)")
+                result.churn = churn(both, plan.churn)
+                for pdb in both:
+                    found = zip(plan.churn, result.churn[pdb.size], strict=True)
+                    print(f"  churn, {pdb.label}: claim({POLL}) with nothing due after "
+                          + ", ".join(f"{n:,} claimed: {us:,.0f} µs" for n, us in found) + " (since the last VACUUM)")
+                if plan.explain and not large.services.database.is_sqlite:
+                    plans += explain(large, ("done",), f" after {plan.churn[-1]:,} claimed since VACUUM")
                 return result
             finally:
                 large.services.close()
@@ -564,14 +689,17 @@ def report(outcomes: list[Outcome], plan: Plan) -> None:
     n = plan.fire_credentials
     print(f"\n1. Fire all due: {n:,} due of {n * (SIBLINGS + 1):,} pending; each fire moves its credential "
           f"(tick) and cancels its {SIBLINGS} future timers\n")
-    print("| database | run_due timers/s | µs/timer | of which claim | fire(tick) tx/s (no timers) | µs/tx "
-          "| timers/s ÷ tx/s | fire(tick) cancelling 10 timers, tx/s | µs/tx |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| database | run_due timers/s | µs/timer | of which claim | fire(tick) tx/s, no timers | µs/tx "
+          "| timers/s ÷ tx/s | per-round ratio (median) | fire(tick) cancelling 10 timers, tx/s | µs/tx "
+          "| µs/timer ≈ transition + cancelling + bookkeeping |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for out in outcomes:
         f = out.fire
-        print(f"| {out.backend} | {f.timer_rate:,.0f} | {1e6 / f.timer_rate:,.0f} | {sum(f.claims) / f.run_due_s:.0%} "
-              f"| {f.plain_rate:,.0f} | {1e6 / f.plain_rate:,.0f} | {f.timer_rate / f.plain_rate:.2f} "
-              f"| {f.cancelling:,.0f} | {1e6 / f.cancelling:,.0f} |")
+        timer, plain, cancel = (f.rate(side) for side in SIDES)
+        print(f"| {out.backend} | {timer:,.0f} | {1e6 / timer:,.0f} | {sum(f.claims) / sum(f.seconds['run_due']):.1%} "
+              f"| {plain:,.0f} | {1e6 / plain:,.0f} | {timer / plain:.2f} | {f.round_ratio:.2f} "
+              f"| {cancel:,.0f} | {1e6 / cancel:,.0f} | {1e6 / plain:,.0f} + {1e6 / cancel - 1e6 / plain:,.0f} + "
+              f"{1e6 / timer - 1e6 / cancel:,.0f} |")
     small, large = plan.small, plan.large
     print(f"\n2. One poll, claim({POLL}): median µs over {plan.polls} polls of each kind and size\n")
     print(f"| database | nothing due, {small:,} pending | {large:,} pending | ratio | {POLL} due, {small:,} pending "
@@ -581,6 +709,13 @@ def report(outcomes: list[Outcome], plan: Plan) -> None:
         p = out.poll
         print(f"| {out.backend} | {p.idle[0]:,.0f} | {p.idle[1]:,.0f} | {p.idle[1] / p.idle[0]:.2f} "
               f"| {p.busy[0]:,.0f} | {p.busy[1]:,.0f} | {p.busy[1] / p.busy[0]:.2f} |")
+    print("\n3. One poll with nothing due (median µs of 15) after N timers were claimed since the last VACUUM "
+          "(PostgreSQL keeps their old index entries until then; autovacuum off for the measurement)\n")
+    print("| database | pending | " + " | ".join(f"N = {n:,}" for n in plan.churn) + " |")
+    print("|---|---:|" + "---:|" * len(plan.churn))
+    for out in outcomes:
+        for size, values in out.poll.churn.items():
+            print(f"| {out.backend} | {size:,} | " + " | ".join(f"{v:,.0f}" for v in values) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -592,8 +727,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     plan = Plan(fire_credentials=10_000 // scale, poll_credentials=10_000 // scale, small=10_000 // scale,
-                large=1_000_000 // scale, polls=args.polls or (60 if args.quick else 200),
-                rounds=4 if args.quick else 10, chunk=50_000, explain=not args.no_explain)
+                large=1_000_000 // scale,
+                polls=args.polls or (40 if args.quick else 200), rounds=4 if args.quick else 10, chunk=50_000,
+                churn=(0, 1_000, 5_000) if args.quick else (0, 1_000, 5_000, 20_000),
+                explain=not args.no_explain)
     pg = None if args.no_postgres else postgres_url()
     print(f"timers_bench: Python {sys.version.split()[0]}, SQLAlchemy {sqlalchemy.__version__}, "
           f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs{' (quick)' if args.quick else ''}")
