@@ -14,7 +14,7 @@ Both sides fire ``hold`` (→ ``on_hold``) and ``resume`` (→ back to the previ
 alternately on a pool of credentials of their own, one committed transaction per transition, on the same
 database and the same SQLAlchemy engine:
 
-* service: ``services.credentials.fire(credential_id=..., trigger=..., actor=...)``;
+* service: ``services.credentials.fire(credential_id=..., trigger=..., by=...)``;
 * raw SQL: prepared SQLAlchemy Core statements on a connection of ``Database.engine``, the statements the service
   sends: lock and read the credential row (``FOR UPDATE`` on PostgreSQL; on SQLite the engine issues ``BEGIN
   IMMEDIATE``), update state / previous_state / version / updated_at / state_entered_at, insert one ``event``

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import BindParameter, Connection, and_, bindparam, func, insert, or_, select, update
 
 from workflow.clock import Clock
 from workflow.engine.timers import PlannedTimer
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 _PENDING = (select(TIMER.c.id, TIMER.c.key, TIMER.c.due_at, TIMER.c.state)
             .where(TIMER.c.credential_id == bindparam("cid"), TIMER.c.status == "pending"))
-_CANCEL = update(TIMER).where(TIMER.c.id == bindparam("timer_id")).values(
+_CANCEL = update(TIMER).where(TIMER.c.id.in_(bindparam("timer_ids", expanding=True))).values(
     status="cancelled", outcome=bindparam("outcome"), fired_at=bindparam("now"))
 _RETIME = update(TIMER).where(TIMER.c.id == bindparam("timer_id")).values(due_at=bindparam("due"))
 
@@ -43,12 +43,15 @@ def sync_timers(conn: Connection, credential_id: int, planned: Sequence[PlannedT
     cancelled (with ``reason``)."""
     pending = {row.key: row for row in conn.execute(_PENDING, {"cid": credential_id})}
     wanted = {p.key: p for p in planned}
+    cancelled = []
     for key, row in pending.items():
         plan = wanted.get(key)
         if plan is None or plan.state != row.state:
-            conn.execute(_CANCEL, {"timer_id": row.id, "outcome": f"cancelled: {reason}", "now": now})
+            cancelled.append(row.id)
         elif plan.due_at != row.due_at:
             conn.execute(_RETIME, {"timer_id": row.id, "due": plan.due_at})
+    if cancelled:
+        conn.execute(_CANCEL, {"timer_ids": cancelled, "outcome": f"cancelled: {reason}", "now": now})
     fresh = [p for key, p in wanted.items() if key not in pending or pending[key].state != p.state]
     if fresh:
         conn.execute(insert(TIMER), [
@@ -56,6 +59,18 @@ def sync_timers(conn: Connection, credential_id: int, planned: Sequence[PlannedT
              "state": p.state, "trigger": p.trigger, "notify": list(p.notify), "status": "pending",
              "lease_owner": None, "lease_until": None, "attempts": 0, "outcome": "", "created_at": now,
              "fired_at": None} for p in fresh])
+
+
+_NOW: BindParameter[Any] = bindparam("now")
+_CLAIM = (update(TIMER)
+          .where(TIMER.c.id.in_(
+              select(TIMER.c.id)
+              .where(or_(and_(TIMER.c.status == "pending", TIMER.c.due_at <= _NOW),
+                         and_(TIMER.c.status == "running", TIMER.c.lease_until < _NOW)))
+              .order_by(TIMER.c.due_at).limit(bindparam("n")).with_for_update(skip_locked=True)))
+          .values(status="running", lease_owner=bindparam("owner"), lease_until=bindparam("until"),
+                  attempts=TIMER.c.attempts + 1)
+          .returning(TIMER.c.id, TIMER.c.due_at))
 
 
 @dataclass(frozen=True)
@@ -87,15 +102,9 @@ class TimerService:
     def claim(self, limit: int = 100) -> list[int]:
         """Claim up to ``limit`` due timers (and timers whose claim ran out) for this process, oldest first."""
         now = self._clock.now()
-        due = or_(and_(TIMER.c.status == "pending", TIMER.c.due_at <= now),
-                  and_(TIMER.c.status == "running", TIMER.c.lease_until < now))
-        chosen = (select(TIMER.c.id).where(due).order_by(TIMER.c.due_at).limit(limit)
-                  .with_for_update(skip_locked=True))
         with self._db.begin() as conn:
-            rows = conn.execute(update(TIMER).where(TIMER.c.id.in_(chosen))
-                                .values(status="running", lease_owner=self.owner, lease_until=now + self._lease,
-                                        attempts=TIMER.c.attempts + 1)
-                                .returning(TIMER.c.id, TIMER.c.due_at)).all()
+            rows = conn.execute(_CLAIM, {"now": now, "n": limit, "owner": self.owner,
+                                         "until": now + self._lease}).all()
         return [row.id for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
 
     def run_due(self, *, batch: int = 100, stop: threading.Event | None = None) -> int:
