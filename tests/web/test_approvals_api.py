@@ -130,7 +130,8 @@ def test_stage_order_and_double_approvals_are_409(org: Services, client_for: Cli
 
     assert decide(client_for("qa"), cid, "governance_signoff").status_code == 201
     twice = problem(decide(client_for("qa"), cid, "governance_signoff"), 409, "conflict")
-    assert twice["detail"] == "qa has already approved gate 'governance_signoff'"
+    assert twice["detail"] == ("qa has already approved gate 'governance_signoff' (in their own name or as a "
+                               "delegate); one person gives one approval")
 
 
 def test_approvals_by_people_who_may_not_are_403(org: Services, client_for: Clients) -> None:

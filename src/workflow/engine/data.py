@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -12,6 +13,21 @@ from workflow.errors import InvalidInput
 
 MAX_TEXT = 20_000
 MAX_LIST = 200
+MAX_NUMBER = 1_000_000
+
+
+def check_plain_text(name: str, value: str) -> None:
+    """Refuse text that cannot be stored and read back as UTF-8 everywhere (lone surrogates, NUL characters).
+
+    Raises:
+        InvalidInput: naming the field.
+    """
+    if "\x00" in value:
+        raise InvalidInput(name, "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(name, "is not valid Unicode text (it holds a lone surrogate)") from None
 
 
 def check_changes(definition: Definition, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,21 +62,30 @@ def _check(name: str, field: CredentialField, value: Any) -> Any:
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput(name, "must be a whole number")
+        if abs(value) > MAX_NUMBER:
+            raise InvalidInput(name, f"must be between -{MAX_NUMBER} and {MAX_NUMBER}")
         return value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput(name, "must be a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidInput(name, "must be a finite number")
+        if abs(value) > MAX_NUMBER:
+            raise InvalidInput(name, f"must be between -{MAX_NUMBER} and {MAX_NUMBER}")
         return value
     if kind == "date":
         try:
-            return date.fromisoformat(str(value)).isoformat()
+            day = date.fromisoformat(str(value))
         except ValueError:
             raise InvalidInput(name, f"must be a date as YYYY-MM-DD, not {str(value)[:40]!r}") from None
+        if not 1900 <= day.year <= 2200:
+            raise InvalidInput(name, "must be a date between the years 1900 and 2200")
+        return day.isoformat()
     if kind == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidInput(name, "must be a list of text")
         if len(value) > MAX_LIST or any(len(v) > MAX_TEXT for v in value):
             raise InvalidInput(name, f"is too long (at most {MAX_LIST} entries of {MAX_TEXT} characters)")
+        for entry in value:
+            check_plain_text(name, entry)
         return list(value)
     if not isinstance(value, str):
         raise InvalidInput(name, "must be text")
@@ -68,4 +93,5 @@ def _check(name: str, field: CredentialField, value: Any) -> Any:
         raise InvalidInput(name, f"must be one of {', '.join(field.options)}{did_you_mean(value, field.options)}")
     if len(value) > MAX_TEXT:
         raise InvalidInput(name, f"is too long (at most {MAX_TEXT} characters)")
+    check_plain_text(name, value)
     return value

@@ -15,6 +15,7 @@ from typing import Any
 import isodate
 
 from workflow.definitions.model import Definition, Timer
+from workflow.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,20 @@ def plan(definition: Definition, *, state: str, entered_at: datetime, data: Mapp
     for timer in definition.timers:
         if timer.state and state not in timer.state:
             continue
-        base = _base(timer, entered_at, data)
+        try:
+            base = _base(timer, entered_at, data)
+        except OverflowError:
+            raise InvalidInput(timer.every_field or timer.at or timer.key,
+                               f"puts timer '{timer.key}' beyond the calendar; use a smaller value") from None
         if base is None:
             continue
         guard = state if timer.state else None
         if timer.before:
             for offset in timer.before:
-                due = base - parse_duration(offset)
+                try:
+                    due = base - parse_duration(offset)
+                except OverflowError:
+                    continue
                 if due >= now:
                     planned.append(PlannedTimer(f"{timer.key}@{offset}", timer.key, timer.action, due, guard,
                                                 timer.trigger, timer.notify))

@@ -79,8 +79,15 @@ class Dispatcher:
         sent = 0
         try:
             for row in rows:
+                if not self._still_mine(row.id):  # a slow batch: another dispatcher may have taken it over
+                    continue
                 try:
-                    self.sender.send(client, build_message(row, self.sender.settings.sender))
+                    message = build_message(row, self.sender.settings.sender)
+                except Exception as error:  # a message that cannot be built will never send: keep it as dead
+                    self._mark(row.id, status="dead", last_error=f"cannot build the message: {error}"[:2000])
+                    continue
+                try:
+                    self.sender.send(client, message)
                 except DeliveryFailed as failure:
                     self._failed(row, failure)
                     if not failure.permanent and "connection lost" in failure.reply:
@@ -108,6 +115,15 @@ class Dispatcher:
         """When to try again after ``attempts`` tries: doubling each time, capped, with up to 50 % jitter."""
         delay = min(self._backoff * 2 ** max(0, attempts - 1), self._max_backoff)
         return self._clock.now() + timedelta(seconds=delay * (1 + 0.5 * self._rng.random()))
+
+    def _still_mine(self, message_id: int) -> bool:
+        """Renew this dispatcher's claim on a message just before sending it; False if the claim was lost."""
+        now = self._clock.now()
+        with self._db.begin() as conn:
+            renewed = conn.execute(update(OUTBOX).where(
+                OUTBOX.c.id == message_id, OUTBOX.c.lease_owner == self.owner, OUTBOX.c.status == "sending",
+                OUTBOX.c.lease_until >= now).values(lease_until=now + self._lease))
+            return renewed.rowcount == 1
 
     def _mark(self, message_id: int, **values: Any) -> None:
         with self._db.begin() as conn:

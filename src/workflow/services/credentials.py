@@ -27,7 +27,7 @@ from workflow.clock import Clock
 from workflow.definitions.model import PREVIOUS, Approver
 from workflow.definitions.validate import did_you_mean
 from workflow.engine import Decision, Engine, Facts, Outcome
-from workflow.engine.data import check_changes
+from workflow.engine.data import check_changes, check_plain_text
 from workflow.engine.requirements import Requirements, applies
 from workflow.engine.timers import depends_on, parse_duration, plan
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
@@ -124,7 +124,11 @@ class CredentialService:
     def create(self, *, definition: str, title: str, by: Caller, org_unit_id: int | None = None,
                data: Mapping[str, Any] | None = None) -> int:
         """Start a credential in the initial state of the current version of ``definition``; returns its id."""
-        version = self._definitions.current_version(definition)
+        try:
+            version = self._definitions.current_version(definition)
+        except NotFound:
+            raise InvalidInput("definition", f"no definition named '{definition}'"
+                                             f"{did_you_mean(definition, self._definitions.names())}") from None
         engine = self._definitions.engine(definition, version)
         if org_unit_id is None and not by.is_system:
             raise InvalidInput("org_unit", "say which faculty or department the credential belongs to")
@@ -133,6 +137,7 @@ class CredentialService:
             raise Forbidden(f"starting a credential here needs one of the roles {', '.join(creators)} "
                             "in this org unit or above it")
         title = title.strip()
+        check_plain_text("title", title)
         if not title:
             raise InvalidInput("title", "must not be empty")
         if len(title) > 300:
@@ -180,9 +185,10 @@ class CredentialService:
                 else:
                     data[name] = value
             if "title" in checked:
-                if not checked["title"]:
-                    raise InvalidInput("title", "must not be empty")
-                act.changes["title"] = checked["title"]
+                title = (checked["title"] or "").strip()
+                if not title or len(title) > 300:
+                    raise InvalidInput("title", "must be 1 to 300 characters")
+                data["title"] = act.changes["title"] = title
             act.changes["data"] = data
             version = self._record(act, "data", comment=comment, details={"changes": diff})
             if set(diff) & depends_on(act.engine.definition):
@@ -239,9 +245,9 @@ class CredentialService:
             gate_spec = requirements.gate
             assert gate_spec is not None
             if verdict == "approve":
-                if not gate_spec.allow_self_approval and principal == act.row.created_by:
-                    raise Forbidden(f"{principal} proposed this credential; gate '{gate}' does not accept "
-                                    "its proposer's approval")
+                if not gate_spec.allow_self_approval and act.row.created_by in (principal, by.username):
+                    raise Forbidden(f"{act.row.created_by} proposed this credential; gate '{gate}' does not accept "
+                                    "its proposer's approval, in their own name or as anyone's delegate")
                 stage = requirements.open_stage(facts)
                 if stage is not None and approver.stage > stage:
                     waiting = sorted({a.role for a, have, need in requirements.tally(facts)
@@ -249,8 +255,10 @@ class CredentialService:
                     raise Conflict(f"'{approver.role}' approves at stage {approver.stage}; stage {stage} "
                                    f"({', '.join(waiting)}) must approve first")
                 valid, _ = requirements.standing(facts)
-                if any(d.who == principal and d.verdict == "approve" for d in valid):
-                    raise Conflict(f"{principal} has already approved gate '{gate}'")
+                people = {principal, by.username}
+                if any(d.verdict == "approve" and ({d.who, d.actor} & people) for d in valid):
+                    raise Conflict(f"{by.username} has already approved gate '{gate}' (in their own name or as a "
+                                   "delegate); one person gives one approval")
             act.conn.execute(insert(GATE_DECISION), {
                 "credential_id": credential_id, "gate": gate, "round": act.rounds.get(gate, 0),
                 "role": approver.role, "actor": by.username, "principal": principal, "verdict": verdict,
@@ -314,9 +322,15 @@ class CredentialService:
             if role not in act.engine.definition.roles:
                 raise InvalidInput("role", f"unknown role '{role}'{did_you_mean(role, act.engine.definition.roles)}")
             approvers = {a.role for gate in act.engine.definition.gates.values() for a in gate.approvers}
-            if role in approvers and not by.is_admin:
-                raise Forbidden(f"'{role}' decides gates; only an administrator may give it, so that a "
-                                "credential's team never picks its own approvers")
+            if not by.is_admin:
+                if role in approvers:
+                    raise Forbidden(f"'{role}' decides gates; only an administrator may give it, so that a "
+                                    "credential's team never picks its own approvers")
+                if act.engine.definition.roles[role].kind != "person":
+                    raise Forbidden(f"'{role}' is a department's or committee's role; only an administrator may "
+                                    "give it")
+                if user_id == by.user_id:
+                    raise Forbidden("you cannot give yourself a role; ask a colleague or an administrator")
             user = act.conn.execute(select(USER.c.username, USER.c.active).where(USER.c.id == user_id)).first()
             if user is None or not user.active:
                 raise NotFound("user", user_id)
@@ -767,3 +781,4 @@ def _event(credential_id: int, seq: int, at: Any, actor: str, kind: str, *, trig
 def _check_text(field_name: str, text: str) -> None:
     if len(text) > MAX_COMMENT:
         raise InvalidInput(field_name, f"is too long (at most {MAX_COMMENT} characters)")
+    check_plain_text(field_name, text)

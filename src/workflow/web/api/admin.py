@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from workflow.definitions.diagram import mermaid
 from workflow.errors import Forbidden, NotFound
-from workflow.web.api.schemas import AssignmentIn, OrgUnitIn, UserIn, UserPatch
+from workflow.web.api.schemas import MAX_ID, AssignmentIn, Offset, OrgUnitIn, RowId, UserIn, UserPatch
 from workflow.web.deps import CurrentCaller, ServicesDep
 
 router = APIRouter(tags=["organisation"])
@@ -27,7 +27,7 @@ def list_definitions(_caller: CurrentCaller, services: ServicesDep) -> list[dict
 
 @router.get("/definitions/{name}")
 def get_definition(name: str, _caller: CurrentCaller, services: ServicesDep,
-                   version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+                   version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> dict[str, Any]:
     """One definition (the current version unless asked): its full model and a Mermaid diagram."""
     if name not in services.definitions.names():
         raise NotFound("definition", name)
@@ -52,7 +52,7 @@ def create_unit(body: OrgUnitIn, caller: CurrentCaller, services: ServicesDep) -
 
 @router.get("/users")
 def list_users(caller: CurrentCaller, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+               offset: Offset = 0) -> list[dict[str, Any]]:
     """People and their roles (administrators only)."""
     if not caller.is_admin:
         raise Forbidden("only an administrator may list users")
@@ -68,7 +68,7 @@ def create_user(body: UserIn, caller: CurrentCaller, services: ServicesDep) -> d
 
 
 @router.patch("/users/{user_id}")
-def update_user(user_id: int, body: UserPatch, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+def update_user(user_id: RowId, body: UserPatch, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Deactivate or reactivate a person (administrators only)."""
     services.people.set_active(user_id=user_id, active=body.active, by=caller)
     return {"id": user_id, "active": body.active}
@@ -83,7 +83,7 @@ def assign(body: AssignmentIn, caller: CurrentCaller, services: ServicesDep) -> 
 
 
 @router.delete("/role-assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT)
-def unassign(assignment_id: int, caller: CurrentCaller, services: ServicesDep) -> Response:
+def unassign(assignment_id: RowId, caller: CurrentCaller, services: ServicesDep) -> Response:
     """Take a role away (administrators only)."""
     services.people.unassign(assignment_id=assignment_id, by=caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

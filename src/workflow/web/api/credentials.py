@@ -11,7 +11,9 @@ from workflow.web.api.schemas import (
     CredentialPatch,
     DecisionIn,
     ItemIn,
+    Offset,
     OverrideIn,
+    RowId,
     TeamMemberIn,
     TransitionIn,
     detail_json,
@@ -36,7 +38,7 @@ def list_credentials(caller: CurrentCaller, services: ServicesDep,
                      state: Annotated[str | None, Query(max_length=100)] = None,
                      org_unit: Annotated[str | None, Query(max_length=100, description="org unit key")] = None,
                      overdue: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                     offset: Offset = 0) -> dict[str, Any]:
     """The credentials you can see, newest first, one page at a time."""
     unit_id = services.people.unit_id(org_unit) if org_unit else None
     rows, total = services.credentials.search(by=caller, state=state, org_unit_id=unit_id, overdue=overdue,
@@ -45,13 +47,13 @@ def list_credentials(caller: CurrentCaller, services: ServicesDep,
 
 
 @router.get("/{credential_id}")
-def get_credential(credential_id: int, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+def get_credential(credential_id: RowId, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """State, data, checklist by role, each gate's approvals and the possible transitions with what is missing."""
     return detail_json(services.credentials.get(credential_id, by=caller))
 
 
 @router.patch("/{credential_id}")
-def update_credential(credential_id: int, body: CredentialPatch, caller: CurrentCaller,
+def update_credential(credential_id: RowId, body: CredentialPatch, caller: CurrentCaller,
                       services: ServicesDep) -> dict[str, Any]:
     """Change fields of the credential's data (``null`` clears one); refused if it changed since ``version``."""
     services.credentials.update(credential_id=credential_id, changes=body.data, comment=body.comment, by=caller,
@@ -60,7 +62,7 @@ def update_credential(credential_id: int, body: CredentialPatch, caller: Current
 
 
 @router.post("/{credential_id}/checklist/{item}")
-def set_item(credential_id: int, item: str, body: ItemIn, caller: CurrentCaller,
+def set_item(credential_id: RowId, item: str, body: ItemIn, caller: CurrentCaller,
              services: ServicesDep) -> dict[str, Any]:
     """Mark a checklist item you own done or not done, with a note."""
     services.credentials.set_item(credential_id=credential_id, item=item, done=body.done, note=body.note, by=caller,
@@ -69,7 +71,7 @@ def set_item(credential_id: int, item: str, body: ItemIn, caller: CurrentCaller,
 
 
 @router.post("/{credential_id}/gates/{gate}/decisions", status_code=status.HTTP_201_CREATED)
-def decide(credential_id: int, gate: str, body: DecisionIn, caller: CurrentCaller,
+def decide(credential_id: RowId, gate: str, body: DecisionIn, caller: CurrentCaller,
            services: ServicesDep) -> dict[str, Any]:
     """Approve, reject or request changes on a gate (a comment is required for the latter two)."""
     result = services.credentials.decide(credential_id=credential_id, gate=gate, verdict=body.decision,
@@ -82,7 +84,7 @@ def decide(credential_id: int, gate: str, body: DecisionIn, caller: CurrentCalle
 
 
 @router.post("/{credential_id}/transitions")
-def fire(credential_id: int, body: TransitionIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+def fire(credential_id: RowId, body: TransitionIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Perform a transition; 409 with the list of what is missing when its guards do not hold."""
     services.credentials.fire(credential_id=credential_id, trigger=body.trigger, comment=body.comment, by=caller,
                               expected_version=body.version)
@@ -90,7 +92,7 @@ def fire(credential_id: int, body: TransitionIn, caller: CurrentCaller, services
 
 
 @router.post("/{credential_id}/override")
-def override(credential_id: int, body: OverrideIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+def override(credential_id: RowId, body: OverrideIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Administrators only: move past unmet guards, with a comment; recorded in the history with what was skipped."""
     services.credentials.override(credential_id=credential_id, trigger=body.trigger, comment=body.comment, by=caller,
                                   expected_version=body.version)
@@ -98,7 +100,7 @@ def override(credential_id: int, body: OverrideIn, caller: CurrentCaller, servic
 
 
 @router.post("/{credential_id}/team", status_code=status.HTTP_201_CREATED)
-def add_team_member(credential_id: int, body: TeamMemberIn, caller: CurrentCaller,
+def add_team_member(credential_id: RowId, body: TeamMemberIn, caller: CurrentCaller,
                     services: ServicesDep) -> dict[str, Any]:
     """Give someone a role on this credential alone (its design team)."""
     services.credentials.add_team_member(credential_id=credential_id, user_id=services.people.user_id(body.username),
@@ -107,6 +109,6 @@ def add_team_member(credential_id: int, body: TeamMemberIn, caller: CurrentCalle
 
 
 @router.get("/{credential_id}/events")
-def history(credential_id: int, caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
+def history(credential_id: RowId, caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """The credential's history, oldest first."""
     return [event_json(e) for e in services.credentials.history(credential_id, by=caller)]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from workflow.web.api.schemas import DelegationIn, TokenIn
+from workflow.web.api.schemas import DelegationIn, RowId, TokenIn
 from workflow.web.deps import CurrentCaller, ServicesDep
 
 router = APIRouter(tags=["me"])
@@ -59,7 +59,7 @@ def delegate(body: DelegationIn, caller: CurrentCaller, services: ServicesDep) -
 
 
 @router.delete("/delegations/{delegation_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_delegation(delegation_id: int, caller: CurrentCaller, services: ServicesDep) -> Response:
+def revoke_delegation(delegation_id: RowId, caller: CurrentCaller, services: ServicesDep) -> Response:
     """End a delegation you gave."""
     services.people.revoke_delegation(delegation_id=delegation_id, by=caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -81,7 +81,7 @@ def create_token(body: TokenIn, caller: CurrentCaller, services: ServicesDep) ->
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, caller: CurrentCaller, services: ServicesDep) -> Response:
+def revoke_token(token_id: RowId, caller: CurrentCaller, services: ServicesDep) -> Response:
     """Revoke one of your tokens."""
     assert caller.user_id is not None
     services.auth.revoke_token(caller.user_id, token_id)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from workflow.web.api.schemas import Offset, RowId
 from workflow.web.deps import CurrentCaller, ServicesDep
 
 router = APIRouter(prefix="/outbox", tags=["outbox"])
@@ -15,20 +16,20 @@ Status = Literal["held", "pending", "sending", "sent", "dead", "digested"]
 @router.get("")
 def list_outbox(caller: CurrentCaller, services: ServicesDep, status: Status | None = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                offset: Offset = 0) -> dict[str, Any]:
     """Messages, newest first, with counts by status (held for a digest, pending, sent, dead...)."""
     rows, counts = services.outbox.listing(by=caller, status=status, limit=limit, offset=offset)
     return {"counts": counts, "items": [vars(r) for r in rows]}
 
 
 @router.get("/{message_id}")
-def get_message(message_id: int, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+def get_message(message_id: RowId, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """One message in full."""
     return services.outbox.message(message_id, by=caller)
 
 
 @router.post("/{message_id}/retry")
-def retry(message_id: int, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+def retry(message_id: RowId, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Queue a dead message again."""
     services.outbox.retry(message_id, by=caller)
     return services.outbox.message(message_id, by=caller)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflow.services.views import CredentialDetail, CredentialSummary, HistoryEvent
 
 Comment = Field(default="", max_length=4000)
+MAX_ID = 2**31 - 1  # PostgreSQL integer columns
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
+Version = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class _Body(BaseModel):
@@ -29,7 +34,7 @@ class CredentialIn(_Body):
 
 
 class CredentialPatch(_Body):
-    version: int = Field(description="the version you saw; a stale one is refused with 409")
+    version: Version = Field(description="the version you saw; a stale one is refused with 409")
     data: dict[str, Any] = Field(max_length=100)
     comment: str = Comment
 
@@ -37,7 +42,7 @@ class CredentialPatch(_Body):
 class ItemIn(_Body):
     done: bool
     note: str = Comment
-    version: int | None = None
+    version: Version | None = None
 
 
 class DecisionIn(_Body):
@@ -45,19 +50,19 @@ class DecisionIn(_Body):
     comment: str = Comment
     role: str | None = Field(default=None, max_length=100)
     on_behalf_of: str | None = Field(default=None, max_length=100)
-    version: int | None = None
+    version: Version | None = None
 
 
 class TransitionIn(_Body):
     trigger: str = Field(min_length=1, max_length=100)
     comment: str = Comment
-    version: int | None = None
+    version: Version | None = None
 
 
 class OverrideIn(_Body):
     trigger: str = Field(min_length=1, max_length=100)
     comment: str = Field(min_length=10, max_length=4000)
-    version: int | None = None
+    version: Version | None = None
 
 
 class TeamMemberIn(_Body):
