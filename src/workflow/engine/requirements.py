@@ -94,19 +94,22 @@ class Requirements:
 
     def standing(self, facts: Facts) -> tuple[list[Decision], list[Decision]]:
         """(decisions that still count, approvals and requests made on something that has changed since)."""
-        current = self.snapshot(facts)
         valid: list[Decision] = []
         stale: list[Decision] = []
+        current: dict[str, Any] | None = None
         for decision in self.latest_decisions(facts):
-            if decision.verdict != "reject" and decision.seen is not None and dict(decision.seen) != current:
-                stale.append(decision)
-            else:
-                valid.append(decision)
+            if decision.verdict != "reject" and decision.seen is not None:
+                current = self.snapshot(facts) if current is None else current
+                if dict(decision.seen) != current:
+                    stale.append(decision)
+                    continue
+            valid.append(decision)
         return valid, stale
 
-    def tally(self, facts: Facts) -> list[tuple[Approver, int, int]]:
+    def tally(self, facts: Facts, valid: list[Decision] | None = None) -> list[tuple[Approver, int, int]]:
         """For each approver rule that applies: (rule, approvals that count, approvals needed)."""
-        valid, _ = self.standing(facts)
+        if valid is None:
+            valid, _ = self.standing(facts)
         return [
             (approver, sum(1 for d in valid if d.role == approver.role and d.verdict == "approve"),
              needed(approver, facts.role_holders))
@@ -128,7 +131,7 @@ class Requirements:
                 missing.append(Unmet("decision", decision.role,
                                      f"{decision.role}: changes requested by {decision.who}"))
         outdated = {d.role: d.who for d in stale if d.verdict == "approve"}
-        for approver, have, need in self.tally(facts):
+        for approver, have, need in self.tally(facts, valid):
             if have >= need:
                 continue
             if approver.policy == "all":

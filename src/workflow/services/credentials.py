@@ -638,8 +638,10 @@ class CredentialService:
         details = {"gate": outcome.gate} if outcome.gate else {}
         self._record(act, kind, comment=comment, trigger=outcome.trigger, from_state=outcome.source,
                      to_state=outcome.dest, details=details | (extra or {}))
-        sync_timers(act.conn, act.id, plan(act.engine.definition, state=outcome.dest, entered_at=now,
-                                           data=act.data, now=now), now, f"left '{outcome.source}'")
+        if _has_timers(act.engine, outcome.source) or _has_timers(act.engine, outcome.dest):
+            # (otherwise none can be pending: leaving or entering a state is when they are kept in step)
+            sync_timers(act.conn, act.id, plan(act.engine.definition, state=outcome.dest, entered_at=now,
+                                               data=act.data, now=now), now, f"left '{outcome.source}'")
         if self._notifier is not None:
             definition = act.engine.definition
             self._notify(act, Notice("state_changed", definition.notify.state_changed, {
@@ -764,6 +766,11 @@ def _choose_role(act: _Action, requirements: Requirements, facts: Facts, role: s
     grants.sort(key=lambda g: (g.delegated, roles.index(g.role)))
     chosen = grants[0]
     return next(a for a in approvers if a.role == chosen.role), chosen.principal
+
+
+def _has_timers(engine: Engine, state: str) -> bool:
+    """Whether any timer of the definition can apply while a credential is in ``state``."""
+    return any(not timer.state or state in timer.state for timer in engine.definition.timers)
 
 
 def _current_entries(conn: Connection, row: Row[Any]) -> dict[str, Any]:
