@@ -10,14 +10,13 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.steps import SYSTEM, at_build, at_feasibility, tick
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from workflow.services.access import Caller
 from workflow.services.credentials import DecisionResult
 from workflow.services.orgfile import parse_org
-
-SYSTEM = Caller.system("setup")
 
 # The same people as the API tests' organisation (tests/web/conftest.py), without passwords.
 ORG = """
@@ -42,17 +41,6 @@ users:
   - {username: outsider, name: Nobody in particular}
 """
 
-SUMMARY = {
-    "provider": "Northern College",
-    "learning_outcomes": ["Build a demand forecast", "Read a logistics dashboard"],
-    "participation_mode": "hybrid",
-    "time_period": "8 weeks",
-    "assessment_type": "Project",
-    "stackability": "stackable",
-    "notional_hours": 40,
-}
-
-
 @pytest.fixture
 def org(services: Services) -> Services:
     services.people.load(parse_org(ORG, file="org.yaml", known_roles=services.people.known_roles), by=SYSTEM)
@@ -62,37 +50,6 @@ def org(services: Services) -> Services:
 def person(org: Services, username: str) -> Caller:
     """The caller for a person as of the clock's today (delegations are read when the caller is built)."""
     return org.access.caller_by_name(username)
-
-
-def tick(org: Services, cid: int, *, leave_open: tuple[str, ...] = ()) -> None:
-    """Tick every open checklist item of the current state but ``leave_open``, each by its owner (set-up)."""
-    for item in org.credentials.get(cid, by=SYSTEM).checklist:
-        if not item.done and item.key not in leave_open:
-            org.credentials.set_item(credential_id=cid, item=item.key, done=True, by=Caller.system(item.owner))
-
-
-def at_feasibility(org: Services, *, created_by: str = "pm.business", leave_open: tuple[str, ...] = ()) -> int:
-    """A business credential proposed by ``created_by``, in feasibility with its checklist done."""
-    cid = org.credentials.create(definition="microcredential", title="Supply-chain analytics",
-                                 by=person(org, created_by), org_unit_id=org.people.unit_id("business"),
-                                 data={"purpose": "Logistics employers need analysts",
-                                       "description": "Hands-on analytics for regional supply chains."})
-    tick(org, cid)
-    org.credentials.fire(credential_id=cid, trigger="submit_for_feasibility", by=SYSTEM)
-    tick(org, cid, leave_open=leave_open)
-    return cid
-
-
-def at_build(org: Services, *, credit_bearing: bool = True, leave_open: tuple[str, ...] = ()) -> int:
-    """A business credential in build, its governance checklist and required fields done."""
-    cid = at_feasibility(org)
-    org.credentials.decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="approve",
-                           by=Caller.system("dean.business"))
-    tick(org, cid)
-    org.credentials.update(credential_id=cid, changes=SUMMARY | {"credit_bearing": credit_bearing}, by=SYSTEM)
-    org.credentials.fire(credential_id=cid, trigger="complete_design", by=SYSTEM)
-    tick(org, cid, leave_open=leave_open)
-    return cid
 
 
 def approve(org: Services, cid: int, gate: str, username: str, *, role: str | None = None,

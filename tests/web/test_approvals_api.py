@@ -9,51 +9,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from tests.web.conftest import as_person
+from tests.steps import SYSTEM, at_build, at_feasibility
 from workflow.context import Services
-from workflow.services.access import Caller
 
 Clients = Callable[[str], TestClient]
-SYSTEM = Caller.system("setup")
 PROBLEM = "application/problem+json"
-SUMMARY = {
-    "provider": "Northern College",
-    "learning_outcomes": ["Build a demand forecast", "Read a logistics dashboard"],
-    "participation_mode": "hybrid",
-    "time_period": "8 weeks",
-    "assessment_type": "Project",
-    "stackability": "stackable",
-    "notional_hours": 40,
-    "credit_bearing": True,
-}
-
-
-def tick(org: Services, cid: int, *, leave_open: tuple[str, ...] = ()) -> None:
-    for item in org.credentials.get(cid, by=SYSTEM).checklist:
-        if not item.done and item.key not in leave_open:
-            org.credentials.set_item(credential_id=cid, item=item.key, done=True, by=Caller.system(item.owner))
-
-
-def at_feasibility(org: Services, *, created_by: str = "pm.business", leave_open: tuple[str, ...] = ()) -> int:
-    cid = org.credentials.create(definition="microcredential", title="Supply-chain analytics",
-                                 by=as_person(org, created_by), org_unit_id=org.people.unit_id("business"),
-                                 data={"purpose": "Logistics employers need analysts",
-                                       "description": "Hands-on analytics for regional supply chains."})
-    tick(org, cid)
-    org.credentials.fire(credential_id=cid, trigger="submit_for_feasibility", by=SYSTEM)
-    tick(org, cid, leave_open=leave_open)
-    return cid
-
-
-def at_build(org: Services, *, leave_open: tuple[str, ...] = ()) -> int:
-    cid = at_feasibility(org)
-    org.credentials.decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="approve",
-                           by=Caller.system("dean.business"))
-    tick(org, cid)
-    org.credentials.update(credential_id=cid, changes=SUMMARY, by=SYSTEM)
-    org.credentials.fire(credential_id=cid, trigger="complete_design", by=SYSTEM)
-    tick(org, cid, leave_open=leave_open)
-    return cid
 
 
 def decide(client: TestClient, cid: int, gate: str, decision: str = "approve", **body: Any) -> Response:
