@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint bench clean
+CHROMIUM ?= /usr/bin/chromium
+AXE := tests/web/browser/node_modules/axe-core/axe.min.js
+
+.PHONY: install run test lint bench clean browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,19 +16,31 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# The browser tests drive Debian's Chromium with Playwright (no browser download) and check pages with axe-core.
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests"
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
+
+$(AXE): tests/web/browser/package.json tests/web/browser/package-lock.json
+	npm ci --prefix tests/web/browser --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser: $(CHROMIUM) $(AXE)
+
 # On a laptop the service is reached over plain HTTP, so the session cookie cannot be Secure-only here.
 run: install
 	$(BIN)/workflow db upgrade
 	$(BIN)/workflow demo
 	@echo
-	@echo "Serving on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs after signing in; Ctrl-C stops)"
+	@echo "Serving on http://127.0.0.1:8000 — sign in with a demo login above (Ctrl-C stops)"
 	WORKFLOW_COOKIE_SECURE=false $(BIN)/workflow serve
 
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: install lint
+test: install lint browser
 	$(BIN)/pytest
 
 bench: install
@@ -33,4 +48,4 @@ bench: install
 	$(BIN)/python bench/service_bench.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache artifacts tests/web/browser/node_modules

@@ -17,8 +17,9 @@ database and the same SQLAlchemy engine:
 * service: ``services.credentials.fire(credential_id=..., trigger=..., by=...)``;
 * raw SQL: prepared SQLAlchemy Core statements on a connection of ``Database.engine``, the statements the service
   sends: lock and read the credential row (``FOR UPDATE`` on PostgreSQL; on SQLite the engine issues ``BEGIN
-  IMMEDIATE``), update state / previous_state / version / updated_at / state_entered_at, insert one ``event``
-  row. (Neither side reads checklist entries or gate decisions: no guard of these transitions looks at them.)
+  IMMEDIATE``), update state / previous_state / version / updated_at / state_entered_at and the history's chain
+  head, insert one ``event`` row with its hash. (Neither side reads checklist entries or gate decisions: no
+  guard of these transitions looks at them.)
 
 Rounds of the two alternate (the order flips every round); the figure reported is the median over the rounds.
 """
@@ -44,6 +45,7 @@ from sqlalchemy import Engine, bindparam, create_engine, func, insert, select, t
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
+from workflow.audit import chain_rows
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
@@ -100,11 +102,13 @@ def raw_round(engine: Engine, pool: Pool, n: int) -> None:
             dest = "on_hold" if trigger == "hold" else row.previous_state
             now = datetime.now(UTC)
             version = row.version + 1
+            event = {"credential_id": cid, "seq": version, "at": now, "actor": ACTOR, "kind": "transition",
+                     "trigger": trigger, "from_state": row.state, "to_state": dest, "comment": "", "details": {}}
+            head = chain_rows(row.chain_hash, [event])
             conn.execute(MOVE, {"cid": cid, "state": dest, "previous_state": row.state, "version": version,
-                                "updated_at": now, "state_entered_at": now})
-            conn.execute(RECORD, {"credential_id": cid, "seq": version, "at": now, "actor": ACTOR,
-                                  "kind": "transition", "trigger": trigger, "from_state": row.state,
-                                  "to_state": dest, "comment": "", "details": {}})
+                                "updated_at": now, "state_entered_at": now, "chain_seq": head.seq,
+                                "chain_hash": head.hash})
+            conn.execute(RECORD, event)
         pool.on_hold[slot] = dest == "on_hold"
 
 

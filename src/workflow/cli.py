@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from workflow.config import Settings
 from workflow.context import Services
@@ -20,6 +21,7 @@ from workflow.definitions.yamlsource import read_yaml
 from workflow.errors import InvalidFile, NotFound, TransitionNotAllowed, WorkflowError
 from workflow.services.access import Caller
 from workflow.services.views import CredentialDetail
+from workflow.store.backup import backup, restore
 from workflow.store.database import Database
 from workflow.store.migrate import upgrade
 
@@ -73,6 +75,13 @@ def _errors_to_exit(func: F) -> F:
             raise typer.Exit(1) from None
         except WorkflowError as error:
             typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+        except ValidationError as error:
+            if error.title != Settings.__name__:
+                raise
+            for issue in error.errors():  # a setting from the environment: name the variable
+                where = "_".join(str(part) for part in issue["loc"]).upper()
+                typer.echo(f"error: {'WORKFLOW_' + where + ': ' if where else ''}{issue['msg']}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -181,6 +190,45 @@ def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command("backup")
+@_errors_to_exit
+def backup_command(path: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the backup.")]) -> None:
+    """Write every table of the database to FILE (gzip'd JSON lines), as it stood at one moment."""
+    settings = Settings()
+    database = Database.from_settings(settings)
+    try:
+        summary = backup(database, path)
+    finally:
+        database.dispose()
+    typer.echo(f"backup of {_redacted(settings.effective_database_url)} (schema {summary.revision}) written to "
+               f"{path}:")
+    _print_counts(summary.rows)
+
+
+@app.command("restore")
+@_errors_to_exit
+def restore_command(path: Annotated[Path, typer.Argument(metavar="FILE", help="A file `workflow backup` wrote.")],
+                    force: Annotated[bool, typer.Option("--force", help="Replace whatever the database holds.")]
+                    = False) -> None:
+    """Put a backup into the database (empty, unless --force), then bring its schema up to date."""
+    settings = Settings()
+    database = Database.from_settings(settings)
+    try:
+        summary = restore(database, path, force=force)
+        upgrade(database)
+    finally:
+        database.dispose()
+    typer.echo(f"restored {path} (schema {summary.revision}) into {_redacted(settings.effective_database_url)}:")
+    _print_counts(summary.rows)
+    typer.echo("database is up to date")
+
+
+def _print_counts(rows: dict[str, int]) -> None:
+    for table, count in rows.items():
+        typer.echo(f"  {table:<20} {count:>8}")
+    typer.echo(f"  {'(all tables)':<20} {sum(rows.values()):>8}")
 
 
 # -- credentials ----------------------------------------------------------------------------------------------
@@ -345,10 +393,16 @@ def credentials_history(credential_id: int, actor: Actor = "") -> None:
                    f"{' ' + json.dumps(event.details, ensure_ascii=False) if event.details else ''}")
 
 
-@app.command("demo")
+demo_app = typer.Typer(help="Demo data: the demo college, or a generated consortium at any scale.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback(invoke_without_command=True)
 @_errors_to_exit
-def demo() -> None:
+def demo(ctx: typer.Context) -> None:
     """Load the demo organisation and, into an empty database, demo credentials in several phases."""
+    if ctx.invoked_subcommand is not None:
+        return
     from workflow.demo import PASSWORD, seed
 
     services = _services()
@@ -364,6 +418,30 @@ def demo() -> None:
     for user in services.people.users():
         roles = ", ".join(f"{r['role']}@{r['unit'] or '#' + str(r['credential_id'])}" for r in user["roles"])
         typer.echo(f"  {user['username']:<16} {'admin' if user['is_admin'] else roles}")
+
+
+@demo_app.command("generate")
+@_errors_to_exit
+def demo_generate(
+    credentials: Annotated[int, typer.Option(help="How many credentials to add.")],
+    years: Annotated[int, typer.Option(help="Years of history, ending now.")] = 10,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
+    batch: Annotated[int, typer.Option(help="Credentials per transaction.")] = 500,
+) -> None:
+    """Fill the database with a consortium and CREDENTIALS credentials with consistent histories."""
+    from workflow.generate import check_arguments, generate
+
+    check_arguments(credentials, years, batch)
+    services = _services()
+    with typer.progressbar(length=credentials, label=f"generating {credentials:,} credentials") as bar:
+        report = generate(services, credentials=credentials, years=years, seed=seed, batch=batch,
+                          progress=bar.update)
+    services.close()
+    states = ", ".join(f"{state} {count:,}" for state, count in sorted(report.by_state.items()))
+    typer.echo(f"generated {report.credentials:,} credentials with {report.events:,} events "
+               f"({report.rows:,} rows) in {report.seconds:.1f} s: {report.rows_per_second:,.0f} rows/s")
+    if states:
+        typer.echo(f"by state: {states}")
 
 
 @org_app.command("load")
@@ -511,14 +589,83 @@ def scheduler(once: Annotated[bool, typer.Option("--once", help="Fire what is du
 @_errors_to_exit
 def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
           port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-          workers: Annotated[int, typer.Option(help="Worker processes.")] = 1) -> None:
-    """Run the HTTP service (API under /api/v1, docs at /docs) with uvicorn."""
+          workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: WORKFLOW_WORKERS, "
+                                                      "else 1 on SQLite and one per CPU on PostgreSQL).")] = None,
+          ) -> None:
+    """Run the HTTP service (API under /api/v1, docs at /docs) with uvicorn. SIGTERM or Ctrl-C stops it: no new
+    connections, requests in flight finish (up to WORKFLOW_SHUTDOWN_SECONDS), then each worker's scheduler."""
+    import os
+
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     settings = Settings()
-    Services.start(settings).close()  # migrate and check the definitions once, before any worker starts
+    count = workers or settings.workers or settings.default_workers(os.cpu_count())
+    if settings.is_sqlite and make_url(settings.effective_database_url).database in (None, "", ":memory:"):
+        raise WorkflowError("an in-memory SQLite database lives and dies with one connection; serve a file "
+                            "(WORKFLOW_DATA_DIR) or PostgreSQL (WORKFLOW_DATABASE_URL)")
+    if settings.is_sqlite and count > 1:
+        raise WorkflowError(f"{count} workers on SQLite: it takes one writer at a time, so more processes only wait "
+                            "for each other's locks (approvals get slower, not faster); serve SQLite with one "
+                            "worker, or move to PostgreSQL for more (README: Deployment)")
+    services = Services.start(settings)  # migrate and check the definitions once, before any worker starts
+    try:
+        warning = connection_budget(services.database, settings, count)
+    finally:
+        services.close()
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     uvicorn.run("workflow.web.app:app_from_environment", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers, proxy_headers=True, log_level="info")
+                port=port or settings.port, workers=count, proxy_headers=True, log_level="info",
+                timeout_graceful_shutdown=settings.shutdown_seconds)
+
+
+def connection_budget(database: Database, settings: Settings, workers: int) -> str | None:
+    """A warning when ``workers`` processes could open more PostgreSQL connections than the server accepts."""
+    if database.is_sqlite:
+        return None
+    from sqlalchemy import text
+
+    with database.begin_read() as conn:
+        limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
+        reserved = int(conn.execute(text("SHOW superuser_reserved_connections")).scalar_one())
+    wanted = workers * settings.connections_per_process
+    if wanted <= limit - reserved:
+        return None
+    return (f"{workers} worker(s) × {settings.connections_per_process} connections (3 × WORKFLOW_POOL_SIZE) = "
+            f"{wanted}, more than the {limit - reserved} PostgreSQL accepts (max_connections {limit}); "
+            "lower --workers or WORKFLOW_POOL_SIZE, or raise max_connections")
+
+
+audit_app = typer.Typer(help="The tamper-evident history: check each credential's hash chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+@_errors_to_exit
+def audit_verify(credential: Annotated[list[int] | None, typer.Option(
+        "--credential", help="Only this credential (repeat for more); default: all.")] = None) -> None:
+    """Check every event's hash and link and each credential's head; exit 1 naming each first broken link."""
+    from workflow.audit import verify_database
+
+    database = Database.from_settings(Settings())
+    try:
+        upgrade(database)
+        report = verify_database(database, credential)
+    finally:
+        database.dispose()
+    if report.ok:
+        typer.echo(f"ok: {report.credentials} credentials, {report.events} events verified")
+        return
+    for cid in report.missing:
+        typer.echo(f"error: there is no credential #{cid}", err=True)
+    for finding in report.findings:
+        typer.echo(str(finding))
+    if not report.findings:
+        raise typer.Exit(1)
+    typer.echo(f"broken: {len(report.findings)} of {report.credentials} credentials "
+               f"({report.events} events read)")
+    raise typer.Exit(1)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     definitions_dir: Path = Path("definitions")
     sqlite_busy_timeout_seconds: float = 30.0
-    pool_size: int = 5
+    pool_size: int = Field(default=5, ge=1)  # connections kept per process; up to twice as many more on demand
+    workers: int | None = Field(default=None, ge=1)  # `workflow serve` processes; see default_workers
+    shutdown_seconds: int = Field(default=30, ge=1)  # how long a stopping server lets requests finish
     session_hours: float = 12.0
     cookie_secure: bool = True
     host: str = "127.0.0.1"
@@ -48,6 +50,21 @@ class Settings(BaseSettings):
             if not self.database_url:
                 raise ValueError("set WORKFLOW_DATABASE_URL in production; the SQLite default is for trying it out")
         return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite (one host, one writer at a time)."""
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def connections_per_process(self) -> int:
+        """The most database connections one process opens: the pool kept, and its overflow of twice as many."""
+        return 3 * self.pool_size
+
+    def default_workers(self, cpus: int | None) -> int:
+        """``workflow serve`` processes when neither ``--workers`` nor ``WORKFLOW_WORKERS`` says: one on SQLite
+        (writes take turns anyway), one per CPU on PostgreSQL."""
+        return 1 if self.is_sqlite else max(1, cpus or 1)
 
     @property
     def effective_database_url(self) -> str:

@@ -17,8 +17,10 @@ from workflow.services.access import AccessService
 from workflow.services.auth import AuthService
 from workflow.services.credentials import CredentialService
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.looks import LookService
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
+from workflow.services.portfolio import PortfolioService
 from workflow.services.timers import TimerService
 from workflow.store.database import Database
 from workflow.store.migrate import upgrade
@@ -40,6 +42,8 @@ class Services:
     dispatcher: Dispatcher
     digests: DigestService
     outbox: OutboxService
+    portfolio: PortfolioService
+    looks: LookService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -80,6 +84,8 @@ class Services:
             digests=DigestService(database, clock, renderer, timezone=settings.timezone,
                                   mail_domain=settings.mail_domain, public_url=settings.public_url),
             outbox=OutboxService(database, clock),
+            portfolio=PortfolioService(database, definitions, credentials, clock),
+            looks=LookService(database, clock),
         )
 
     def credentials_link(self, credential_id: int) -> str:

@@ -53,7 +53,7 @@ CREDENTIALS: list[tuple[str, str, dict[str, Any], list[str]]] = [
      ["submit_for_feasibility", "approve_feasibility", "complete_design", "sign_off", "launch"]),
     ("business", "Warehouse safety leadership", {
         "purpose": "Warehouses need certified safety leads", "description": "Leading safety on the floor",
-        "learning_outcomes": ["Run a safety walk"], **SUMMARY},
+        "learning_outcomes": ["Run a safety walk"], **SUMMARY, "credit_bearing": True, "credits": 3},
      ["submit_for_feasibility", "approve_feasibility", "complete_design"]),
 ]
 

@@ -48,4 +48,4 @@ def test_only_same_site_paths_are_followed_after_signing_in(app_client: TestClie
     token = form_token(app_client, "//evil.example/phish")
     response = app_client.post("/login", data={"username": "pm.business", "password": PASSWORD, "csrf_token": token,
                                                "next": "//evil.example/phish"}, follow_redirects=False)
-    assert response.headers["location"] == "/docs"
+    assert response.headers["location"] == "/"

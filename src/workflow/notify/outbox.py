@@ -3,7 +3,9 @@
 A message is addressed to the people who hold a role on the credential (an org unit above it, or the credential
 itself), to departments whose shared inbox handles that role, and — for decisions — to anyone deciding in a
 holder's place today. Each row gets its Message-ID once, here; people and departments who asked for a daily
-digest have their messages held for it, except reminders and escalations, which always go at once.
+digest have their messages held for it, except reminders and escalations, which always go at once. The notices of
+one action are written together: the people and inboxes concerned are read once, and each distinct message is
+rendered once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import BindParameter, Connection, and_, bindparam, insert, or_, 
 
 from workflow.definitions.model import Definition
 from workflow.notify.calendar import CalendarEntry, calendar
-from workflow.notify.render import Renderer
+from workflow.notify.render import Rendered, Renderer
 from workflow.services.access import ASSIGNMENT, DELEGATION, ORG_UNIT, USER, OrgTree
 from workflow.store.tables import OUTBOX
 
@@ -62,6 +64,15 @@ class Notice:
     delegates: bool = False  # also those deciding in a role holder's place today
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A notice of an action, with the credential as it stood and the time when the action raised it."""
+
+    notice: Notice
+    credential: CredentialRef
+    now: datetime
+
+
 class Notifier:
     """Writes rendered messages into the outbox, inside the transaction of the change that causes them."""
 
@@ -77,34 +88,61 @@ class Notifier:
     def enqueue(self, conn: Connection, notice: Notice, credential: CredentialRef, definition: Definition,
                 tree: OrgTree, now: datetime) -> int:
         """Address, render and store ``notice``; returns how many messages were written."""
-        if not notice.roles:
-            return 0
-        recipients = resolve(conn, notice.roles, credential, tree, now.date(), delegates=notice.delegates)
+        return self.enqueue_all(conn, [Queued(notice, credential, now)], definition, tree)
+
+    def enqueue_all(self, conn: Connection, queued: Sequence[Queued], definition: Definition,
+                    tree: OrgTree) -> int:
+        """Address, render and store the notices of one action, in order: the people and inboxes concerned are
+        looked up once for all of them, a message shared by several recipients is rendered once, and every row
+        is written with one insert. Returns how many messages were written."""
+        by_credential: dict[tuple[int, int | None], list[Queued]] = {}
+        for q in queued:
+            if q.notice.roles:
+                by_credential.setdefault((q.credential.id, q.credential.org_unit_id), []).append(q)
+        directories = {where: Directory.read(conn, [r for q in group for r in q.notice.roles], group[0].credential,
+                                             tree, group[0].now.date(),
+                                             delegated=[r for q in group if q.notice.delegates for r in q.notice.roles])
+                       for where, group in by_credential.items()}
         rows = []
-        for recipient in recipients:
-            titles = [definition.roles[r].title if r in definition.roles else r for r in recipient.roles]
-            context = {
-                "credential": {"id": credential.id, "title": credential.title, "state": credential.state},
-                "link": self.link(credential.id), "role": recipient.roles[0],
-                "role_title": " and ".join(titles), "recipient_unit": recipient.unit_name,
-                "digest_note": "", "on_behalf_of": recipient.on_behalf_of,
-                **notice.context, **_merged(notice.per_role, recipient.roles),
-            }
-            rendered = self.renderer.render(notice.kind, context)
-            held = recipient.digest_hour is not None and notice.kind not in URGENT
-            rows.append({
-                "message_id": make_msgid(idstring=notice.kind, domain=self.mail_domain), "kind": notice.kind,
-                "recipient": recipient.email, "recipient_name": recipient.name, "user_id": recipient.user_id,
-                "org_unit_id": recipient.unit_id, "credential_id": credential.id, "subject": rendered.subject,
-                "text_body": rendered.text, "html_body": rendered.html,
-                "ics": calendar(notice.entries, stamp=now) if notice.entries else None,
-                "status": "held" if held else "pending", "urgent": notice.kind in URGENT, "digest_id": None,
-                "attempts": 0, "next_attempt_at": now, "lease_owner": None, "lease_until": None, "last_error": "",
-                "created_at": now, "sent_at": None,
-            })
+        for q in queued:
+            if not q.notice.roles:
+                continue
+            notice, credential, now = q.notice, q.credential, q.now
+            rendered: dict[tuple[tuple[str, ...], str, str | None], Rendered] = {}
+            ics: str | None = None
+            for recipient in directories[credential.id, credential.org_unit_id].recipients(
+                    notice.roles, delegates=notice.delegates):
+                key = (recipient.roles, recipient.unit_name, recipient.on_behalf_of)
+                message = rendered.get(key)
+                if message is None:  # the same roles, inbox and principal make the same message
+                    message = rendered[key] = self._render(notice, credential, recipient, definition)
+                if notice.entries and ics is None:
+                    ics = calendar(notice.entries, stamp=now)
+                held = recipient.digest_hour is not None and notice.kind not in URGENT
+                rows.append({
+                    "message_id": make_msgid(idstring=notice.kind, domain=self.mail_domain), "kind": notice.kind,
+                    "recipient": recipient.email, "recipient_name": recipient.name, "user_id": recipient.user_id,
+                    "org_unit_id": recipient.unit_id, "credential_id": credential.id, "subject": message.subject,
+                    "text_body": message.text, "html_body": message.html, "ics": ics,
+                    "status": "held" if held else "pending", "urgent": notice.kind in URGENT, "digest_id": None,
+                    "attempts": 0, "next_attempt_at": now, "lease_owner": None, "lease_until": None,
+                    "last_error": "", "created_at": now, "sent_at": None,
+                })
         if rows:
             conn.execute(insert(OUTBOX), rows)
         return len(rows)
+
+    def _render(self, notice: Notice, credential: CredentialRef, recipient: Recipient,
+                definition: Definition) -> Rendered:
+        titles = [definition.roles[r].title if r in definition.roles else r for r in recipient.roles]
+        context = {
+            "credential": {"id": credential.id, "title": credential.title, "state": credential.state},
+            "link": self.link(credential.id), "role": recipient.roles[0],
+            "role_title": " and ".join(titles), "recipient_unit": recipient.unit_name,
+            "digest_note": "", "on_behalf_of": recipient.on_behalf_of,
+            **notice.context, **_merged(notice.per_role, recipient.roles),
+        }
+        return self.renderer.render(notice.kind, context)
 
 
 def _merged(per_role: Mapping[str, dict[str, Any]], roles: Sequence[str]) -> dict[str, Any]:
@@ -127,12 +165,14 @@ _HOLDERS = (select(ASSIGNMENT.c.role, USER.c.id, USER.c.username, USER.c.display
             .where(ASSIGNMENT.c.role.in_(_ROLES), USER.c.active.is_(True),
                    or_(ASSIGNMENT.c.credential_id == bindparam("cid"), ASSIGNMENT.c.org_unit_id.in_(_UNITS)))
             .order_by(ASSIGNMENT.c.role, USER.c.username))
-_ACTING = (select(USER.c.id, USER.c.display_name, USER.c.email, USER.c.digest_hour, DELEGATION.c.from_user_id)
+_ACTING = (select(USER.c.id, USER.c.display_name, USER.c.email, USER.c.digest_hour, DELEGATION.c.from_user_id,
+                   DELEGATION.c.role)
            .join(DELEGATION, DELEGATION.c.to_user_id == USER.c.id)
            .where(DELEGATION.c.from_user_id.in_(bindparam("givers", expanding=True)),
                   DELEGATION.c.revoked_at.is_(None), DELEGATION.c.starts_on <= bindparam("today"),
                   DELEGATION.c.ends_on >= bindparam("today"), USER.c.active.is_(True),
-                  or_(DELEGATION.c.role.is_(None), DELEGATION.c.role == bindparam("role"))))
+                  or_(DELEGATION.c.role.is_(None), DELEGATION.c.role.in_(_ROLES)))
+           .order_by(DELEGATION.c.id))
 _INBOXES = (select(ORG_UNIT.c.id, ORG_UNIT.c.name, ORG_UNIT.c.email, ORG_UNIT.c.handles, ORG_UNIT.c.digest_hour)
             .where(ORG_UNIT.c.email.isnot(None), ORG_UNIT.c.email != "",
                    or_(ORG_UNIT.c.id.in_(_UNITS), and_(ORG_UNIT.c.parent_id.isnot(None),
@@ -140,36 +180,58 @@ _INBOXES = (select(ORG_UNIT.c.id, ORG_UNIT.c.name, ORG_UNIT.c.email, ORG_UNIT.c.
             .order_by(ORG_UNIT.c.id))
 
 
-def resolve(conn: Connection, roles: Iterable[str], credential: CredentialRef, tree: OrgTree, today: date, *,
-            delegates: bool = False) -> list[Recipient]:
-    """The people and department inboxes to write to about ``credential`` for ``roles`` (one message each)."""
-    roles = list(dict.fromkeys(roles))
-    above = sorted(tree.ancestors.get(credential.org_unit_id, frozenset())) if credential.org_unit_id else []
-    holders = conn.execute(_HOLDERS, {"roles": roles, "cid": credential.id, "units": above}).all()
-    found: dict[str, Recipient] = {}
+@dataclass(frozen=True)
+class Directory:
+    """Who is concerned by one credential for some roles: the people holding them on it, the department inboxes
+    above it, and the people deciding in a holder's place today — read once, however many notices use them."""
 
-    def add(recipient: Recipient) -> None:
-        if not recipient.email:
-            return
-        known = found.get(recipient.email)
-        if known is None:
-            found[recipient.email] = recipient
-        elif recipient.roles[0] not in known.roles:  # one message, in every role it concerns them
-            found[recipient.email] = replace(known, roles=(*known.roles, *recipient.roles))
+    holders: Sequence[Any]  # rows of _HOLDERS, _INBOXES and _ACTING
+    inboxes: Sequence[Any]
+    acting: Sequence[Any] = ()
 
-    names = {h.id: h.username for h in holders}
-    for role in roles:
-        givers = [h.id for h in holders if h.role == role]
-        for h in (h for h in holders if h.role == role):
-            add(Recipient(h.email, h.display_name, (role,), user_id=h.id, digest_hour=h.digest_hour))
-        if delegates and givers:
-            for a in conn.execute(_ACTING, {"givers": givers, "today": today, "role": role}):
-                add(Recipient(a.email, a.display_name, (role,), user_id=a.id, digest_hour=a.digest_hour,
-                              on_behalf_of=names.get(a.from_user_id)))
-    if above:
+    @classmethod
+    def read(cls, conn: Connection, roles: Iterable[str], credential: CredentialRef, tree: OrgTree, today: date,
+             *, delegated: Iterable[str] = ()) -> Directory:
+        """Everyone ``roles`` reach on ``credential``; people acting for holders of ``delegated`` roles too."""
+        roles = list(dict.fromkeys(roles))
+        above = sorted(tree.ancestors.get(credential.org_unit_id, frozenset())) if credential.org_unit_id else []
+        holders = conn.execute(_HOLDERS, {"roles": roles, "cid": credential.id, "units": above}).all()
+        inboxes = conn.execute(_INBOXES, {"units": above}).all() if above else []
+        acting: Sequence[Any] = ()
+        asked = set(delegated)
+        givers = sorted({h.id for h in holders if h.role in asked})
+        if givers:
+            acting = conn.execute(_ACTING, {"givers": givers, "today": today, "roles": sorted(asked)}).all()
+        return cls(holders, inboxes, acting)
+
+    def recipients(self, roles: Iterable[str], *, delegates: bool = False) -> list[Recipient]:
+        """The people and department inboxes to write to for ``roles`` (one message each)."""
+        roles = list(dict.fromkeys(roles))
+        found: dict[str, Recipient] = {}
+
+        def add(recipient: Recipient) -> None:
+            if not recipient.email:
+                return
+            known = found.get(recipient.email)
+            if known is None:
+                found[recipient.email] = recipient
+            elif recipient.roles[0] not in known.roles:  # one message, in every role it concerns them
+                found[recipient.email] = replace(known, roles=(*known.roles, *recipient.roles))
+
+        names = {h.id: h.username for h in self.holders}
         for role in roles:
-            for unit in conn.execute(_INBOXES, {"units": above}):
+            givers = {h.id for h in self.holders if h.role == role}
+            for h in (h for h in self.holders if h.role == role):
+                add(Recipient(h.email, h.display_name, (role,), user_id=h.id, digest_hour=h.digest_hour))
+            if delegates and givers:
+                for a in self.acting:
+                    if a.from_user_id in givers and a.role in (None, role):
+                        add(Recipient(a.email, a.display_name, (role,), user_id=a.id, digest_hour=a.digest_hour,
+                                      on_behalf_of=names.get(a.from_user_id)))
+        for role in roles:
+            for unit in self.inboxes:
                 if role in (unit.handles or []):
                     add(Recipient(unit.email, unit.name, (role,), unit_id=unit.id, unit_name=unit.name,
                                   digest_hour=unit.digest_hour))
-    return list(found.values())
+        return list(found.values())
+

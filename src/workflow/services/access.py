@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from workflow.clock import Clock
 from workflow.errors import NotFound
@@ -164,11 +164,38 @@ class AccessService:
             raise NotFound("user", username)
         return self.caller(user_id)
 
-    def holders(self, conn: Connection, role: str, credential_id: int, org_unit_id: int | None,
-                tree: OrgTree) -> int:
-        """How many active people hold ``role`` on a credential themselves (for ``all`` approval policies)."""
+    def holders(self, conn: Connection, roles: Iterable[str], credential_id: int, org_unit_id: int | None,
+                tree: OrgTree) -> dict[str, int]:
+        """How many active people hold each of ``roles`` on a credential themselves (for ``all`` approval
+        policies), in one query."""
+        wanted = sorted(set(roles))
+        if not wanted:
+            return {}
         above = list(tree.ancestors.get(org_unit_id, frozenset())) if org_unit_id is not None else []
-        query = (select(ASSIGNMENT.c.user_id).distinct().join(USER, USER.c.id == ASSIGNMENT.c.user_id)
-                 .where(ASSIGNMENT.c.role == role, USER.c.active.is_(True),
-                        or_(ASSIGNMENT.c.credential_id == credential_id, ASSIGNMENT.c.org_unit_id.in_(above))))
-        return len(conn.execute(query).all())
+        query = (select(ASSIGNMENT.c.role, func.count(ASSIGNMENT.c.user_id.distinct()))
+                 .join(USER, USER.c.id == ASSIGNMENT.c.user_id)
+                 .where(ASSIGNMENT.c.role.in_(wanted), USER.c.active.is_(True),
+                        or_(ASSIGNMENT.c.credential_id == credential_id, ASSIGNMENT.c.org_unit_id.in_(above)))
+                 .group_by(ASSIGNMENT.c.role))
+        counted = {role: int(n) for role, n in conn.execute(query)}
+        return {role: counted.get(role, 0) for role in wanted}
+
+    def holders_by_role(self, credential_id: int, org_unit_id: int | None,
+                        roles: Iterable[str]) -> dict[str, list[str]]:
+        """Who holds each role on a credential (display names, active people), in one query — for pages."""
+        wanted = sorted(set(roles))
+        if not wanted:
+            return {}
+        with self._db.begin_read() as conn:
+            tree = self.tree(conn)
+            above = list(tree.ancestors.get(org_unit_id, frozenset())) if org_unit_id is not None else []
+            rows = conn.execute(
+                select(ASSIGNMENT.c.role, USER.c.display_name).distinct()
+                .join(USER, USER.c.id == ASSIGNMENT.c.user_id)
+                .where(ASSIGNMENT.c.role.in_(wanted), USER.c.active.is_(True),
+                       or_(ASSIGNMENT.c.credential_id == credential_id, ASSIGNMENT.c.org_unit_id.in_(above)))
+                .order_by(ASSIGNMENT.c.role, USER.c.display_name)).all()
+        found: dict[str, list[str]] = {role: [] for role in wanted}
+        for row in rows:
+            found[row.role].append(row.display_name)
+        return found

@@ -2,33 +2,52 @@
 
 Only hashes are stored: Argon2 for passwords, SHA-256 for the random session and API tokens (which carry
 256 bits of randomness, so a fast hash is the right one).
+
+Password guessing is throttled in the database (so every server process sees the same count): after
+``USERNAME_LIMIT`` failures for one username within ``WINDOW``, that username is refused for ``COOLING`` after
+the last of them, without its password being checked; one client address has a higher limit, across usernames.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import Connection, delete, select, update
 
 from workflow.clock import Clock
-from workflow.errors import InvalidInput, NotAuthenticated, NotFound
+from workflow.engine.data import check_plain_text
+from workflow.errors import InvalidInput, NotAuthenticated, NotFound, WorkflowError
 from workflow.store.database import Database
-from workflow.store.people import ApiToken, LoginSession, User
+from workflow.store.people import ApiToken, LoginFailure, LoginSession, User
 
 USER = User.__table__  # type: ignore[attr-defined]
 TOKEN = ApiToken.__table__  # type: ignore[attr-defined]
 SESSION = LoginSession.__table__  # type: ignore[attr-defined]
+FAILURE = LoginFailure.__table__  # type: ignore[attr-defined]
 
 TOKEN_PREFIX = "mcw_"
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password, used to keep timing even")
+USERNAME_LIMIT = 5
+ADDRESS_LIMIT = 50
+WINDOW = timedelta(minutes=15)
+COOLING = timedelta(minutes=15)
+
+
+class TooManyAttempts(WorkflowError):
+    """Sign-ins for this username (or from this address) are paused; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-ins; try again in {math.ceil(retry_after / 60)} minute(s)")
 
 
 def hash_password(password: str) -> str:
@@ -67,21 +86,35 @@ class NewToken:
 class AuthService:
     """Checks passwords and tokens, opens and closes browser sessions."""
 
-    def __init__(self, database: Database, clock: Clock, *, session_hours: float = 12.0) -> None:
+    def __init__(self, database: Database, clock: Clock, *, session_hours: float = 12.0,
+                 address_limit: int = ADDRESS_LIMIT) -> None:
         self._db = database
         self._clock = clock
         self._session_length = timedelta(hours=session_hours)
+        self._limits = {"username": USERNAME_LIMIT, "address": address_limit}
 
-    def authenticate(self, username: str, password: str) -> int:
-        """The user id for a correct username and password.
+    def authenticate(self, username: str, password: str, *, address: str | None = None) -> int:
+        """The user id for a correct username and password, tried from client ``address`` (if known).
 
         Raises:
+            TooManyAttempts: while the username or the address is cooling down (the password is not checked).
             NotAuthenticated: for a wrong username or password, or an inactive account (the same message for all,
                 so that nobody learns which usernames exist).
         """
+        try:
+            check_plain_text("username", username)
+        except InvalidInput:
+            raise NotAuthenticated("wrong username or password") from None  # no account has such a name
+        keys = [("username", username)] + ([("address", address[:200])] if address else [])
+        now = self._clock.now()
         with self._db.begin_read() as conn:
+            wait = max(_cooling(conn, scope, key, self._limits[scope], now) for scope, key in keys)
+            if wait > 0:
+                raise TooManyAttempts(wait)
             user = conn.execute(select(USER.c.id, USER.c.password_hash, USER.c.active)
                                 .where(USER.c.username == username)).first()
+            failed_before = conn.execute(select(FAILURE.c.id).where(FAILURE.c.scope == "username",
+                                                                    FAILURE.c.key == username).limit(1)).first()
         stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
         try:
             _hasher.verify(stored, password)
@@ -89,10 +122,17 @@ class AuthService:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
-            raise NotAuthenticated("wrong username or password")
-        if _hasher.check_needs_rehash(stored):
             with self._db.begin() as conn:
-                conn.execute(update(USER).where(USER.c.id == user.id).values(password_hash=_hasher.hash(password)))
+                conn.execute(FAILURE.insert(), [{"scope": scope, "key": key, "at": now} for scope, key in keys])
+                conn.execute(delete(FAILURE).where(FAILURE.c.at < now - max(WINDOW, COOLING)))
+            raise NotAuthenticated("wrong username or password")
+        if failed_before is not None or _hasher.check_needs_rehash(stored):
+            with self._db.begin() as conn:
+                # A correct password starts the username's count afresh (the address keeps its count).
+                conn.execute(delete(FAILURE).where(FAILURE.c.scope == "username", FAILURE.c.key == username))
+                if _hasher.check_needs_rehash(stored):
+                    conn.execute(update(USER).where(USER.c.id == user.id)
+                                 .values(password_hash=_hasher.hash(password)))
         return int(user.id)
 
     def start_session(self, user_id: int) -> tuple[str, SessionInfo]:
@@ -191,3 +231,15 @@ class AuthService:
                                   .values(revoked_at=self._clock.now()))
             if result.rowcount != 1:
                 raise NotFound("token", token_id)
+
+
+def _cooling(conn: Connection, scope: str, key: str, limit: int, now: datetime) -> int:
+    """Seconds ``key`` must still wait: its last ``limit`` failures came within ``WINDOW``, the last of them less
+    than ``COOLING`` ago. Zero when it may try."""
+    recent: list[datetime] = list(conn.execute(
+        select(FAILURE.c.at).where(FAILURE.c.scope == scope, FAILURE.c.key == key,
+                                   FAILURE.c.at > now - COOLING - WINDOW)
+        .order_by(FAILURE.c.at.desc()).limit(limit)).scalars())
+    if len(recent) < limit or recent[0] - recent[-1] > WINDOW:
+        return 0
+    return max(0, math.ceil((recent[0] + COOLING - now).total_seconds()))

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, false, func, insert, or_, select, update
+from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, exists, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from workflow.audit import chain_rows
 from workflow.clock import Clock
 from workflow.definitions.model import PREVIOUS, Approver
 from workflow.definitions.validate import did_you_mean
@@ -32,15 +33,16 @@ from workflow.engine.requirements import Requirements, applies
 from workflow.engine.timers import depends_on, parse_duration, plan
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from workflow.notify.calendar import CalendarEntry
-from workflow.notify.outbox import CredentialRef, Notice, Notifier
+from workflow.notify.outbox import CredentialRef, Notice, Notifier, Queued
 from workflow.services.access import ASSIGNMENT, ORG_UNIT, USER, AccessService, Caller, Grant, OrgTree
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.timers import sync_timers
 from workflow.services.views import CredentialDetail, CredentialSummary, HistoryEvent, describe
 from workflow.store.database import Database
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, TIMER
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, GENESIS, TIMER
 
 VERDICTS = ("approve", "reject", "request_changes")
+GATHER_STATE = 10_000  # lists of one state with at most this many rows are gathered before being sorted
 MAX_COMMENT = 4000
 MAX_PAGE = 200
 
@@ -53,16 +55,34 @@ _DECISIONS = (select(GATE_DECISION.c.gate, GATE_DECISION.c.round, GATE_DECISION.
                      GATE_DECISION.c.seen)
               .where(GATE_DECISION.c.credential_id == _CID).order_by(GATE_DECISION.c.id))
 # Without .values(): the SET clause is made of whatever columns each call passes.
-_BUMP = update(CREDENTIAL).where(CREDENTIAL.c.id == _CID, CREDENTIAL.c.version == bindparam("seen"))
+_BUMP = (update(CREDENTIAL).where(CREDENTIAL.c.id == _CID, CREDENTIAL.c.version == bindparam("seen"))
+         .returning(*CREDENTIAL.c))
+_HEAD = update(CREDENTIAL).where(CREDENTIAL.c.id == _CID)
 _ENTRY_UPDATE = update(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.id == bindparam("entry_id"))
 _NEXT_TIMERS = (select(TIMER.c.key, TIMER.c.timer, TIMER.c.action, TIMER.c.due_at, TIMER.c.state, TIMER.c.trigger)
                 .where(TIMER.c.credential_id == _CID, TIMER.c.status == "pending").order_by(TIMER.c.due_at))
 _HISTORY = select(EVENT).where(EVENT.c.credential_id == _CID).order_by(EVENT.c.seq)
+# Inboxes and task lists read the checklist entries and decisions of a page of credentials at once.
+CANDIDATE_PAGE, MAX_CANDIDATE_PAGE = 20, 800  # the first page is as long as the list asked for
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_PAGE_CREDENTIALS = select(CREDENTIAL).where(CREDENTIAL.c.id.in_(_IDS))
+_PAGE_ENTRIES = select(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.credential_id.in_(_IDS))
+_PAGE_SOME_ENTRIES = _PAGE_ENTRIES.where(CHECKLIST_ENTRY.c.item_key.in_(bindparam("keys", expanding=True)))
+_PAGE_DECISIONS = (select(GATE_DECISION.c.credential_id, GATE_DECISION.c.gate, GATE_DECISION.c.round,
+                          GATE_DECISION.c.role, GATE_DECISION.c.actor, GATE_DECISION.c.principal,
+                          GATE_DECISION.c.verdict, GATE_DECISION.c.comment, GATE_DECISION.c.seen)
+                   .where(GATE_DECISION.c.credential_id.in_(_IDS))
+                   .order_by(GATE_DECISION.c.credential_id, GATE_DECISION.c.id))
 
 
 @dataclass
 class _Action:
-    """One action in progress: the locked credential row as read, and the columns the action changes."""
+    """One action in progress: the locked credential row as read, and the columns the action changes.
+
+    It also keeps what the action has read once — checklist entries, gate decisions (with those the action
+    adds), role holders, the org tree — and what it writes together: its history events and the credential's
+    new columns (one update however many events), then the notices for the outbox.
+    """
 
     conn: Connection
     row: Row[Any]
@@ -70,7 +90,13 @@ class _Action:
     by: Caller
     version: int
     changes: dict[str, Any] = field(default_factory=dict)
+    latest: Row[Any] | None = None  # the row as the last update of this action left it
+    events: list[dict[str, Any]] = field(default_factory=list)  # recorded, not yet written
+    queued: list[Queued] = field(default_factory=list)
+    holders: dict[str, int] = field(default_factory=dict)
     _tree: OrgTree | None = None
+    _entries: list[Any] | None = None
+    _decisions: list[Any] | None = None
 
     @property
     def id(self) -> int:
@@ -97,6 +123,40 @@ class _Action:
             self._tree = access.tree(self.conn)
         return self._tree
 
+    def entries(self) -> dict[str, Any]:
+        """The checklist entries of the current rounds (all rounds are read once per action)."""
+        if self._entries is None:
+            self._entries = list(self.conn.execute(_ENTRIES, {"cid": self.id}))
+        rounds = self.rounds
+        return {e.item_key: e for e in self._entries if e.round == rounds.get(e.item_key, 0)}
+
+    def decisions(self) -> list[Any]:
+        """Every gate decision on the credential, oldest first: read once per action, then kept up to date."""
+        if self._decisions is None:
+            self._decisions = list(self.conn.execute(_DECISIONS, {"cid": self.id}))
+        return self._decisions
+
+    def decided(self, values: Mapping[str, Any]) -> None:
+        """Keep a decision this action has just stored."""
+        if self._decisions is not None:
+            self._decisions.append(_Decided(values["gate"], values["round"], values["role"], values["actor"],
+                                            values["principal"], values["verdict"], values["comment"],
+                                            values["seen"]))
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """A decision as stored (the columns ``_DECISIONS`` reads)."""
+
+    gate: str
+    round: int
+    role: str
+    actor: str
+    principal: str
+    verdict: str
+    comment: str
+    seen: Any
+
 
 @dataclass(frozen=True)
 class DecisionResult:
@@ -106,6 +166,7 @@ class DecisionResult:
     principal: str
     role: str
     fired: Outcome | None = None
+    detail: CredentialDetail | None = None  # the credential as the decision left it, when asked for
 
 
 class CredentialService:
@@ -160,12 +221,18 @@ class CredentialService:
             key = result.inserted_primary_key
             assert key is not None
             credential_id = int(key[0])
-            conn.execute(insert(EVENT), _event(credential_id, 1, now, by.username, "created",
-                                               to_state=engine.initial, details={"data": values}))
+            created = _event(credential_id, 1, now, by.username, "created", to_state=engine.initial,
+                             details={"data": values})
+            head = chain_rows(GENESIS, [created])
+            conn.execute(insert(EVENT), created)
+            conn.execute(_HEAD, {"cid": credential_id, "chain_seq": head.seq, "chain_hash": head.hash})
             sync_timers(conn, credential_id, plan(engine.definition, state=engine.initial, entered_at=now,
                                                   data=values, now=now), now, "created")
-            self._announce_state(conn, engine, CredentialRef(credential_id, title, engine.initial, org_unit_id),
-                                 Facts(state=engine.initial, data=values), now)
+            if self._notifier is not None:
+                ref = CredentialRef(credential_id, title, engine.initial, org_unit_id)
+                notices = self._announce_state(engine, ref, Facts(state=engine.initial, data=values), now)
+                self._notifier.enqueue_all(conn, [Queued(n, ref, now) for n in notices], engine.definition,
+                                           self._access.tree(conn))
             return credential_id
 
     def update(self, *, credential_id: int, changes: Mapping[str, Any], by: Caller,
@@ -225,12 +292,13 @@ class CredentialService:
 
     def decide(self, *, credential_id: int, gate: str, verdict: str, by: Caller, comment: str = "",
                role: str | None = None, on_behalf_of: str | None = None,
-               expected_version: int | None = None) -> DecisionResult:
+               expected_version: int | None = None, with_detail: bool = False) -> DecisionResult:
         """Record a decision on a gate open in the credential's current state.
 
         The caller decides in one of the gate's approver roles, their own or one delegated to them (``role`` and
         ``on_behalf_of`` choose when there is more than one). An approval that completes the gate — and leaves
-        nothing else missing — performs the gate's transition in the same transaction.
+        nothing else missing — performs the gate's transition in the same transaction. ``with_detail`` adds the
+        credential as the decision left it (what :meth:`get` would answer next).
         """
         if verdict not in VERDICTS:
             raise InvalidInput("decision", f"must be one of {', '.join(VERDICTS)}")
@@ -239,7 +307,7 @@ class CredentialService:
         _check_text("comment", comment)
         with self._action(credential_id, expected_version, by) as act:
             trigger, requirements = self._open_gate(act, gate)
-            facts = self._facts(act.conn, act.row, act.engine)
+            facts = self._facts(act.conn, act, act.engine)
             approver, grant_principal = _choose_role(act, requirements, facts, role, on_behalf_of)
             principal = grant_principal
             gate_spec = requirements.gate
@@ -259,10 +327,12 @@ class CredentialService:
                 if any(d.verdict == "approve" and ({d.who, d.actor} & people) for d in valid):
                     raise Conflict(f"{by.username} has already approved gate '{gate}' (in their own name or as a "
                                    "delegate); one person gives one approval")
-            act.conn.execute(insert(GATE_DECISION), {
+            decision = {
                 "credential_id": credential_id, "gate": gate, "round": act.rounds.get(gate, 0),
                 "role": approver.role, "actor": by.username, "principal": principal, "verdict": verdict,
-                "comment": comment, "seen": requirements.snapshot(facts), "decided_at": self._clock.now()})
+                "comment": comment, "seen": requirements.snapshot(facts), "decided_at": self._clock.now()}
+            act.conn.execute(insert(GATE_DECISION), decision)
+            act.decided(decision)
             details = {"gate": gate, "role": approver.role, "verdict": verdict}
             if principal != by.username:
                 details["on_behalf_of"] = principal
@@ -274,14 +344,20 @@ class CredentialService:
                 "on_behalf_of": principal if principal != by.username else None}))
             fired = None
             if verdict == "approve":
-                after = self._facts(act.conn, act.row, act.engine, trigger)
+                after = self._facts(act.conn, act, act.engine, trigger)
                 if not requirements.unmet(after):
                     fired = self._move(act, act.engine.fire(after, trigger), comment=f"{gate_spec.title} approved")
                     version = act.version
                 elif (requirements.open_stage(after) or 0) > (requirements.open_stage(facts) or 0):
-                    self._ask_for_decisions(act.conn, act.engine, self._ref(act), after, self._clock.now(),
-                                            only=(trigger, requirements))
-            return DecisionResult(version, principal, approver.role, fired)
+                    now = self._clock.now()
+                    for notice in self._ask_for_decisions(act.engine, self._ref(act), after, now,
+                                                          only=(trigger, requirements)):
+                        self._notify(act, notice, now)
+            if with_detail:
+                _write(act)
+            parts = self._detail_parts(act) if with_detail else None
+        detail = describe(*parts) if parts is not None else None  # built once the credential is unlocked
+        return DecisionResult(version, principal, approver.role, fired, detail)
 
     def fire(self, *, credential_id: int, trigger: str, by: Caller, comment: str = "",
              expected_version: int | None = None) -> Outcome:
@@ -313,6 +389,17 @@ class CredentialService:
                 raise refused.with_credential(credential_id) from None
             skipped = [str(u) for u in act.engine.requirements[outcome.index].unmet(facts)]
             return self._move(act, outcome, comment=comment, kind="override", extra={"skipped": skipped})
+
+    def comment(self, *, credential_id: int, gate: str, text: str, by: Caller) -> int:
+        """Add to a gate's discussion (anyone who can see the credential may); returns the new version."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("comment", "write the comment before posting it")
+        _check_text("comment", text)
+        with self._action(credential_id, None, by) as act:
+            if gate not in act.engine.definition.gates:
+                raise NotFound("gate", gate)
+            return self._record(act, "comment", comment=text, details={"gate": gate})
 
     def add_team_member(self, *, credential_id: int, user_id: int, role: str, by: Caller) -> int:
         """Give someone a role on this credential alone (its design team); kept in the credential's history."""
@@ -405,18 +492,18 @@ class CredentialService:
     def _ref(self, act: _Action) -> CredentialRef:
         return CredentialRef(act.id, str(act.value("title")), act.state, act.row.org_unit_id)
 
-    def _notify(self, act: _Action, notice: Notice) -> None:
+    def _notify(self, act: _Action, notice: Notice, now: datetime | None = None) -> None:
+        """Queue a notice; the action writes its notices to the outbox together when it ends."""
         if self._notifier is not None:
-            self._notifier.enqueue(act.conn, notice, self._ref(act), act.engine.definition,
-                                   act.tree(self._access), self._clock.now())
+            act.queued.append(Queued(notice, self._ref(act), now or self._clock.now()))
 
-    def _announce_state(self, conn: Connection, engine: Engine, ref: CredentialRef, facts: Facts,
-                        now: datetime, tree: OrgTree | None = None) -> None:
-        """Tell the owners of the checklist items that are now open, and the approvers of the gates."""
+    def _announce_state(self, engine: Engine, ref: CredentialRef, facts: Facts, now: datetime) -> list[Notice]:
+        """The notices telling the owners of the checklist items that are now open, and the approvers of the
+        gates."""
         notifier, definition = self._notifier, engine.definition
+        notices: list[Notice] = []
         if notifier is None:
-            return
-        tree = tree or self._access.tree(conn)
+            return notices
         if definition.notify.item_assigned:
             owed: dict[str, list[dict[str, Any]]] = {}
             entries = []
@@ -431,19 +518,20 @@ class CredentialService:
                         entries.append(CalendarEntry(f"item-{ref.id}-{item.key}-{now:%Y%m%d}@{notifier.mail_domain}",
                                                      f"Due: {item.title} — {ref.title}", due,
                                                      url=notifier.link(ref.id)))
-            notifier.enqueue(conn, Notice("item_assigned", list(owed), {
+            notices.append(Notice("item_assigned", list(owed), {
                 "state_title": definition.states[ref.state].title}, {role: {"items": items} for role, items
-                                                                     in owed.items()}, entries),
-                             ref, definition, tree, now)
+                                                                     in owed.items()}, entries))
         if definition.notify.decision_needed:
-            self._ask_for_decisions(conn, engine, ref, facts, now, tree=tree)
+            notices += self._ask_for_decisions(engine, ref, facts, now)
+        return notices
 
-    def _ask_for_decisions(self, conn: Connection, engine: Engine, ref: CredentialRef, facts: Facts,
-                           now: datetime, only: tuple[str, Requirements] | None = None,
-                           tree: OrgTree | None = None) -> None:
+    def _ask_for_decisions(self, engine: Engine, ref: CredentialRef, facts: Facts, now: datetime,
+                           only: tuple[str, Requirements] | None = None) -> list[Notice]:
+        """The notices asking the approvers whose turn it is for their decisions."""
         notifier = self._notifier
+        notices: list[Notice] = []
         if notifier is None:
-            return
+            return notices
         gates = [only] if only else engine.requirements_from(ref.state)
         for _, requirements in gates:
             gate = requirements.gate
@@ -456,12 +544,13 @@ class CredentialService:
                                      f"Decision due: {gate.title} — {ref.title}", due, url=notifier.link(ref.id))
                        ] if due else []
             items = requirements.items_for(facts.data)
-            notifier.enqueue(conn, Notice("decision_needed", roles, {
+            notices.append(Notice("decision_needed", roles, {
                 "gate": requirements.gate_id, "gate_title": gate.title, "due": due.isoformat() if due else None,
                 "state_title": engine.definition.states[ref.state].title,
                 "checklist_done": sum(1 for i in items if i.key in facts.done), "checklist_total": len(items),
                 "missing": [str(u) for u in requirements.unmet(facts) if u.kind != "approval"]},
-                entries=entries, delegates=True), ref, engine.definition, tree or self._access.tree(conn), now)
+                entries=entries, delegates=True))
+        return notices
 
     # -- reads --------------------------------------------------------------------------------------------
 
@@ -473,8 +562,13 @@ class CredentialService:
                 raise NotFound("credential", credential_id)
             engine = self._definitions.engine(row.definition_name, row.definition_version)
             entries = _current_entries(conn, row)
-            timers = [dict(t._mapping) for t in conn.execute(_NEXT_TIMERS, {"cid": credential_id})]
+            timers = _next_timers(conn, credential_id)
             return describe(engine, row, self._facts(conn, row, engine, entries=entries), entries, timers)
+
+    def _detail_parts(self, act: _Action) -> tuple[Engine, Row[Any], Facts, dict[str, Any], list[dict[str, Any]]]:
+        """What :func:`describe` needs to show the credential as this action leaves it (read in the action)."""
+        row = act.latest if act.latest is not None else act.row
+        return act.engine, row, self._facts(act.conn, act, act.engine), act.entries(), _next_timers(act.conn, act.id)
 
     def history(self, credential_id: int, *, by: Caller) -> list[HistoryEvent]:
         """The credential's history, oldest first."""
@@ -485,37 +579,52 @@ class CredentialService:
             return [HistoryEvent.from_row(event) for event in conn.execute(_HISTORY, {"cid": credential_id})]
 
     def search(self, *, by: Caller, state: str | None = None, org_unit_id: int | None = None,
-             overdue: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[CredentialSummary], int]:
-        """Credentials the caller may see, newest first: one page and the total count."""
+               overdue: bool = False, limit: int = 50, offset: int = 0, states: Collection[str] | None = None,
+               due_within_days: int | None = None) -> tuple[list[CredentialSummary], int]:
+        """Credentials the caller may see, newest first: one page and the total count. ``states`` keeps those in
+        any of them; ``due_within_days`` those a timer will move (renewal review, expiry) within that many days."""
         limit = max(1, min(limit, MAX_PAGE))
         conditions = [self.visible_clause(by)]
         if state is not None:
             conditions.append(CREDENTIAL.c.state == state)
+        if states is not None:
+            conditions.append(CREDENTIAL.c.state.in_(list(states)))
+        if due_within_days is not None:
+            horizon = self._clock.now() + timedelta(days=due_within_days)
+            conditions.append(exists().where(TIMER.c.credential_id == CREDENTIAL.c.id, TIMER.c.status == "pending",
+                                             TIMER.c.action == "fire", TIMER.c.due_at <= horizon))
         if org_unit_id is not None:
             below = self._access.tree().below([org_unit_id])
             conditions.append(CREDENTIAL.c.org_unit_id.in_(below))
         if overdue:
             conditions.append(self._overdue())
         where = and_(*conditions)
-        query = (select(CREDENTIAL.c.id, CREDENTIAL.c.title, CREDENTIAL.c.definition_name, CREDENTIAL.c.state,
-                        CREDENTIAL.c.version, CREDENTIAL.c.updated_at, CREDENTIAL.c.org_unit_id,
-                        CREDENTIAL.c.state_entered_at)
-                 .where(where).order_by(CREDENTIAL.c.id.desc()).offset(max(0, offset)).limit(limit))
+        columns = (CREDENTIAL.c.id, CREDENTIAL.c.title, CREDENTIAL.c.definition_name, CREDENTIAL.c.state,
+                   CREDENTIAL.c.version, CREDENTIAL.c.updated_at, CREDENTIAL.c.org_unit_id,
+                   CREDENTIAL.c.state_entered_at)
+        query = select(*columns).where(where).order_by(CREDENTIAL.c.id.desc()).offset(max(0, offset)).limit(limit)
         with self._db.begin_read() as conn:
             total = int(conn.execute(select(func.count()).select_from(CREDENTIAL).where(where)).scalar() or 0)
+            if (state is not None or states is not None) and total <= GATHER_STATE and not self._db.is_sqlite:
+                # Gather the few rows of the state first: left to itself PostgreSQL walks the primary key backwards
+                # from the newest credential looking for them, not knowing that they are among the oldest.
+                matches = select(*columns).where(where).cte("matches").prefix_with("MATERIALIZED")
+                query = select(*matches.c).order_by(matches.c.id.desc()).offset(max(0, offset)).limit(limit)
             rows = [CredentialSummary(r.id, r.title, r.definition_name, r.state, r.version, r.updated_at,
                                       r.org_unit_id, r.state_entered_at) for r in conn.execute(query)]
         return rows, total
 
     def approvals_waiting(self, *, by: Caller, limit: int = 50) -> list[dict[str, Any]]:
         """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first."""
-        gated = self._states_with(lambda req: req.gate is not None)
+        roles = {g.role for g in by.grants}  # only states where one of these decides a gate can hold work
+        gated = self._states_with(lambda req: req.gate is not None and any(a.role in roles
+                                                                          for a in req.gate.approvers))
         found: list[dict[str, Any]] = []
         with self._db.begin_read() as conn:
-            for row in conn.execute(self._candidates(by, gated)):
+            for row, entries, decisions in self._candidate_pages(conn, by, gated, limit, decisions=True):
                 engine = self._definitions.engine(row.definition_name, row.definition_version)
                 grants = by.grants_on(row.id, row.org_unit_id)
-                facts = self._facts(conn, row, engine)
+                facts = self._facts(conn, row, engine, entries=entries, decisions=decisions)
                 for trigger, requirements in engine.requirements_from(row.state):
                     if requirements.gate is None:
                         continue
@@ -547,20 +656,25 @@ class CredentialService:
 
     def tasks(self, *, by: Caller, limit: int = 100) -> list[dict[str, Any]]:
         """Checklist items the caller's own roles owe on the credentials they can see."""
-        with_items = self._states_with(lambda req: bool(req.items))
+        own = {g.role for g in by.grants if not g.delegated}  # only states with items these own can hold work
+        with_items = self._states_with(lambda req: any(item.owner in own for item in req.items))
+        owned = {item.key for name in self._definitions.names()
+                 for item in self._definitions.engine(name).items.values() if item.owner in own}
         found: list[dict[str, Any]] = []
         with self._db.begin_read() as conn:
-            for row in conn.execute(self._candidates(by, with_items)):
+            for row, entries, _ in self._candidate_pages(conn, by, with_items, limit, decisions=False,
+                                                              items=owned):
                 engine = self._definitions.engine(row.definition_name, row.definition_version)
                 roles = by.roles_on(row.id, row.org_unit_id)
-                entries = _current_entries(conn, row)
                 for trigger, requirements in engine.requirements_from(row.state):
                     for item in requirements.items_for(row.data):
                         entry = entries.get(item.key)
                         if item.owner in roles and not (entry and entry.done):
                             found.append({"credential_id": row.id, "title": row.title, "state": row.state,
                                           "trigger": trigger, "item": item.key, "item_title": item.title,
-                                          "owner": item.owner, "waiting_since": row.state_entered_at})
+                                          "owner": item.owner, "waiting_since": row.state_entered_at,
+                                          "due_at": _due(engine, row, requirements, item.due_days),
+                                          "note": entry.note if entry else "", "version": row.version})
                 if len(found) >= limit:
                     break
         return found[:limit]
@@ -610,7 +724,11 @@ class CredentialService:
                 engine = self._definitions.engine(row.definition_name, row.definition_version)
                 if engine.definition.states[row.state].final:
                     raise Conflict(f"credential {credential_id} is {row.state}; it can no longer change")
-                yield _Action(conn, row, engine, by, int(row.version))
+                act = _Action(conn, row, engine, by, int(row.version))
+                yield act
+                _write(act)
+                if act.queued and self._notifier is not None:
+                    self._notifier.enqueue_all(conn, act.queued, engine.definition, act.tree(self._access))
         except IntegrityError as error:
             if "uq_event_seq" in str(error.orig) or "event.credential_id, event.seq" in str(error.orig):
                 raise StaleVersion(credential_id, expected_version or 0) from None
@@ -650,7 +768,8 @@ class CredentialService:
                 "comment": comment}))
             if outcome.transition.dest != PREVIOUS:  # coming back from hold: the work was announced before
                 facts = self._facts(act.conn, act, act.engine)
-                self._announce_state(act.conn, act.engine, self._ref(act), facts, now, act.tree(self._access))
+                for notice in self._announce_state(act.engine, self._ref(act), facts, now):
+                    self._notify(act, notice, now)
         return outcome
 
     def _record(self, act: _Action, kind: str, *, comment: str = "", trigger: str | None = None,
@@ -658,19 +777,20 @@ class CredentialService:
                 details: dict[str, Any] | None = None) -> int:
         now = self._clock.now()
         version = act.version + 1
-        result = act.conn.execute(_BUMP, {"cid": act.id, "seen": act.version, "version": version,
-                                          "updated_at": now, **act.changes})
-        if result.rowcount != 1:
-            raise StaleVersion(act.id, act.version)
-        act.conn.execute(insert(EVENT), _event(act.id, version, now, act.by.username, kind, trigger=trigger,
-                                               from_state=from_state, to_state=to_state, comment=comment,
-                                               details=details or {}))
+        event = _event(act.id, version, now, act.by.username, kind, trigger=trigger, from_state=from_state,
+                       to_state=to_state, comment=comment, details=details or {})
+        # The chain continues from the head on the locked row (or the event this action already recorded).
+        act.changes["chain_seq"], act.changes["chain_hash"] = chain_rows(act.value("chain_hash"), [event])
+        act.changes["updated_at"] = now
+        act.events.append(event)  # written with the credential's new version by _write
         act.version = version
         return version
 
     def _facts(self, conn: Connection, row: Row[Any] | _Action, engine: Engine, trigger: str | None = None, *,
-               entries: dict[str, Any] | None = None) -> Facts:
-        """The engine's facts; checklist and decisions are read only if ``trigger`` (or any, if None) needs them."""
+               entries: dict[str, Any] | None = None, decisions: list[Row[Any]] | None = None) -> Facts:
+        """The engine's facts; checklist and decisions are read only if ``trigger`` (or any, if None) needs them,
+        and within an action only once."""
+        act: _Action | None = None
         if isinstance(row, _Action):
             act = row
             state, rounds, data = act.state, act.rounds, act.data
@@ -682,21 +802,27 @@ class CredentialService:
         done: frozenset[str] = frozenset()
         if needs_items:
             if entries is None:
-                entries = {e.item_key: e for e in conn.execute(_ENTRIES, {"cid": cid})
-                           if e.round == rounds.get(e.item_key, 0)}
+                entries = act.entries() if act is not None else {
+                    e.item_key: e for e in conn.execute(_ENTRIES, {"cid": cid}) if e.round == rounds.get(e.item_key, 0)}
             done = frozenset(key for key, entry in entries.items() if entry.done)
-        decisions: tuple[Decision, ...] = ()
+        current: tuple[Decision, ...] = ()
         holders: dict[str, int] = {}
         if needs_gate:
-            decisions = tuple(Decision(d.gate, d.role, d.actor, d.verdict, d.comment, d.principal, d.seen or None)
-                              for d in conn.execute(_DECISIONS, {"cid": cid})
-                              if d.round == rounds.get(d.gate, 0))
+            if decisions is None and act is not None:
+                decisions = act.decisions()
+            stored = decisions if decisions is not None else conn.execute(_DECISIONS, {"cid": cid})
+            current = tuple(Decision(d.gate, d.role, d.actor, d.verdict, d.comment, d.principal, d.seen or None)
+                            for d in stored if d.round == rounds.get(d.gate, 0))
             everyone = {a.role for _, req in engine.requirements_from(state) if req.gate
                         for a in req.gate.approvers if a.policy == "all"}
-            if everyone:
-                tree = self._access.tree(conn)
-                holders = {role: self._access.holders(conn, role, cid, unit, tree) for role in everyone}
-        return Facts(state=state, data=data, done=done, decisions=decisions, previous_state=previous,
+            if act is not None:
+                if everyone - act.holders.keys():
+                    act.holders.update(self._access.holders(conn, everyone - act.holders.keys(), cid, unit,
+                                                            act.tree(self._access)))
+                holders = {role: act.holders[role] for role in everyone}
+            elif everyone:
+                holders = self._access.holders(conn, everyone, cid, unit, self._access.tree(conn))
+        return Facts(state=state, data=data, done=done, decisions=current, previous_state=previous,
                      role_holders=holders)
 
     def visible_clause(self, by: Caller) -> Any:
@@ -706,7 +832,12 @@ class CredentialService:
         units, credentials = by.visible_units(), by.visible_credentials()
         if not units and not credentials:
             return false()
-        return or_(CREDENTIAL.c.org_unit_id.in_(units), CREDENTIAL.c.id.in_(credentials))
+        # No OR with an empty list: it would keep the planner from the (state, org unit) index.
+        if not credentials:
+            return CREDENTIAL.c.org_unit_id.in_(sorted(units))
+        if not units:
+            return CREDENTIAL.c.id.in_(sorted(credentials))
+        return or_(CREDENTIAL.c.org_unit_id.in_(sorted(units)), CREDENTIAL.c.id.in_(sorted(credentials)))
 
     def _overdue(self) -> Any:
         now = self._clock.now()
@@ -730,8 +861,58 @@ class CredentialService:
     def _candidates(self, by: Caller, states: Mapping[str, Collection[str]]) -> Any:
         in_states = or_(*(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state.in_(sids))
                           for name, sids in states.items() if sids)) if any(states.values()) else false()
-        return (select(CREDENTIAL).where(self.visible_clause(by), in_states)
-                .order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id).limit(2000))
+        return (select(CREDENTIAL.c.id, CREDENTIAL.c.state_entered_at).where(self.visible_clause(by), in_states)
+                .order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id))
+
+    def _candidate_pages(self, conn: Connection, by: Caller, states: Mapping[str, Collection[str]], first: int, *,
+                         decisions: bool, items: Collection[str] | None = None,
+                         ) -> Iterator[tuple[Row[Any], dict[str, Any], list[Row[Any]]]]:
+        """Every candidate, oldest in its state first, with its current checklist entries (only of ``items``, if
+        given) and its gate decisions if asked: a page of credentials at a time, one statement per table per page.
+        """
+        if not any(states.values()):
+            return
+        query = self._candidates(by, states)
+        page, after = max(CANDIDATE_PAGE, min(first, MAX_CANDIDATE_PAGE)), None
+        while True:
+            paged = query if after is None else query.where(or_(
+                CREDENTIAL.c.state_entered_at > after[0],
+                and_(CREDENTIAL.c.state_entered_at == after[0], CREDENTIAL.c.id > after[1])))
+            keys = conn.execute(paged.limit(page)).all()  # read from the index alone; whole rows for this page
+            if not keys:
+                return
+            ids = [key.id for key in keys]
+            found = {row.id: row for row in conn.execute(_PAGE_CREDENTIALS, {"ids": ids})}
+            rows = [found[cid] for cid in ids if cid in found]
+            entries: dict[int, list[Row[Any]]] = {cid: [] for cid in ids}
+            for entry in (conn.execute(_PAGE_ENTRIES, {"ids": ids}) if items is None else
+                          conn.execute(_PAGE_SOME_ENTRIES, {"ids": ids, "keys": sorted(items)})):
+                entries[entry.credential_id].append(entry)
+            decided: dict[int, list[Any]] = {cid: [] for cid in ids}
+            if decisions:
+                for decision in conn.execute(_PAGE_DECISIONS, {"ids": ids}):
+                    decided[decision.credential_id].append(decision)
+            for row in rows:
+                rounds = row.rounds
+                current = {e.item_key: e for e in entries[row.id] if e.round == rounds.get(e.item_key, 0)}
+                yield row, current, decided[row.id]
+            if len(keys) < page:
+                return
+            after = (keys[-1].state_entered_at, keys[-1].id)
+            page = min(page * 2, MAX_CANDIDATE_PAGE)
+
+
+def _write(act: _Action) -> None:
+    """Store what the action has recorded so far: the credential's new version and columns, in one update that
+    checks the version it started from, and its new history events."""
+    if not act.events:
+        return
+    seen = int(act.events[0]["seq"]) - 1
+    latest = act.conn.execute(_BUMP, {"cid": act.id, "seen": seen, "version": act.version, **act.changes}).first()
+    if latest is None:
+        raise StaleVersion(act.id, seen)
+    act.conn.execute(insert(EVENT), act.events)
+    act.latest, act.events = latest, []
 
 
 def _require(act: _Action, roles: Collection[str], what: str, *, delegation: bool = False) -> None:
@@ -768,9 +949,20 @@ def _choose_role(act: _Action, requirements: Requirements, facts: Facts, role: s
     return next(a for a in approvers if a.role == chosen.role), chosen.principal
 
 
+def _due(engine: Engine, row: Row[Any], requirements: Requirements, item_days: int | None) -> datetime | None:
+    """When a checklist item is due: its own days, else its gate's, else the end of the state's planned stay."""
+    days = item_days or (requirements.gate.due_days if requirements.gate else None) \
+        or engine.definition.states[row.state].planned_days
+    return row.state_entered_at + timedelta(days=days) if days else None
+
+
 def _has_timers(engine: Engine, state: str) -> bool:
     """Whether any timer of the definition can apply while a credential is in ``state``."""
     return any(not timer.state or state in timer.state for timer in engine.definition.timers)
+
+
+def _next_timers(conn: Connection, credential_id: int) -> list[dict[str, Any]]:
+    return [dict(t._mapping) for t in conn.execute(_NEXT_TIMERS, {"cid": credential_id})]
 
 
 def _current_entries(conn: Connection, row: Row[Any]) -> dict[str, Any]:

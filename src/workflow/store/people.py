@@ -107,3 +107,18 @@ class LoginSession(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed sign-in, kept by the username tried and by the client's address: recent ones throttle sign-ins."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_key", "scope", "key", "at"),
+        Index("ix_login_failure_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=10)  # username, address
+    key: str = Field(max_length=200)
+    at: datetime = Field(sa_type=UTCDateTime)

@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 
 from workflow.store.types import JSONDocument, UTCDateTime
 
+GENESIS = "0" * 64  # the prev_hash of a credential's first event
+
 
 def _when(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
@@ -36,7 +38,11 @@ class Credential(SQLModel, table=True):
     """A micro-credential moving through its lifecycle, pinned to one definition version."""
 
     __tablename__ = "credential"
-    __table_args__ = (Index("ix_credential_state", "definition_name", "state"),)
+    __table_args__ = (
+        # inboxes and task lists: candidates by state, oldest first, read from the index alone
+        Index("ix_credential_state", "definition_name", "state", "state_entered_at", "org_unit_id"),
+        Index("ix_credential_unit_state", "org_unit_id", "state"),  # lists and counts by org unit and state
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=300)
@@ -53,6 +59,9 @@ class Credential(SQLModel, table=True):
     created_at: datetime = _when()
     updated_at: datetime = _when()
     state_entered_at: datetime = _when()
+    # The head of the history's hash chain: seq and hash of the newest event (see workflow.audit).
+    chain_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    chain_hash: str = Field(default=GENESIS, max_length=64, sa_column_kwargs={"server_default": GENESIS})
 
 
 class ChecklistEntry(SQLModel, table=True):
@@ -110,6 +119,8 @@ class Event(SQLModel, table=True):
     to_state: str | None = Field(default=None, max_length=100)
     comment: str = Field(default="", max_length=4000)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)
+    prev_hash: str = Field(max_length=64)  # the hash of the credential's previous event
+    hash: str = Field(max_length=64)  # SHA-256 of this event's content and prev_hash (see workflow.audit)
 
 
 # The same tables for SQLAlchemy Core, used on the hot paths where building ORM objects would cost more than
@@ -130,7 +141,7 @@ class TimerRow(SQLModel, table=True):
     __tablename__ = "timer"
     __table_args__ = (
         Index("ix_timer_due", "status", "due_at"),
-        Index("ix_timer_credential", "credential_id", "status"),
+        Index("ix_timer_credential", "credential_id", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

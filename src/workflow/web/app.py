@@ -20,7 +20,10 @@ from workflow.scheduler import Scheduler
 from workflow.web import problems
 from workflow.web.api import admin, auth, credentials, me, outbox, timers
 from workflow.web.deps import get_caller
-from workflow.web.ui import calendar, pages
+from workflow.web.security import SecurityHeaders
+from workflow.web.ui import admin as admin_pages
+from workflow.web.ui import approvals, calendar, credential, pages, portfolio, tasks
+from workflow.web.ui.render import error_page
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -51,14 +54,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
                   docs_url=None, redoc_url=None, openapi_url=None)
     if services is not None:
         app.state.services = services
-    problems.install(app)
+    problems.install(app, html=error_page)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
     for module in (credentials, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
-    app.include_router(pages.router)
+    for page_module in (pages, approvals, tasks, portfolio, credential, admin_pages):
+        app.include_router(page_module.router)
     app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -79,6 +83,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
                                    swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
                                    swagger_favicon_url="/static/favicon.svg")
 
+    # The docs page never changes, so the hash of its inline script is taken once, here.
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure, docs_page=bytes(docs().body).decode())
     return app
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +23,7 @@ from workflow.errors import (
     TransitionNotAllowed,
     WorkflowError,
 )
+from workflow.services.auth import TooManyAttempts
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -30,6 +33,66 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JS
     body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; some problems add members (a 422 names the field, a refused "
+                   "transition lists what is missing).",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "the kind of problem, e.g. /problems/not-found"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "description": "the HTTP status"},
+        "detail": {"type": "string", "description": "what went wrong, for people"},
+        "errors": {"type": "array", "description": "invalid input, by field",
+                   "items": {"type": "object", "properties": {"field": {"type": "string"},
+                                                               "message": {"type": "string"}}}},
+        "missing": {"type": "array", "items": {"type": "string"}, "description": "what a transition lacks"},
+        "retry_after": {"type": "integer", "description": "seconds to wait before trying again (429)"},
+    },
+    "additionalProperties": True,
+}
+_MEANINGS = {
+    400: "Bad request: a body that cannot be read at all (not UTF-8 text)",
+    401: "Not signed in: no token or session, or one that is not valid (any more)",
+    403: "Not allowed for you (the detail says which roles would be), or a browser change without its CSRF token",
+    404: "Not found, or not yours to see",
+    409: "Conflict: changed since the version you saw, already done, or a transition refused (with what is "
+         "missing)",
+    422: "Invalid input, naming the field",
+    429: "Too many attempts: wait the Retry-After seconds",
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"required": True, "description": "Bearer", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"required": True, "description": "seconds to wait",
+                          "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of the problems an operation may answer with (``responses=`` of a route)."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"description": _MEANINGS[status],
+                                 "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if status in _HEADERS:
+            entry["headers"] = _HEADERS[status]
+        documented[status] = entry
+    return documented
+
+
+def _document(app: FastAPI) -> None:
+    """Add the Problem schema that ``responses`` refers to, to the app's OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        document.setdefault("components", {}).setdefault("schemas", {}).setdefault("Problem", PROBLEM_SCHEMA)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _workflow_error(request: Request, error: Exception) -> Response:
@@ -52,6 +115,11 @@ def _workflow_error(request: Request, error: Exception) -> Response:
             return problem(409, "conflict", "Conflict", str(error))
         case InvalidInput():
             return problem(422, "invalid-input", "Invalid input", str(error), field=error.field)
+        case TooManyAttempts():
+            response = problem(429, "too-many-attempts", "Too many attempts", str(error),
+                               retry_after=error.retry_after)
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
         case InvalidFile():
             return problem(422, "invalid-file", "Invalid file", f"{len(error.problems)} problem(s) found",
                            problems=[str(p) for p in error.problems])
@@ -68,12 +136,33 @@ def _validation_error(_request: Request, error: Exception) -> JSONResponse:
 
 def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    slug = {404: "not-found", 405: "method-not-allowed", 401: "not-authenticated"}.get(error.status_code, "error")
-    return problem(error.status_code, slug, str(error.detail), str(error.detail))
+    slug = {400: "bad-request", 401: "not-authenticated", 404: "not-found", 405: "method-not-allowed"}.get(
+        error.status_code, "error")
+    response = problem(error.status_code, slug, str(error.detail), str(error.detail))
+    response.headers.update(error.headers or {})  # e.g. the Allow header of a 405
+    return response
 
 
-def install(app: FastAPI) -> None:
-    """Register every handler on ``app``."""
-    app.add_exception_handler(WorkflowError, _workflow_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+HtmlPage = Callable[[Request, int, str, str], Response]
+
+
+def _for_people(handler: Callable[[Request, Exception], Response], html: HtmlPage | None
+                ) -> Callable[[Request, Exception], Response]:
+    """The same problem, shown as a page to a browser asking for one of the site's pages (not the API)."""
+    def handle(request: Request, error: Exception) -> Response:
+        response = handler(request, error)
+        if (html is not None and isinstance(response, JSONResponse) and response.status_code >= 400
+                and not request.url.path.startswith(("/api/", "/openapi.json", "/calendar/"))
+                and "text/html" in request.headers.get("accept", "")):
+            body = json.loads(bytes(response.body))
+            return html(request, response.status_code, body["title"], body["detail"])
+        return response
+    return handle
+
+
+def install(app: FastAPI, *, html: HtmlPage | None = None) -> None:
+    """Register every handler on ``app``; ``html`` draws the page a browser sees instead of problem+json."""
+    app.add_exception_handler(WorkflowError, _for_people(_workflow_error, html))
+    app.add_exception_handler(RequestValidationError, _for_people(_validation_error, html))
+    app.add_exception_handler(StarletteHTTPException, _for_people(_http_error, html))
+    _document(app)

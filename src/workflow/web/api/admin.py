@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query, Response, status
 
 from workflow.definitions.diagram import mermaid
 from workflow.errors import Forbidden, NotFound
-from workflow.web.api.schemas import MAX_ID, AssignmentIn, Offset, OrgUnitIn, RowId, UserIn, UserPatch
+from workflow.web.api.schemas import MAX_ID, AssignmentIn, Key, Offset, OrgUnitIn, RowId, UserIn, UserPatch
 from workflow.web.deps import CurrentCaller, ServicesDep
+from workflow.web.problems import responses
 
 router = APIRouter(tags=["organisation"])
 
 
-@router.get("/definitions")
+@router.get("/definitions", responses=responses(401))
 def list_definitions(_caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """The workflow definitions and their current versions."""
     found = []
@@ -25,8 +26,8 @@ def list_definitions(_caller: CurrentCaller, services: ServicesDep) -> list[dict
     return found
 
 
-@router.get("/definitions/{name}")
-def get_definition(name: str, _caller: CurrentCaller, services: ServicesDep,
+@router.get("/definitions/{name}", responses=responses(401, 404, 422))
+def get_definition(name: Key, _caller: CurrentCaller, services: ServicesDep,
                    version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> dict[str, Any]:
     """One definition (the current version unless asked): its full model and a Mermaid diagram."""
     if name not in services.definitions.names():
@@ -36,13 +37,13 @@ def get_definition(name: str, _caller: CurrentCaller, services: ServicesDep,
             "definition": engine.definition.model_dump(mode="json"), "mermaid": mermaid(engine.definition)}
 
 
-@router.get("/org-units")
+@router.get("/org-units", responses=responses(401))
 def list_units(_caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """Every org unit."""
     return services.people.units()
 
 
-@router.post("/org-units", status_code=status.HTTP_201_CREATED)
+@router.post("/org-units", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 404, 409, 422))
 def create_unit(body: OrgUnitIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Add a faculty, department or institution (administrators only)."""
     unit_id = services.people.create_unit(key=body.key, name=body.name, kind=body.kind, parent=body.parent,
@@ -50,7 +51,7 @@ def create_unit(body: OrgUnitIn, caller: CurrentCaller, services: ServicesDep) -
     return next(u for u in services.people.units() if u["id"] == unit_id)
 
 
-@router.get("/users")
+@router.get("/users", responses=responses(401, 403, 422))
 def list_users(caller: CurrentCaller, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
                offset: Offset = 0) -> list[dict[str, Any]]:
     """People and their roles (administrators only)."""
@@ -59,7 +60,7 @@ def list_users(caller: CurrentCaller, services: ServicesDep, limit: Annotated[in
     return services.people.users(limit=limit, offset=offset)
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED)
+@router.post("/users", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 409, 422))
 def create_user(body: UserIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Add a person (administrators only)."""
     user_id = services.people.create_user(username=body.username, display_name=body.display_name, email=body.email,
@@ -67,14 +68,15 @@ def create_user(body: UserIn, caller: CurrentCaller, services: ServicesDep) -> d
     return {"id": user_id, "username": body.username}
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id}", responses=responses(400, 401, 403, 404, 422))
 def update_user(user_id: RowId, body: UserPatch, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Deactivate or reactivate a person (administrators only)."""
     services.people.set_active(user_id=user_id, active=body.active, by=caller)
     return {"id": user_id, "active": body.active}
 
 
-@router.post("/role-assignments", status_code=status.HTTP_201_CREATED)
+@router.post("/role-assignments", status_code=status.HTTP_201_CREATED,
+             responses=responses(400, 401, 403, 404, 409, 422))
 def assign(body: AssignmentIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Give a person a role for an org unit and everything under it (administrators only)."""
     services.people.assign(user_id=services.people.user_id(body.username), role=body.role, by=caller,
@@ -82,7 +84,8 @@ def assign(body: AssignmentIn, caller: CurrentCaller, services: ServicesDep) -> 
     return {"username": body.username, "role": body.role, "org_unit": body.org_unit}
 
 
-@router.delete("/role-assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/role-assignments/{assignment_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses=responses(401, 403, 404, 422))
 def unassign(assignment_id: RowId, caller: CurrentCaller, services: ServicesDep) -> Response:
     """Take a role away (administrators only)."""
     services.people.unassign(assignment_id=assignment_id, by=caller)

@@ -8,15 +8,17 @@ from fastapi import APIRouter, Request, Response, status
 
 from workflow.web.api.schemas import LoginIn
 from workflow.web.deps import SESSION_COOKIE, ServicesDep
+from workflow.web.problems import responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login")
-def login(body: LoginIn, response: Response, services: ServicesDep) -> dict[str, Any]:
+@router.post("/login", responses=responses(400, 401, 422, 429))
+def login(body: LoginIn, request: Request, response: Response, services: ServicesDep) -> dict[str, Any]:
     """Check a username and password and open a session (an HttpOnly cookie); returns the CSRF token to send
-    as ``X-CSRF-Token`` with every change."""
-    user_id = services.auth.authenticate(body.username, body.password)
+    as ``X-CSRF-Token`` with every change. Repeated failures pause sign-ins for the username (429)."""
+    user_id = services.auth.authenticate(body.username, body.password,
+                                         address=request.client.host if request.client else None)
     token, session = services.auth.start_session(user_id)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=services.settings.cookie_secure,
                         samesite="lax", path="/", max_age=int(services.settings.session_hours * 3600))

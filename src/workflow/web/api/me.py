@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from workflow.web.api.schemas import DelegationIn, RowId, TokenIn
 from workflow.web.deps import CurrentCaller, ServicesDep
+from workflow.web.problems import responses
 
 router = APIRouter(tags=["me"])
 
 
-@router.get("/me")
+@router.get("/me", responses=responses(401))
 def me(caller: CurrentCaller) -> dict[str, Any]:
     """Who you are, your roles, and whom you act for today."""
     own = [{"role": g.role, "org_unit_id": g.org_unit_id, "credential_id": g.credential_id}
@@ -22,21 +23,21 @@ def me(caller: CurrentCaller) -> dict[str, Any]:
             "roles": own, "acting_for": acting_for}
 
 
-@router.get("/me/approvals")
+@router.get("/me/approvals", responses=responses(401, 422))
 def my_approvals(caller: CurrentCaller, services: ServicesDep,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """Gates waiting for your decision, in your own roles or as a delegate, oldest first."""
     return {"items": services.credentials.approvals_waiting(by=caller, limit=limit)}
 
 
-@router.get("/me/tasks")
+@router.get("/me/tasks", responses=responses(401, 422))
 def my_tasks(caller: CurrentCaller, services: ServicesDep,
              limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """Checklist items your roles own, across the credentials you can see."""
     return {"items": services.credentials.tasks(by=caller, limit=limit)}
 
 
-@router.post("/me/calendar", status_code=status.HTTP_201_CREATED)
+@router.post("/me/calendar", status_code=status.HTTP_201_CREATED, responses=responses(401, 403))
 def new_calendar_feed(caller: CurrentCaller, services: ServicesDep) -> dict[str, str]:
     """A private calendar-feed address of your due dates and milestones (the previous address stops working)."""
     assert caller.user_id is not None
@@ -44,13 +45,13 @@ def new_calendar_feed(caller: CurrentCaller, services: ServicesDep) -> dict[str,
     return {"url": f"{services.settings.public_url.rstrip('/')}/calendar/{token}.ics"}
 
 
-@router.get("/delegations")
+@router.get("/delegations", responses=responses(401))
 def list_delegations(caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """Delegations you gave or received (all of them for administrators)."""
     return services.people.delegations(by=caller)
 
 
-@router.post("/delegations", status_code=status.HTTP_201_CREATED)
+@router.post("/delegations", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 404, 409, 422))
 def delegate(body: DelegationIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Let someone decide in your place (one role or all) between two dates, both included."""
     delegation_id = services.people.delegate(to_username=body.to, role=body.role, starts_on=body.starts_on,
@@ -58,21 +59,22 @@ def delegate(body: DelegationIn, caller: CurrentCaller, services: ServicesDep) -
     return next(d for d in services.people.delegations(by=caller) if d["id"] == delegation_id)
 
 
-@router.delete("/delegations/{delegation_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/delegations/{delegation_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses=responses(401, 403, 404, 422))
 def revoke_delegation(delegation_id: RowId, caller: CurrentCaller, services: ServicesDep) -> Response:
     """End a delegation you gave."""
     services.people.revoke_delegation(delegation_id=delegation_id, by=caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses=responses(401))
 def list_tokens(caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """Your API tokens (names and prefixes only)."""
     assert caller.user_id is not None
     return services.auth.list_tokens(caller.user_id)
 
 
-@router.post("/tokens", status_code=status.HTTP_201_CREATED)
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 422))
 def create_token(body: TokenIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """A new personal API token, shown this once."""
     assert caller.user_id is not None
@@ -80,7 +82,7 @@ def create_token(body: TokenIn, caller: CurrentCaller, services: ServicesDep) ->
     return {"id": token.id, "name": token.name, "token": token.token, "prefix": token.prefix}
 
 
-@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 403, 404, 422))
 def revoke_token(token_id: RowId, caller: CurrentCaller, services: ServicesDep) -> Response:
     """Revoke one of your tokens."""
     assert caller.user_id is not None

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 
 from workflow.web.api.schemas import Offset, RowId
 from workflow.web.deps import CurrentCaller, ServicesDep
+from workflow.web.problems import responses
 
 router = APIRouter(prefix="/outbox", tags=["outbox"])
 Status = Literal["held", "pending", "sending", "sent", "dead", "digested"]
 
 
-@router.get("")
+@router.get("", responses=responses(401, 403, 422))
 def list_outbox(caller: CurrentCaller, services: ServicesDep, status: Status | None = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
                 offset: Offset = 0) -> dict[str, Any]:
@@ -22,13 +23,13 @@ def list_outbox(caller: CurrentCaller, services: ServicesDep, status: Status | N
     return {"counts": counts, "items": [vars(r) for r in rows]}
 
 
-@router.get("/{message_id}")
+@router.get("/{message_id}", responses=responses(401, 403, 404, 422))
 def get_message(message_id: RowId, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """One message in full."""
     return services.outbox.message(message_id, by=caller)
 
 
-@router.post("/{message_id}/retry")
+@router.post("/{message_id}/retry", responses=responses(401, 403, 404, 409, 422))
 def retry(message_id: RowId, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Queue a dead message again."""
     services.outbox.retry(message_id, by=caller)

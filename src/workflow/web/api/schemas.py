@@ -6,13 +6,27 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from workflow.engine.data import check_plain_text
+from workflow.errors import InvalidInput
 from workflow.services.views import CredentialDetail, CredentialSummary, HistoryEvent
 
+
+def _storable(text: str) -> str:
+    try:
+        check_plain_text("text", text)
+    except InvalidInput as error:
+        raise ValueError(error.message) from None
+    return text
+
+
+# Text every database stores as given: PostgreSQL refuses NUL characters, and no database takes lone surrogates.
+Text = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
 Comment = Field(default="", max_length=4000)
 MAX_ID = 2**31 - 1  # PostgreSQL integer columns
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id")]
+Key = Annotated[Text, Path(min_length=1, max_length=100, description="a key from the definition")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Version = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -22,68 +36,68 @@ class _Body(BaseModel):
 
 
 class LoginIn(_Body):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
+    username: Text = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=1, max_length=1000)
 
 
 class CredentialIn(_Body):
-    title: str = Field(min_length=1, max_length=300)
-    org_unit: str = Field(min_length=1, max_length=100, description="key of the faculty or department")
-    definition: str = Field(default="microcredential", max_length=100)
+    title: Text = Field(min_length=1, max_length=300)
+    org_unit: Text = Field(min_length=1, max_length=100, description="key of the faculty or department")
+    definition: Text = Field(default="microcredential", max_length=100)
     data: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
 
 class CredentialPatch(_Body):
     version: Version = Field(description="the version you saw; a stale one is refused with 409")
     data: dict[str, Any] = Field(max_length=100)
-    comment: str = Comment
+    comment: Text = Comment
 
 
 class ItemIn(_Body):
     done: bool
-    note: str = Comment
+    note: Text = Comment
     version: Version | None = None
 
 
 class DecisionIn(_Body):
     decision: Literal["approve", "reject", "request_changes"]
-    comment: str = Comment
-    role: str | None = Field(default=None, max_length=100)
-    on_behalf_of: str | None = Field(default=None, max_length=100)
+    comment: Text = Comment
+    role: Text | None = Field(default=None, max_length=100)
+    on_behalf_of: Text | None = Field(default=None, max_length=100)
     version: Version | None = None
 
 
 class TransitionIn(_Body):
-    trigger: str = Field(min_length=1, max_length=100)
-    comment: str = Comment
+    trigger: Text = Field(min_length=1, max_length=100)
+    comment: Text = Comment
     version: Version | None = None
 
 
 class OverrideIn(_Body):
-    trigger: str = Field(min_length=1, max_length=100)
-    comment: str = Field(min_length=10, max_length=4000)
+    trigger: Text = Field(min_length=1, max_length=100)
+    comment: Text = Field(min_length=10, max_length=4000)
     version: Version | None = None
 
 
 class TeamMemberIn(_Body):
-    username: str = Field(min_length=1, max_length=100)
-    role: str = Field(min_length=1, max_length=100)
+    username: Text = Field(min_length=1, max_length=100)
+    role: Text = Field(min_length=1, max_length=100)
 
 
 class UserIn(_Body):
-    username: str = Field(min_length=1, max_length=100)
-    display_name: str = Field(default="", max_length=200)
-    email: str = Field(default="", max_length=320)
-    password: str | None = Field(default=None, max_length=1000)
+    username: Text = Field(min_length=1, max_length=100)
+    display_name: Text = Field(default="", max_length=200)
+    email: Text = Field(default="", max_length=320)
+    password: Text | None = Field(default=None, max_length=1000)
     admin: bool = False
 
 
 class OrgUnitIn(_Body):
-    key: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=300)
+    key: Text = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=300)
     kind: Literal["institution", "faculty", "department"]
-    parent: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=320)
+    parent: Text | None = Field(default=None, max_length=100)
+    email: Text | None = Field(default=None, max_length=320)
 
 
 class UserPatch(_Body):
@@ -91,20 +105,20 @@ class UserPatch(_Body):
 
 
 class AssignmentIn(_Body):
-    username: str = Field(min_length=1, max_length=100)
-    role: str = Field(min_length=1, max_length=100)
-    org_unit: str = Field(min_length=1, max_length=100)
+    username: Text = Field(min_length=1, max_length=100)
+    role: Text = Field(min_length=1, max_length=100)
+    org_unit: Text = Field(min_length=1, max_length=100)
 
 
 class DelegationIn(_Body):
-    to: str = Field(min_length=1, max_length=100, description="username of the delegate")
-    role: str | None = Field(default=None, max_length=100, description="one role, or all when left out")
+    to: Text = Field(min_length=1, max_length=100, description="username of the delegate")
+    role: Text | None = Field(default=None, max_length=100, description="one role, or all when left out")
     starts_on: date
     ends_on: date
 
 
 class TokenIn(_Body):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
 
 
 def summary_json(row: CredentialSummary) -> dict[str, Any]:

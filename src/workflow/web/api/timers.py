@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from workflow.web.deps import CurrentCaller, ServicesDep
+from workflow.web.problems import responses
 
 router = APIRouter(tags=["timers"])
 
 
-@router.get("/timers")
+@router.get("/timers", responses=responses(401, 422))
 def list_timers(caller: CurrentCaller, services: ServicesDep, due: bool = False,
                 status: Literal["pending", "running", "done", "cancelled"] = "pending",
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:

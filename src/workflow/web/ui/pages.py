@@ -1,42 +1,42 @@
-"""Sign-in and sign-out pages for browsers (the pages for deans, project managers and departments build on
-this session). The sign-in form is protected from cross-site posting by a double-submit token."""
+"""Signing in and out, and the start page. The sign-in form is protected from cross-site posting by a
+double-submit token; signing out needs the session's own form token."""
 
 from __future__ import annotations
 
+import math
 import secrets
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from workflow.errors import NotAuthenticated
+from workflow.services.auth import TooManyAttempts
 from workflow.web.deps import SESSION_COOKIE, ServicesDep
+from workflow.web.ui.render import page
+from workflow.web.ui.session import PageCaller
 
 LOGIN_CSRF_COOKIE = "mcw_login_csrf"
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 
 def _safe_next(target: str) -> str:
     """Only same-site paths may be redirected to after signing in."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/docs"
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
 def _login_page(request: Request, services: ServicesDep, *, next_: str, error: str = "", username: str = "",
                 status_code: int = 200) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
-    response = templates.TemplateResponse(
-        request, "login.html", {"csrf_token": token, "next": _safe_next(next_), "error": error, "username": username},
-        status_code=status_code)
+    response = page(request, "login.html", None, {"login_token": token, "next": _safe_next(next_), "error": error,
+                                                  "username": username}, status_code=status_code)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, secure=services.settings.cookie_secure,
                         samesite="strict", path="/login", max_age=3600)
     return response
 
 
 @router.get("/login")
-def login_form(request: Request, services: ServicesDep, next: str = "/docs") -> HTMLResponse:
+def login_form(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
     """The sign-in form."""
     return _login_page(request, services, next_=next)
 
@@ -44,13 +44,20 @@ def login_form(request: Request, services: ServicesDep, next: str = "/docs") -> 
 @router.post("/login")
 def login(request: Request, services: ServicesDep, username: Annotated[str, Form(max_length=100)],
           password: Annotated[str, Form(max_length=1000)], csrf_token: Annotated[str, Form(max_length=100)],
-          next: Annotated[str, Form(max_length=500)] = "/docs") -> Response:
+          next: Annotated[str, Form(max_length=500)] = "/") -> Response:
     """Check the password, open a session and go on to where the person was heading."""
     if not services.auth.csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token) or not csrf_token:
         return _login_page(request, services, next_=next, username=username, status_code=403,
                            error="The form had expired. Please sign in again.")
     try:
-        user_id = services.auth.authenticate(username, password)
+        user_id = services.auth.authenticate(username, password,
+                                             address=request.client.host if request.client else None)
+    except TooManyAttempts as paused:
+        wait = _login_page(request, services, next_=next, username=username, status_code=429,
+                           error=f"Too many failed sign-ins. Please wait {math.ceil(paused.retry_after / 60)} "
+                                 "minute(s) and try again.")
+        wait.headers["Retry-After"] = str(paused.retry_after)
+        return wait
     except NotAuthenticated:
         return _login_page(request, services, next_=next, username=username, status_code=401,
                            error="Wrong username or password.")
@@ -62,7 +69,21 @@ def login(request: Request, services: ServicesDep, username: Annotated[str, Form
     return response
 
 
+@router.post("/logout")
+def logout(request: Request, _caller: PageCaller, services: ServicesDep) -> Response:
+    """End the session and go back to the sign-in page."""
+    services.auth.end_session(request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=services.settings.cookie_secure, httponly=True,
+                           samesite="lax")
+    return response
+
+
 @router.get("/")
-def home() -> RedirectResponse:
-    """The pages come with the web UI; until then the API documentation is the place to start."""
-    return RedirectResponse("/docs", status_code=303)
+def home(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
+    """The start page: what waits for the person, and where to go."""
+    approvals = services.credentials.approvals_waiting(by=caller, limit=100)
+    tasks = services.credentials.tasks(by=caller, limit=500)
+    _, visible = services.credentials.search(by=caller, limit=1)
+    return page(request, "home.html", caller, {"approvals": len(approvals), "tasks": len(tasks),
+                                               "visible": visible})

@@ -1,0 +1,463 @@
+"""Benchmark: how response times and memory grow with the size of the database.
+
+Not a test. Run it from the repository root::
+
+    .venv/bin/pip install -e '.[bench]'                      # matplotlib, for the plot
+    .venv/bin/python bench/scale_bench.py                     # 100, 10,000 and 100,000 credentials
+    .venv/bin/python bench/scale_bench.py --sizes 100,2000 --memory-sizes 100,2000 --repeat 10   # quick
+    WORKFLOW_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python bench/scale_bench.py
+
+Each size is generated once (``workflow demo generate``, seed 1, ten years of history ending when it was
+generated) into ``bench/.cache/`` — a SQLite file, and a schema ``scale_<size>`` in the PostgreSQL database when
+``WORKFLOW_BENCH_POSTGRES_URL`` is set — and reused by later runs (``--regenerate`` starts afresh). Opening a
+cached database migrates it, so new indexes apply to it too.
+
+Response times come from an in-process app (``create_app`` and Starlette's TestClient) with the scheduler off,
+signed in as the people who use each page: a dean's inbox, a project manager's portfolio (all, and one state), one
+credential with the longest history the dean can see and that history, the registrar's tasks, and the HTML pages
+when the app has them. Each call is made ``--repeat`` times after a warm-up; the report gives the median and the
+95th percentile, and each median's ratio to the smallest size. Memory is the resident set of a real ``workflow
+serve`` process after a fixed mix of requests, at the two ``--memory-sizes``.
+
+The report goes to ``bench/report/scaling.md`` (Markdown tables), ``scaling.png`` (a plot) and ``scaling.json``
+(the figures, which ``--before`` reads back to show an earlier run beside this one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from workflow.config import Settings
+from workflow.context import Services
+from workflow.generate import generate
+from workflow.store.tables import CREDENTIAL
+from workflow.web.app import create_app
+from workflow.web.deps import SESSION_COOKIE
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".cache"
+REPORT = ROOT / "bench" / "report"
+SEED = 1
+YEARS = 10
+DEAN, PM, REGISTRAR = "dean.okafor", "pm.garcia", "reg.lopez"
+PAGED = ("portfolio list (50)", "portfolio, one state", "dean's inbox", "registrar's tasks", "page /approvals",
+         "page /portfolio", "page /tasks")
+
+
+FINDINGS = """## What the measurements showed, and what was changed
+
+Measured first on the code before these changes (the "before" figures above), with `EXPLAIN QUERY PLAN` on SQLite
+and `EXPLAIN ANALYZE` on PostgreSQL at 100,000 credentials:
+
+* **Inboxes and task lists** (`approvals_waiting`, `tasks`) read every credential in a state with a gate (or with
+  checklist items), oldest first, capped at 2,000 rows, then ran two queries per credential (its checklist entries,
+  its decisions): up to 4,000 statements per request, and anything past the first 2,000 candidates was never
+  shown. Now only the states where the caller's roles decide a gate (or own an item) are read, page by page with
+  a keyset until the list is full (no cap, nothing missed), the page's keys from the index alone
+  (`ix_credential_state` now holds `definition_name, state, state_entered_at, org_unit_id`), and each page's
+  credentials, checklist entries (of the caller's items only, for tasks) and decisions in one statement each.
+* **Lists of one state** in someone's org units read every credential of those units (no index had both): new
+  index `ix_credential_unit_state (org_unit_id, state)`. The visibility condition no longer ORs with an empty list
+  of credential ids, which kept SQLite from any composite index. On PostgreSQL, a rare state's rows are gathered
+  before sorting (a `MATERIALIZED` CTE, when the count says there are at most 10,000): the planner otherwise walks
+  the primary key backwards from the newest credential, not knowing that the rows of, say, `delivery` are old.
+* **One credential**: SQLite read its pending timers through `ix_timer_due (status, due_at)` — every pending timer
+  of every credential — to avoid a sort; `ix_timer_credential` is now `(credential_id, status, due_at)`.
+* The generator runs `VACUUM (ANALYZE)` on PostgreSQL after loading, as autovacuum soon would, so that counts are
+  index-only scans.
+
+Lists that fill a page (the dean's inbox: 50 items, the registrar's tasks: 100) do work in proportion to the page,
+not to the database: at 100 credentials the page is not full, so their ratio to the smallest size says how much
+more there is to show rather than how the cost per item grows (the item counts are given in the cells).
+"""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One thing to time: a name, a path, and who asks."""
+
+    name: str
+    path: str
+    who: str
+    page: bool = False
+
+
+def calls(credential_id: int) -> list[Call]:
+    """What is timed at every size."""
+    return [
+        Call("dean's inbox", "/api/v1/me/approvals", DEAN),
+        Call("portfolio list (50)", "/api/v1/credentials?limit=50", PM),
+        Call("portfolio, one state", "/api/v1/credentials?limit=50&state=delivery", PM),
+        Call("one credential", f"/api/v1/credentials/{credential_id}", DEAN),
+        Call("its history", f"/api/v1/credentials/{credential_id}/events", DEAN),
+        Call("registrar's tasks", "/api/v1/me/tasks", REGISTRAR),
+        Call("page /approvals", "/approvals", DEAN, page=True),
+        Call("page /portfolio", "/portfolio", PM, page=True),
+        Call("page /credentials/{id}", f"/credentials/{credential_id}", DEAN, page=True),
+        Call("page /tasks", "/tasks", REGISTRAR, page=True),
+    ]
+
+
+# -- the databases ----------------------------------------------------------------------------------------------
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(environment="test", database_url=url, data_dir=CACHE, definitions_dir=ROOT / "definitions",
+                    notifications_dir=ROOT / "notifications", scheduler_in_app=False)
+
+
+def database(backend: str, size: int, pg_url: str, *, regenerate: bool) -> tuple[str, dict[str, Any]]:
+    """The URL of the cached database of ``size`` credentials (generated now if missing) and how it was made."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    marker = CACHE / f"scale-{size}.{backend}.json"
+    if backend == "sqlite":
+        path = CACHE / f"scale-{size}.db"
+        url = f"sqlite:///{path}"
+    else:
+        schema = f"scale_{size}"
+        url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    if marker.exists() and not regenerate:
+        return url, json.loads(marker.read_text())
+    marker.unlink(missing_ok=True)
+    if backend == "sqlite":
+        for leftover in CACHE.glob(f"scale-{size}.db*"):
+            leftover.unlink()
+    else:
+        admin = create_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+    services = Services.start(settings_for(url))
+    try:
+        done = 0
+        print(f"  generating {size:,} credentials on {backend} ...", flush=True)
+
+        def progress(step: int) -> None:
+            nonlocal done
+            done += step
+            if done % 10_000 < step or done == size:
+                print(f"    {done:,}/{size:,}", flush=True)
+
+        report = generate(services, credentials=size, years=YEARS, seed=SEED, progress=progress)
+    finally:
+        services.close()
+    made = {"credentials": report.credentials, "events": report.events, "rows": report.rows,
+            "seconds": round(report.seconds, 1), "rows_per_second": round(report.rows_per_second),
+            "by_state": report.by_state}
+    marker.write_text(json.dumps(made, indent=1))
+    print(f"  {report.rows:,} rows in {report.seconds:.1f} s: {report.rows_per_second:,.0f} rows/s", flush=True)
+    return url, made
+
+
+# -- timing in process ------------------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def longest_history(services: Services, who: str) -> int:
+    """The credential with the most events among those ``who`` can see."""
+    caller = services.access.caller_by_name(who)
+    with services.database.begin_read() as conn:
+        found = conn.execute(select(CREDENTIAL.c.id).where(services.credentials.visible_clause(caller))
+                             .order_by(CREDENTIAL.c.version.desc(), CREDENTIAL.c.id).limit(1)).scalar()
+    assert found is not None, f"{who} sees no credential"
+    return int(found)
+
+
+@contextmanager
+def clients(services: Services) -> Iterator[Callable[[str, bool], TestClient]]:
+    """A client per person: an API token for API calls, a session cookie for pages."""
+    app = create_app(services.settings, services=services)
+    made: dict[tuple[str, bool], TestClient] = {}
+    with TestClient(app, base_url="https://testserver") as root:
+
+        def client(who: str, page: bool) -> TestClient:
+            if (who, page) not in made:
+                user_id = services.people.user_id(who)
+                if page:
+                    token, _ = services.auth.start_session(user_id)
+                    made[(who, page)] = TestClient(app, base_url="https://testserver", cookies={SESSION_COOKIE: token})
+                else:
+                    token = services.auth.create_token(user_id, "scale bench").token
+                    made[(who, page)] = TestClient(app, base_url="https://testserver",
+                                                   headers={"Authorization": f"Bearer {token}"})
+            return made[(who, page)]
+
+        yield client
+        del root
+
+
+def time_calls(url: str, repeat: int) -> dict[str, dict[str, float] | str]:
+    """Median and 95th percentile (ms) of each call on one database."""
+    services = Services.start(settings_for(url))
+    results: dict[str, dict[str, float] | str] = {}
+    try:
+        credential_id = longest_history(services, DEAN)
+        with clients(services) as client:
+            for call in calls(credential_id):
+                http = client(call.who, call.page)
+                try:
+                    statuses = {http.get(call.path).status_code for _ in range(3)}
+                except Exception as error:  # a page under construction may fail; the report says so
+                    statuses = {f"error {type(error).__name__}"}  # type: ignore[arg-type]
+                if statuses != {200}:
+                    results[call.name] = "not built yet" if statuses == {404} else \
+                        f"failed ({', '.join(map(str, statuses))})"
+                    print(f"    {call.name:<24} {results[call.name]}", flush=True)
+                    continue
+                times = []
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    response = http.get(call.path)
+                    times.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200
+                results[call.name] = {"median": statistics.median(times), "p95": _percentile(times, 0.95)}
+                body = None if call.page else response.json()
+                items = body.get("items") if isinstance(body, dict) else body
+                if isinstance(items, list):  # how long the list (or the history) was
+                    results[call.name]["items"] = len(items)
+                print(f"    {call.name:<24} median {results[call.name]['median']:8.1f} ms"  # type: ignore[index]
+                      f"  p95 {results[call.name]['p95']:8.1f} ms", flush=True)  # type: ignore[index]
+    finally:
+        services.close()
+    return results
+
+
+# -- memory of a real server ------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _tail(server: subprocess.Popen[bytes]) -> str:
+    server.terminate()
+    _, err = server.communicate(timeout=30)
+    return err.decode(errors="replace")[-2000:]
+
+
+def serve_memory(url: str, rounds: int) -> dict[str, float]:
+    """RSS (MiB) of ``workflow serve`` after starting, and after ``rounds`` of the API calls and pages."""
+    services = Services.start(settings_for(url))
+    try:
+        credential_id = longest_history(services, DEAN)
+        tokens = {who: services.auth.create_token(services.people.user_id(who), "scale bench memory").token
+                  for who in (DEAN, PM, REGISTRAR)}
+        sessions = {who: services.auth.start_session(services.people.user_id(who))[0] for who in (DEAN, PM, REGISTRAR)}
+    finally:
+        services.close()
+    port = _free_port()
+    env = {**os.environ, "WORKFLOW_DATABASE_URL": url, "WORKFLOW_SCHEDULER_IN_APP": "false",
+           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"), "WORKFLOW_NOTIFICATIONS_DIR":
+           str(ROOT / "notifications"), "WORKFLOW_COOKIE_SECURE": "false", "WORKFLOW_DATA_DIR": str(CACHE)}
+    command = [str(Path(sys.executable).with_name("workflow")), "serve", "--port", str(port), "--workers", "1"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        with httpx2.Client(base_url=base, timeout=120) as http:
+            while True:
+                try:
+                    if http.get("/healthz").status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("workflow serve did not start")
+                time.sleep(0.2)
+            started = _rss_kib(server.pid)
+            working = []
+            for call in calls(credential_id):  # the calls that answer (some pages may not be built yet)
+                try:
+                    if call.page:
+                        http.cookies.set(SESSION_COOKIE, sessions[call.who])
+                        answered = http.get(call.path).status_code
+                        http.cookies.clear()
+                    else:
+                        answered = http.get(call.path, headers={"Authorization": f"Bearer {tokens[call.who]}"}
+                                            ).status_code
+                except httpx2.TransportError as error:  # a page under construction may break the connection
+                    http.cookies.clear()
+                    if server.poll() is not None:
+                        raise RuntimeError(f"workflow serve died on {call.path}: {error}; its log ends: "
+                                           f"{_tail(server)}") from None
+                    continue
+                if answered == 200:
+                    working.append(call)
+            for _ in range(rounds):
+                for call in working:
+                    if call.page:
+                        http.cookies.set(SESSION_COOKIE, sessions[call.who])
+                        response = http.get(call.path)
+                        http.cookies.clear()
+                    else:
+                        response = http.get(call.path, headers={"Authorization": f"Bearer {tokens[call.who]}"})
+                    assert response.status_code == 200, (call.path, response.status_code)
+            after = _rss_kib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"start": started / 1024, "after": after / 1024, "calls": len(working)}
+
+
+# -- the report -------------------------------------------------------------------------------------------------
+
+
+def write_report(results: dict[str, Any], before: dict[str, Any] | None) -> None:
+    REPORT.mkdir(parents=True, exist_ok=True)
+    (REPORT / "scaling.json").write_text(json.dumps(results, indent=1))
+    lines = ["# Scaling: response times and memory against the size of the database", "",
+             f"Generated by `bench/scale_bench.py` on {results['when']} ({results['machine']}). Each database holds "
+             f"the given number of credentials with up to {YEARS} years of history (`workflow demo generate`, "
+             f"seed {SEED}); times are medians and 95th percentiles of {results['repeat']} requests through the "
+             "in-process app, in milliseconds; ×100 is the median's ratio to the smallest size. Target: the "
+             "paginated lists and inboxes at the largest size within 2× of the smallest.", ""]
+    for backend, data in results["backends"].items():
+        sizes = [int(s) for s in data["times"]]
+        lines += [f"## {backend}", "", "### The generated databases", "",
+                  "| credentials | events | rows | seconds | rows/s |", "|---:|---:|---:|---:|---:|"]
+        for size in sizes:
+            made = data["generated"][str(size)]
+            lines.append(f"| {size:,} | {made['events']:,} | {made['rows']:,} | {made['seconds']:,} | "
+                         f"{made['rows_per_second']:,} |")
+        lines += ["", "### Response times (ms)", "",
+                  "| call | " + " | ".join(f"{s:,}: median / p95 / ×{sizes[0]:,}" for s in sizes) + " | target |",
+                  "|---|" + "---:|" * len(sizes) + "---|"]
+        for name in data["times"][str(sizes[0])]:
+            cells = []
+            base = data["times"][str(sizes[0])][name]
+            for size in sizes:
+                figure = data["times"][str(size)].get(name)
+                if not isinstance(figure, dict) or not isinstance(base, dict):
+                    cells.append(str(figure or "—"))
+                    continue
+                earlier = ((before or {}).get("backends", {}).get(backend, {}).get("times", {})
+                           .get(str(size), {}).get(name))
+                was = f" (before: {earlier['median']:.1f})" if isinstance(earlier, dict) else ""
+                items = f", {figure['items']} items" if "items" in figure else ""
+                cells.append(f"{figure['median']:.1f} / {figure['p95']:.1f} / ×{figure['median'] / base['median']:.2f}"
+                             f"{items}{was}")
+            last = data["times"][str(sizes[-1])].get(name)
+            target = ""
+            if name in PAGED and isinstance(last, dict) and isinstance(base, dict):
+                target = "met" if last["median"] <= 2 * base["median"] else "missed"
+                if target == "missed" and last.get("items") and base.get("items"):
+                    per_item = (last["median"] / last["items"]) / (base["median"] / base["items"])
+                    target += f" (per item ×{per_item:.2f})"
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {target} |")
+        memory = data.get("memory")
+        if memory:
+            small, large = sorted(memory, key=int)
+            lines += ["", "### Memory of `workflow serve` (resident set, MiB)", "",
+                      "| credentials | at start | after the request mix |", "|---:|---:|---:|"]
+            for size in (small, large):
+                lines.append(f"| {int(size):,} | {memory[size]['start']:.0f} | {memory[size]['after']:.0f} |")
+            ratio = memory[large]["after"] / memory[small]["after"]
+            lines += ["", f"{int(large):,} against {int(small):,} credentials: ×{ratio:.2f} "
+                      f"(target ≤ 1.5: {'met' if ratio <= 1.5 else 'missed'})."]
+        lines.append("")
+    lines += ["![Median response time against database size](scaling.png)", "", FINDINGS]
+    (REPORT / "scaling.md").write_text("\n".join(lines))
+    plot(results)
+
+
+def plot(results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    backends = list(results["backends"])
+    figure, axes = plt.subplots(1, len(backends), figsize=(7 * len(backends), 5), squeeze=False)
+    for axis, backend in zip(axes[0], backends, strict=True):
+        times = results["backends"][backend]["times"]
+        sizes = sorted(int(s) for s in times)
+        for name in times[str(sizes[0])]:
+            points = [(s, times[str(s)][name]["median"]) for s in sizes if isinstance(times[str(s)].get(name), dict)]
+            if points:
+                axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("credentials in the database")
+        axis.set_ylabel("median response time (ms)")
+        axis.set_title(backend)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(REPORT / "scaling.png", dpi=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,10000,100000", help="credential counts, comma-separated")
+    parser.add_argument("--memory-sizes", default="1000,100000", help="the two sizes whose server memory is compared")
+    parser.add_argument("--repeat", type=int, default=30, help="timed requests per call and size")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of the request mix before measuring memory")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only, even when a URL is set")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--no-memory", action="store_true", help="leave out the server's memory")
+    parser.add_argument("--regenerate", action="store_true", help="generate the databases afresh")
+    parser.add_argument("--before", type=Path, help="an earlier scaling.json to show beside this run")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
+    memory_sizes = sorted(int(s.replace("_", "")) for s in args.memory_sizes.split(","))
+    pg_url = os.environ.get("WORKFLOW_BENCH_POSTGRES_URL", "")
+    backends = ([] if args.no_sqlite else ["sqlite"]) + (["postgres"] if pg_url and not args.no_postgres else [])
+    before = json.loads(args.before.read_text()) if args.before else None
+    results: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M"), "repeat": args.repeat,
+                               "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
+                               "backends": {}}
+    for backend in backends:
+        print(f"{backend}:", flush=True)
+        data: dict[str, Any] = {"generated": {}, "times": {}, "memory": {}}
+        for size in sizes:
+            url, made = database(backend, size, pg_url, regenerate=args.regenerate)
+            data["generated"][str(size)] = made
+            print(f"  {size:,} credentials ({made['events']:,} events):", flush=True)
+            data["times"][str(size)] = time_calls(url, args.repeat)
+        if not args.no_memory:
+            for size in memory_sizes:
+                url, made = database(backend, size, pg_url, regenerate=args.regenerate and size not in sizes)
+                data["generated"].setdefault(str(size), made)
+                data["memory"][str(size)] = serve_memory(url, args.rounds)
+                print(f"  memory at {size:,}: {data['memory'][str(size)]}", flush=True)
+        results["backends"][backend] = data
+    write_report(results, before)
+    print(f"report: {REPORT / 'scaling.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

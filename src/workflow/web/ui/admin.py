@@ -1,0 +1,79 @@
+"""Administration pages: the definitions (checked now, drawn), org units, people and roles, the email outbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from workflow.definitions.diagram import mermaid
+from workflow.definitions.lifecycle import lifecycle
+from workflow.definitions.loader import load_all
+from workflow.errors import Forbidden, InvalidFile
+from workflow.services.access import Caller
+from workflow.web.api.schemas import RowId
+from workflow.web.deps import ServicesDep
+from workflow.web.ui.render import page
+from workflow.web.ui.session import PageCaller
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+STATUSES = ("pending", "sent", "dead")
+PAGE = 50
+
+
+def _admin(caller: Caller) -> None:
+    if not caller.is_admin:
+        raise Forbidden("only administrators may open the administration pages")
+
+
+@router.get("")
+def definitions(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
+    """The definitions in use, and whether the files in the definitions folder are valid as they stand now."""
+    _admin(caller)
+    problems: list[str] = []
+    try:
+        on_disk = load_all([services.settings.definitions_dir])
+    except InvalidFile as error:
+        on_disk, problems = {}, [str(p) for p in error.problems]
+    shown: list[dict[str, Any]] = []
+    for name in services.definitions.names():
+        version = services.definitions.current_version(name)
+        definition = services.definitions.engine(name, version).definition
+        item = on_disk.get(name)
+        shown.append({"name": name, "version": version, "d": definition, "life": lifecycle(definition),
+                      "mermaid": mermaid(definition), "file": str(item.path) if item else None})
+    return page(request, "admin_definitions.html", caller, {"definitions": shown, "problems": problems,
+                                                            "tab": "definitions"}, section="admin")
+
+
+@router.get("/people")
+def people(request: Request, caller: PageCaller, services: ServicesDep,
+           page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
+    """Org units, and people with their roles."""
+    _admin(caller)
+    units = services.people.units()
+    users = services.people.users(limit=PAGE + 1, offset=(page_no - 1) * PAGE)
+    return page(request, "admin_people.html", caller, {
+        "units": units, "users": users[:PAGE], "more": len(users) > PAGE, "page_no": page_no, "tab": "people"},
+        section="admin")
+
+
+@router.get("/outbox")
+def outbox(request: Request, caller: PageCaller, services: ServicesDep,
+           status: Annotated[str, Query(max_length=10)] = "",
+           page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
+    """Email waiting, sent and given up on, with retry for the last."""
+    _admin(caller)
+    wanted = status if status in STATUSES else None
+    rows, counts = services.outbox.listing(by=caller, status=wanted, limit=PAGE + 1, offset=(page_no - 1) * PAGE)
+    return page(request, "admin_outbox.html", caller, {
+        "rows": rows[:PAGE], "more": len(rows) > PAGE, "counts": counts, "status": wanted or "",
+        "statuses": STATUSES, "page_no": page_no, "tab": "outbox"}, section="admin")
+
+
+@router.post("/outbox/{message_id}/retry")
+def retry(message_id: RowId, caller: PageCaller, services: ServicesDep) -> RedirectResponse:
+    """Send a dead message again."""
+    services.outbox.retry(message_id, by=caller)
+    return RedirectResponse("/admin/outbox?status=dead&done=retried", status_code=303)

@@ -1,0 +1,42 @@
+"""The portfolio: every credential a project manager can see, filtered, each with its milestone timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from workflow.services.portfolio import PortfolioFilter
+from workflow.web.deps import ServicesDep
+from workflow.web.ui.charts import bars
+from workflow.web.ui.render import page
+from workflow.web.ui.session import PageCaller
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+
+
+@router.get("/portfolio")
+def portfolio(request: Request, caller: PageCaller, services: ServicesDep,
+              phase: Annotated[str, Query(max_length=100)] = "",
+              unit: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
+              overdue: Annotated[str, Query(max_length=3)] = "",
+              within: Annotated[int | None, Query(ge=1, le=3650, description="days")] = None,
+              page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
+    """Credentials by phase, faculty, lateness and upcoming renewal or expiry."""
+    where = PortfolioFilter(phase=phase or None, org_unit_id=unit, overdue=overdue == "yes", due_within_days=within)
+    lines, total = services.portfolio.page(by=caller, where=where, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+    now = services.clock.now()
+    units = {u["id"]: u for u in services.people.units()}
+    visible = [u for u in units.values() if caller.sees_everything or u["id"] in caller.visible_units()]
+    query = {k: v for k, v in {"phase": phase, "unit": unit or "", "overdue": overdue,
+                               "within": within or ""}.items() if v}
+    pages = max(1, -(-total // PAGE_SIZE))
+    return page(request, "portfolio.html", caller, {
+        "lines": [(line, bars(line.milestones, now)) for line in lines], "total": total, "units": units,
+        "unit_choices": visible, "phases": services.portfolio.phases(), "phase": phase, "unit": unit,
+        "overdue": overdue == "yes", "within": within, "page_no": page_no, "pages": pages,
+        "link": lambda n: "/portfolio?" + urlencode({**query, "page": n}),
+    }, section="portfolio")

@@ -1,0 +1,58 @@
+"""Rendering pages: one template environment, the signed-in person on every page, dates in local time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from workflow.services.access import Caller
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+NAV = (("approvals", "/approvals", "My approvals"), ("tasks", "/tasks", "My tasks"),
+       ("portfolio", "/portfolio", "Portfolio"))
+ADMIN_NAV = ("admin", "/admin", "Administration")
+MESSAGES = {  # what a finished action says on the page it returns to (keys come from our own redirects)
+    "approve": "Your approval is recorded.", "reject": "Your rejection is recorded.",
+    "request_changes": "Your request for changes is recorded.", "moved": "The credential moved on.",
+    "item": "The checklist item is updated.", "comment": "Your comment is posted.",
+    "delegated": "The delegation is set.", "revoked": "The delegation is ended.", "retried": "The message will be "
+    "sent again.", "data": "The information is saved.", "fired": "The transition is done.",
+}
+
+
+def _local(value: datetime | date | None, request: Request, fmt: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        zone = ZoneInfo(request.app.state.services.settings.timezone)
+        return value.astimezone(zone).strftime(fmt)
+    return value.strftime(fmt)
+
+
+def page(request: Request, template: str, caller: Caller | None, context: dict[str, Any] | None = None, *,
+         status_code: int = 200, section: str = "") -> HTMLResponse:
+    """A full page: the template with the person, their acting-for list, the navigation and any message."""
+    nav = list(NAV) + ([ADMIN_NAV] if caller is not None and caller.is_admin else [])
+    acting_for = sorted({g.principal for g in caller.grants if g.delegated}) if caller is not None else []
+    done = request.query_params.get("done", "")
+    values = {
+        "me": caller, "acting_for": acting_for, "nav": nav if caller is not None else [], "section": section,
+        "csrf_token": getattr(request.state, "csrf_token", ""), "message": MESSAGES.get(done, ""),
+        "local": lambda value, fmt="%Y-%m-%d %H:%M": _local(value, request, fmt),
+        "day": lambda value: _local(value, request, "%Y-%m-%d"),
+        "now": request.app.state.services.clock.now(),
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, title: str, detail: str) -> HTMLResponse:
+    """What a browser shows for a refused request (the API answers problem+json instead)."""
+    return page(request, "error.html", None, {"title": title, "detail": detail}, status_code=status_code)

@@ -1,0 +1,39 @@
+"""My tasks: the checklist items the signed-in person's roles owe, by credential, soonest due first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from workflow.web.deps import ServicesDep
+from workflow.web.ui.render import page
+from workflow.web.ui.session import PageCaller
+
+router = APIRouter(include_in_schema=False)
+LATEST = datetime.max.replace(tzinfo=None)
+
+
+def _soonest(group: dict[str, Any]) -> tuple[bool, datetime]:
+    dues = [t["due_at"].replace(tzinfo=None) for t in group["tasks"] if t["due_at"] is not None]
+    return (not dues, min(dues) if dues else LATEST)
+
+
+@router.get("/tasks")
+def tasks(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
+    """The department's to-do list."""
+    now = services.clock.now()
+    groups: dict[int, dict[str, Any]] = {}
+    for task in services.credentials.tasks(by=caller, limit=500):
+        task["overdue"] = task["due_at"] is not None and task["due_at"] < now
+        group = groups.setdefault(task["credential_id"], {"credential_id": task["credential_id"],
+                                                          "title": task["title"], "state": task["state"],
+                                                          "tasks": []})
+        group["tasks"].append(task)
+    ordered = sorted(groups.values(), key=_soonest)
+    for group in ordered:
+        group["tasks"].sort(key=lambda t: (t["due_at"] is None, t["due_at"] or now))
+    total = sum(len(g["tasks"]) for g in ordered)
+    return page(request, "tasks.html", caller, {"groups": ordered, "total": total}, section="tasks")
