@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1)  # connections kept per process; up to twice as many more on demand
     workers: int | None = Field(default=None, ge=1)  # `workflow serve` processes; see default_workers
     shutdown_seconds: int = Field(default=30, ge=1)  # how long a stopping server lets requests finish
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger request bodies are answered 413
     session_hours: float = 12.0
     cookie_secure: bool = True
     host: str = "127.0.0.1"

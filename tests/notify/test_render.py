@@ -4,12 +4,16 @@ and a broken or incomplete template is reported by name."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
 from tests.conftest import DEFINITIONS, ROOT
+from tests.notify.mailing import MailServer, as_person, create, deliver, load_org
+from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.errors import InvalidDefinition
@@ -118,3 +122,47 @@ def test_the_digest_note_is_in_both_the_text_and_the_html(renderer: Renderer) ->
     rendered = renderer.render("digest", context)
     assert "You asked for one summary a day." in rendered.html
     assert "You asked for one summary a day." in rendered.text
+
+
+HOSTILE = {  # what people may type, each marked so that its way into every message can be followed
+    "title": "<script>alert('title')</script> Drones",
+    "description": "<img src=x onerror=alert('description')>",
+    "note": "<script>alert('note')</script>",
+    "move": "<img src=x onerror=alert('move')> moved",
+    "decision": "<script>alert('decision')</script> budget?",
+}
+QUALITY_INBOX = """
+units:
+  - {key: quality, name: Quality office, kind: department, parent: northern, email: quality@test.example,
+     handles: [qa_office], digest_hour: 8, timezone: America/Toronto}
+"""
+
+
+def test_markup_typed_into_any_text_field_reaches_email_as_text(org: Services, mail: MailServer,
+                                                                clock: ManualClock) -> None:
+    load_org(org, QUALITY_INBOX)  # its messages are held for a daily digest at 08:00 in Toronto
+    credential_id = create(org, HOSTILE["title"], data={"description": HOSTILE["description"]})
+    org.credentials.set_item(credential_id=credential_id, item="labour_market_research", done=True,
+                             note=HOSTILE["note"], by=as_person(org, "pm.business"))
+    org.credentials.override(credential_id=credential_id, trigger="submit_for_feasibility", comment=HOSTILE["move"],
+                             by=as_person(org, "admin"))
+    org.credentials.decide(credential_id=credential_id, gate="feasibility_approval", verdict="request_changes",
+                           comment=HOSTILE["decision"], by=as_person(org, "dean.business"))
+    mails = [m for found in deliver(org, mail).values() for m in found]
+    clock.set(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))  # 08:00 in Toronto
+    assert org.digests.run() == 1
+    mails += [m for found in deliver(org, mail).values() for m in found]
+
+    kinds = {m.row.kind for m in mails}
+    assert {"item_assigned", "decision_needed", "state_changed", "decided", "digest"} <= kinds, kinds
+    for message in mails:
+        where = f"{message.row.kind} to {message.row.recipient}"
+        assert "<script" not in message.html.lower() and "<img" not in message.html.lower(), where
+        assert str(escape(HOSTILE["title"])) in message.html, where
+        assert HOSTILE["title"] in message.text and "&lt;" not in message.text, where
+    for kind, typed in (("state_changed", HOSTILE["move"]), ("decided", HOSTILE["decision"])):
+        [shown] = [m for m in mails if m.row.kind == kind and m.row.recipient == "pm.business@test.example"]
+        assert str(escape(typed)) in shown.html and f"Comment: {typed}" in shown.text, kind
+    for message in mails:  # what the messages do not show must not leak into them raw either
+        for typed in (HOSTILE["description"], HOSTILE["note"]):
+            assert typed not in message.html, message.row.kind

@@ -111,6 +111,7 @@ page.logout           303  303  303  303  303  303  303  303  303  303  303  303
 page.approvals        303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.tasks            303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.portfolio        303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.portfolio.csv    303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.cred             303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
 page.cred.decide      303  303  303  303  303  403  303  404  403  404  403  403  404  303  404  403  403
 page.cred.item.lead   303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
@@ -403,6 +404,7 @@ PROBES: dict[str, Probe] = {
     "page.approvals": Probe("GET", "/approvals", _fixed("/approvals"), page=True),
     "page.tasks": Probe("GET", "/tasks", _fixed("/tasks"), page=True),
     "page.portfolio": Probe("GET", "/portfolio", _fixed("/portfolio"), page=True),
+    "page.portfolio.csv": Probe("GET", "/portfolio.csv", _fixed("/portfolio.csv"), page=True),
     "page.cred": Probe("GET", "/credentials/{credential_id}", lambda w: (f"/credentials/{w.credential_id}", None),
                        page=True),
     "page.cred.decide": Probe("POST", "/credentials/{credential_id}/decisions", _fresh_page(

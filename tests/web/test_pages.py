@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import timedelta
 
@@ -188,3 +190,24 @@ def test_a_project_manager_edits_the_summary_and_sees_each_change(org: Services,
     assert "<ins>40</ins>" in changes and "From the design workshop" in changes
     sign_in(app_client, "dean.business")
     assert "Edit the information" not in app_client.get(f"/credentials/{cid}").text  # deans decide, not edit
+
+
+def test_the_portfolio_exports_a_spreadsheet_that_runs_no_formula(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    org.credentials.update(credential_id=cid, changes={"title": '=HYPERLINK("http://evil.example","Open")'},
+                           by=SYSTEM)
+    org.credentials.create(definition="microcredential", title="@SUM(A1:A9)", by=SYSTEM,
+                           org_unit_id=org.people.unit_id("logistics"))
+    org.credentials.create(definition="microcredential", title="Health only", by=SYSTEM,
+                           org_unit_id=org.people.unit_id("health"))
+    sign_in(app_client, "pm.business")
+    assert 'href="/portfolio.csv"' in app_client.get("/portfolio").text
+    export = app_client.get("/portfolio.csv")
+    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-disposition"] == 'attachment; filename="portfolio.csv"'
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["id", "title", "faculty or department", "state"]
+    titles = sorted(row[1] for row in rows[1:])
+    assert titles == ["'=HYPERLINK(\"http://evil.example\",\"Open\")", "'@SUM(A1:A9)"]  # not "Health only"
+    by_phase = app_client.get("/portfolio.csv", params={"phase": "Feasibility"}).content.decode("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(by_phase)))) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 import types
 import typing
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from workflow.definitions.model import Definition
 from workflow.definitions.validate import did_you_mean, validate_definition
 from workflow.definitions.yamlsource import Problem, SourceMap, read_yaml
-from workflow.errors import DefinitionProblem, InvalidDefinition
+from workflow.errors import DefinitionProblem, InvalidDefinition, InvalidFile
 
 MAX_DEFINITION_BYTES = 1_000_000
 
@@ -71,16 +72,42 @@ def parse_definition(text: str, *, file: str = "<definition>") -> LoadedDefiniti
 
 def load_definition(path: Path | str) -> LoadedDefinition:
     """Read and validate one definition file (see :func:`parse_definition`)."""
-    path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InvalidDefinition([DefinitionProblem(str(path), 1, "unreadable", error.strerror or str(error))]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidDefinition([DefinitionProblem(str(path), 1, "encoding", "the file is not UTF-8 text")]) from None
+        text = read_source(Path(path), max_bytes=MAX_DEFINITION_BYTES, kind="definition")
+    except InvalidFile as error:
+        raise InvalidDefinition(error.problems) from None
     return parse_definition(text, file=str(path))
+
+
+def read_source(path: Path, *, max_bytes: int, kind: str) -> str:
+    """The UTF-8 text of a YAML file, refusing before reading anything a file that is too large or not a file.
+
+    Raises:
+        InvalidFile: one problem naming the file (and the line of a byte that is not UTF-8).
+    """
+    def refuse(rule: str, message: str) -> InvalidFile:
+        return InvalidFile([DefinitionProblem(str(path), 1, rule, message)])
+
+    try:
+        mode = path.stat()  # before opening: a pipe or device would block or never end
+        if stat.S_ISDIR(mode.st_mode):
+            raise refuse("unreadable", "is a directory, not a file")
+        if not stat.S_ISREG(mode.st_mode):
+            raise refuse("unreadable", "is not a regular file")
+        if mode.st_size > max_bytes:
+            raise refuse("too-large", f"{kind} is larger than {max_bytes} bytes ({mode.st_size} bytes)")
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise refuse("unreadable", error.strerror or str(error)) from None
+    if len(raw) > max_bytes:  # it grew while being read
+        raise refuse("too-large", f"{kind} is larger than {max_bytes} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise refuse("encoding", f"the file is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line} "
+                                 "(save it as UTF-8)") from None
 
 
 def definition_files(paths: Iterable[Path | str]) -> list[Path]:

@@ -1,8 +1,9 @@
 """Read YAML text into plain Python data while remembering where every value came from.
 
 YAML 1.2 rules apply (``on``, ``off``, ``yes`` and ``no`` stay strings), duplicate keys are reported
-instead of silently overwritten, only plain data types are accepted (no ``!!python/...`` tags), and a
-node budget keeps alias expansion ("billion laughs") from exhausting memory.
+instead of silently overwritten, only plain data types are accepted (no ``!!python/...`` tags), a node
+budget keeps alias expansion ("billion laughs") from exhausting memory, and a nesting limit keeps a deeply
+nested document from exhausting the stack.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 Path = tuple[str | int, ...]
 
 MAX_NODES = 200_000
+MAX_DEPTH = 64  # nested mappings and lists; real files stay under ten
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -148,6 +152,26 @@ class _TooLarge(Exception):
         self.line = line
 
 
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _DepthLimitedComposer(Composer):
+    """ruamel's composer, stopping at ``MAX_DEPTH`` levels instead of recursing until the stack runs out."""
+
+    _nesting = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self._nesting >= MAX_DEPTH:
+            raise _TooDeep(self.parser.peek_event().start_mark.line + 1)
+        self._nesting += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+
+
 def read_yaml(text: str) -> Document:
     """Parse one YAML document into plain data.
 
@@ -160,8 +184,19 @@ def read_yaml(text: str) -> Document:
     """
     reader = _Reader()
     yaml = YAML(typ="rt", pure=True)
+    yaml.Composer = _DepthLimitedComposer
     try:
         node = yaml.compose(text)
+    except _TooDeep as error:
+        return Document(None, reader.lines, [
+            Problem(error.line, "yaml", f"nested too deeply (more than {MAX_DEPTH} levels of mappings and lists)")
+        ])
+    except ReaderError as error:  # a character YAML does not allow, e.g. NUL or another control character
+        character = error.character if isinstance(error.character, int) else 0
+        return Document(None, reader.lines, [
+            Problem(text.count("\n", 0, max(0, error.position)) + 1, "yaml",
+                    f"character U+{character:04X} is not allowed in YAML text")
+        ])
     except MarkedYAMLError as error:
         last_line = max(1, len(text.splitlines()))
         mark = error.problem_mark
@@ -170,6 +205,8 @@ def read_yaml(text: str) -> Document:
         line = min(mark.line + 1, last_line) if mark is not None else 1
         message = ": ".join(part for part in (error.context, error.problem) if part)
         return Document(None, reader.lines, [Problem(line, "yaml", f"invalid YAML: {message}")])
+    except YAMLError as error:
+        return Document(None, reader.lines, [Problem(1, "yaml", f"invalid YAML: {error}")])
     if node is None:
         return Document(None, reader.lines, [])
     try:

@@ -353,8 +353,6 @@ class CredentialService:
                     for notice in self._ask_for_decisions(act.engine, self._ref(act), after, now,
                                                           only=(trigger, requirements)):
                         self._notify(act, notice, now)
-            if with_detail:
-                _write(act)
             parts = self._detail_parts(act) if with_detail else None
         detail = describe(*parts) if parts is not None else None  # built once the credential is unlocked
         return DecisionResult(version, principal, approver.role, fired, detail)
@@ -566,7 +564,9 @@ class CredentialService:
             return describe(engine, row, self._facts(conn, row, engine, entries=entries), entries, timers)
 
     def _detail_parts(self, act: _Action) -> tuple[Engine, Row[Any], Facts, dict[str, Any], list[dict[str, Any]]]:
-        """What :func:`describe` needs to show the credential as this action leaves it (read in the action)."""
+        """What :func:`describe` needs to show the credential as this action leaves it (read in the action, once
+        what it recorded is written)."""
+        _write(act)
         row = act.latest if act.latest is not None else act.row
         return act.engine, row, self._facts(act.conn, act, act.engine), act.entries(), _next_timers(act.conn, act.id)
 

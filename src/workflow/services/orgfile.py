@@ -9,13 +9,13 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
-from workflow.definitions.loader import invalid, structure_problems
+from workflow.definitions.loader import invalid, read_source, structure_problems
 from workflow.definitions.model import ID_PATTERN
 from workflow.definitions.validate import did_you_mean
 from workflow.definitions.yamlsource import Problem, read_yaml
 from workflow.errors import DefinitionProblem, InvalidFile
 
-MAX_ORG_FILE_BYTES = 5_000_000
+MAX_ORG_FILE_BYTES = 1_000_000  # thousands of people; YAML parsing takes some 15 s per MB
 Key = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
 
 
@@ -70,7 +70,8 @@ def parse_org(text: str, *, file: str, known_roles: Collection[str], existing_un
         InvalidFile: listing every problem found.
     """
     if len(text.encode("utf-8")) > MAX_ORG_FILE_BYTES:
-        raise InvalidFile([DefinitionProblem(file, 1, "too-large", f"larger than {MAX_ORG_FILE_BYTES} bytes")])
+        raise InvalidFile([DefinitionProblem(file, 1, "too-large",
+                                             f"organisation file is larger than {MAX_ORG_FILE_BYTES} bytes")])
     document = read_yaml(text)
     if document.problems:
         raise invalid(file, document.problems)
@@ -126,8 +127,5 @@ def parse_org(text: str, *, file: str, known_roles: Collection[str], existing_un
 def read_org_file(path: Path | str, *, known_roles: Collection[str], existing_units: Collection[str] = ()) -> OrgFile:
     """Read an organisation file from disk (see :func:`parse_org`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidFile([DefinitionProblem(str(path), 1, "unreadable", str(error))]) from None
+    text = read_source(path, max_bytes=MAX_ORG_FILE_BYTES, kind="organisation file")
     return parse_org(text, file=str(path), known_roles=known_roles, existing_units=existing_units)

@@ -109,7 +109,7 @@ class PortfolioService:
                     select(TIMER.c.credential_id, TIMER.c.timer, TIMER.c.due_at)
                     .join(soonest, (soonest.c.credential_id == TIMER.c.credential_id)
                           & (soonest.c.due_at == TIMER.c.due_at))
-                    .where(TIMER.c.status == "pending", TIMER.c.action == "fire")):
+                    .where(TIMER.c.credential_id.in_(ids), TIMER.c.status == "pending", TIMER.c.action == "fire")):
                 timers.setdefault(timer.credential_id, {"timer": timer.timer, "due_at": timer.due_at})
         return moves, timers
 

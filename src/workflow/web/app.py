@@ -20,6 +20,7 @@ from workflow.scheduler import Scheduler
 from workflow.web import problems
 from workflow.web.api import admin, auth, credentials, me, outbox, timers
 from workflow.web.deps import get_caller
+from workflow.web.limits import BodyLimit
 from workflow.web.security import SecurityHeaders
 from workflow.web.ui import admin as admin_pages
 from workflow.web.ui import approvals, calendar, credential, pages, portfolio, tasks
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
                                    swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
                                    swagger_favicon_url="/static/favicon.svg")
 
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # The docs page never changes, so the hash of its inline script is taken once, here.
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure, docs_page=bytes(docs().body).decode())
     return app

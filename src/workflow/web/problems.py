@@ -136,9 +136,10 @@ def _validation_error(_request: Request, error: Exception) -> JSONResponse:
 
 def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    slug = {400: "bad-request", 401: "not-authenticated", 404: "not-found", 405: "method-not-allowed"}.get(
-        error.status_code, "error")
-    response = problem(error.status_code, slug, str(error.detail), str(error.detail))
+    slug, title = {400: ("bad-request", "Bad request"), 401: ("not-authenticated", "Not signed in"),
+                   404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
+                   413: ("too-large", "Request too large")}.get(error.status_code, ("error", str(error.detail)))
+    response = problem(error.status_code, slug, title, str(error.detail))
     response.headers.update(error.headers or {})  # e.g. the Allow header of a 405
     return response
 

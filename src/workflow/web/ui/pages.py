@@ -17,6 +17,7 @@ from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller
 
 LOGIN_CSRF_COOKIE = "mcw_login_csrf"
+HOME_COUNT = 50  # the start page counts up to this many decisions and tasks ("50 or more" beyond)
 router = APIRouter(include_in_schema=False)
 
 
@@ -82,8 +83,8 @@ def logout(request: Request, _caller: PageCaller, services: ServicesDep) -> Resp
 @router.get("/")
 def home(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
     """The start page: what waits for the person, and where to go."""
-    approvals = services.credentials.approvals_waiting(by=caller, limit=100)
-    tasks = services.credentials.tasks(by=caller, limit=500)
+    approvals = len(services.credentials.approvals_waiting(by=caller, limit=HOME_COUNT + 1))
+    tasks = len(services.credentials.tasks(by=caller, limit=HOME_COUNT + 1))
     _, visible = services.credentials.search(by=caller, limit=1)
-    return page(request, "home.html", caller, {"approvals": len(approvals), "tasks": len(tasks),
-                                               "visible": visible})
+    return page(request, "home.html", caller, {"approvals": approvals, "tasks": tasks, "visible": visible,
+                                               "most": HOME_COUNT})

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from workflow.services.portfolio import PortfolioFilter
 from workflow.web.deps import ServicesDep
 from workflow.web.ui.charts import bars
+from workflow.web.ui.export import csv_lines
 from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller
 
@@ -18,12 +20,16 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 
 
+Phase = Annotated[str, Query(max_length=100)]
+Unit = Annotated[int | None, Query(ge=1, le=2_000_000_000)]
+Overdue = Annotated[str, Query(max_length=3)]
+Within = Annotated[int | None, Query(ge=1, le=3650, description="days")]
+EXPORT_BATCH = 200
+
+
 @router.get("/portfolio")
-def portfolio(request: Request, caller: PageCaller, services: ServicesDep,
-              phase: Annotated[str, Query(max_length=100)] = "",
-              unit: Annotated[int | None, Query(ge=1, le=2_000_000_000)] = None,
-              overdue: Annotated[str, Query(max_length=3)] = "",
-              within: Annotated[int | None, Query(ge=1, le=3650, description="days")] = None,
+def portfolio(request: Request, caller: PageCaller, services: ServicesDep, phase: Phase = "", unit: Unit = None,
+              overdue: Overdue = "", within: Within = None,
               page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
     """Credentials by phase, faculty, lateness and upcoming renewal or expiry."""
     where = PortfolioFilter(phase=phase or None, org_unit_id=unit, overdue=overdue == "yes", due_within_days=within)
@@ -39,4 +45,33 @@ def portfolio(request: Request, caller: PageCaller, services: ServicesDep,
         "unit_choices": visible, "phases": services.portfolio.phases(), "phase": phase, "unit": unit,
         "overdue": overdue == "yes", "within": within, "page_no": page_no, "pages": pages,
         "link": lambda n: "/portfolio?" + urlencode({**query, "page": n}),
+        "export": "/portfolio.csv" + ("?" + urlencode(query) if query else ""),
     }, section="portfolio")
+
+
+@router.get("/portfolio.csv")
+def portfolio_csv(caller: PageCaller, services: ServicesDep, phase: Phase = "", unit: Unit = None,
+                  overdue: Overdue = "", within: Within = None) -> StreamingResponse:
+    """The same credentials as a spreadsheet (CSV), every page of them."""
+    where = PortfolioFilter(phase=phase or None, org_unit_id=unit, overdue=overdue == "yes", due_within_days=within)
+    units = {u["id"]: u["name"] for u in services.people.units()}
+
+    def rows() -> Iterator[list[Any]]:
+        offset = 0
+        while True:
+            lines, total = services.portfolio.page(by=caller, where=where, limit=EXPORT_BATCH, offset=offset)
+            for line in lines:
+                c = line.credential
+                timer = line.next_timer or {}
+                yield [c.id, c.title, units.get(c.org_unit_id, ""), line.state_title, line.phase,
+                       c.state_entered_at.date().isoformat() if c.state_entered_at else "", line.slip_days,
+                       str(timer.get("timer", "")).replace("_", " "),
+                       timer["due_at"].date().isoformat() if timer else ""]
+            offset += EXPORT_BATCH
+            if not lines or offset >= total:
+                return
+
+    header = ["id", "title", "faculty or department", "state", "phase", "in state since", "days late",
+              "next dated event", "on"]
+    return StreamingResponse(csv_lines(header, rows()), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="portfolio.csv"'})

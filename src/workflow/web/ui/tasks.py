@@ -14,6 +14,7 @@ from workflow.web.ui.session import PageCaller
 
 router = APIRouter(include_in_schema=False)
 LATEST = datetime.max.replace(tzinfo=None)
+PAGE = 100  # the items waiting longest; ticking them brings the next ones
 
 
 def _soonest(group: dict[str, Any]) -> tuple[bool, datetime]:
@@ -26,7 +27,8 @@ def tasks(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLRe
     """The department's to-do list."""
     now = services.clock.now()
     groups: dict[int, dict[str, Any]] = {}
-    for task in services.credentials.tasks(by=caller, limit=500):
+    found = services.credentials.tasks(by=caller, limit=PAGE + 1)
+    for task in found[:PAGE]:
         task["overdue"] = task["due_at"] is not None and task["due_at"] < now
         group = groups.setdefault(task["credential_id"], {"credential_id": task["credential_id"],
                                                           "title": task["title"], "state": task["state"],
@@ -36,4 +38,5 @@ def tasks(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLRe
     for group in ordered:
         group["tasks"].sort(key=lambda t: (t["due_at"] is None, t["due_at"] or now))
     total = sum(len(g["tasks"]) for g in ordered)
-    return page(request, "tasks.html", caller, {"groups": ordered, "total": total}, section="tasks")
+    return page(request, "tasks.html", caller, {"groups": ordered, "total": total, "more": len(found) > PAGE},
+                section="tasks")
