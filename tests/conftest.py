@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,3 +82,21 @@ def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
         yield started
     finally:
         started.close()
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The `workflow` command in a subprocess, on a SQLite database of its own; no traceback, the exit code asked."""
+    env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / "data"),
+           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
+           "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
+    env.pop("WORKFLOW_DATABASE_URL", None)
+
+    def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "workflow.cli", *args], capture_output=True, text=True,
+                                env=env, cwd=tmp_path, timeout=120)
+        assert "Traceback" not in result.stdout + result.stderr
+        assert (result.returncode == 0) is ok, result.stdout + result.stderr
+        return result
+
+    return invoke

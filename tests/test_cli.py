@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / "data"),
-           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
-           "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
-    env.pop("WORKFLOW_DATABASE_URL", None)
-
-    def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "workflow.cli", *args], capture_output=True, text=True,
-                                env=env, cwd=tmp_path, timeout=60)
-        assert "Traceback" not in result.stdout + result.stderr
-        assert (result.returncode == 0) is ok, result.stdout + result.stderr
-        return result
-
-    return invoke
 
 
 ORG = """

@@ -3,9 +3,6 @@ accept as their own."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -167,21 +164,6 @@ def test_the_same_seed_gives_the_same_histories_whatever_the_batches(tmp_path: P
     assert heads[0] == heads[1] and len(heads[0]) == 40
 
 
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / "data"),
-           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
-           "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
-    env.pop("WORKFLOW_DATABASE_URL", None)
-
-    def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "workflow.cli", *args], capture_output=True, text=True,
-                                env=env, cwd=tmp_path, timeout=120)
-        assert "Traceback" not in result.stdout + result.stderr
-        assert (result.returncode == 0) is ok, result.stdout + result.stderr
-        return result
-
-    return invoke
 
 
 def test_the_command_shows_progress_and_what_it_wrote(run) -> None:  # type: ignore[no-untyped-def]

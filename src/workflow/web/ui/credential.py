@@ -17,18 +17,12 @@ from workflow.web.deps import ServicesDep
 from workflow.web.ui.charts import bars
 from workflow.web.ui.fields import as_text, from_form
 from workflow.web.ui.render import page
-from workflow.web.ui.session import PageCaller
+from workflow.web.ui.session import PageCaller, same_site
 
 router = APIRouter(include_in_schema=False)
 
 Comment = Annotated[str, Form(max_length=4000)]
 Version = Annotated[int | None, Form(ge=1, le=2_000_000_000)]
-
-
-def safe_back(target: str, fallback: str) -> str:
-    """Only this site's own pages may be returned to."""
-    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target and len(target) < 500
-    return target if ok else fallback
 
 
 def decision_choices(caller: Caller, detail: Any, gate: Any) -> list[dict[str, str]]:
@@ -131,7 +125,7 @@ def tick(credential_id: RowId, item: str, request: Request, caller: PageCaller,
         if back.startswith("/tasks"):
             raise
         return _refused(request, services, caller, credential_id, error, {"item": item, "note": note})
-    target = safe_back(back, f"/credentials/{credential_id}")
+    target = same_site(back, f"/credentials/{credential_id}")
     return RedirectResponse(f"{target}{'&' if '?' in target else '?'}done=item#item-{credential_id}-{item[:100]}",
                             status_code=303)
 

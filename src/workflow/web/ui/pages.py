@@ -14,22 +14,17 @@ from workflow.errors import NotAuthenticated
 from workflow.services.auth import TooManyAttempts
 from workflow.web.deps import SESSION_COOKIE, ServicesDep
 from workflow.web.ui.render import page
-from workflow.web.ui.session import PageCaller
+from workflow.web.ui.session import PageCaller, same_site
 
 LOGIN_CSRF_COOKIE = "mcw_login_csrf"
 HOME_COUNT = 50  # the start page counts up to this many decisions and tasks ("50 or more" beyond)
 router = APIRouter(include_in_schema=False)
 
 
-def _safe_next(target: str) -> str:
-    """Only same-site paths may be redirected to after signing in."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
-
-
 def _login_page(request: Request, services: ServicesDep, *, next_: str, error: str = "", username: str = "",
                 status_code: int = 200) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
-    response = page(request, "login.html", None, {"login_token": token, "next": _safe_next(next_), "error": error,
+    response = page(request, "login.html", None, {"login_token": token, "next": same_site(next_), "error": error,
                                                   "username": username}, status_code=status_code)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, secure=services.settings.cookie_secure,
                         samesite="strict", path="/login", max_age=3600)
@@ -63,7 +58,7 @@ def login(request: Request, services: ServicesDep, username: Annotated[str, Form
         return _login_page(request, services, next_=next, username=username, status_code=401,
                            error="Wrong username or password.")
     token, _session = services.auth.start_session(user_id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(same_site(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=services.settings.cookie_secure,
                         samesite="lax", path="/", max_age=int(services.settings.session_hours * 3600))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -29,3 +29,9 @@ async def page_caller(request: Request, services: ServicesDep) -> Caller:
 
 
 PageCaller = Annotated[Caller, Depends(page_caller)]
+
+
+def same_site(target: str, fallback: str = "/") -> str:
+    """``target`` if it is a path on this site (what a form may send a browser on to), else ``fallback``."""
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target and len(target) < 500
+    return target if ok else fallback
