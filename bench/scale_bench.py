@@ -47,7 +47,8 @@ from sqlalchemy.engine import make_url
 
 from workflow.config import Settings
 from workflow.context import Services
-from workflow.generate import generate
+from workflow.demo.generate import generate
+from workflow.services.access import visible_clause
 from workflow.store.tables import CREDENTIAL
 from workflow.web.app import create_app
 from workflow.web.deps import SESSION_COOKIE
@@ -183,7 +184,7 @@ def longest_history(services: Services, who: str) -> int:
     """The credential with the most events among those ``who`` can see."""
     caller = services.access.caller_by_name(who)
     with services.database.begin_read() as conn:
-        found = conn.execute(select(CREDENTIAL.c.id).where(services.credentials.visible_clause(caller))
+        found = conn.execute(select(CREDENTIAL.c.id).where(visible_clause(caller))
                              .order_by(CREDENTIAL.c.version.desc(), CREDENTIAL.c.id).limit(1)).scalar()
     assert found is not None, f"{who} sees no credential"
     return int(found)

@@ -45,10 +45,10 @@ from sqlalchemy import Engine, bindparam, create_engine, func, insert, select, t
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from workflow.audit import chain_rows
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
+from workflow.store.history import chain_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = ROOT / "definitions"

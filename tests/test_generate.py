@@ -17,15 +17,15 @@ from typer.testing import CliRunner
 from tests.conftest import POSTGRES_URL
 from tests.databases import postgres_schema
 from tests.steps import tick
-from workflow.audit import verify_database
 from workflow.cli import app
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.definitions.graph import edges
+from workflow.demo.generate import generate
 from workflow.engine.timers import plan
-from workflow.generate import generate
 from workflow.services.access import Caller
+from workflow.services.audit import verify_database
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, TIMER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,18 +103,18 @@ def test_the_services_read_what_was_generated(generated: Services) -> None:
     with generated.database.begin_read() as conn:
         ids = list(conn.execute(select(CREDENTIAL.c.id).order_by(CREDENTIAL.c.id)).scalars())
     for cid in ids:  # every credential opens, with its checklist, gates and possible moves
-        detail = generated.credentials.get(cid, by=SYSTEM)
-        assert detail.version == len(generated.credentials.history(cid, by=SYSTEM))
+        detail = generated.views.get(cid, by=SYSTEM)
+        assert detail.version == len(generated.views.history(cid, by=SYSTEM))
     dean = generated.access.caller_by_name("dean.okafor")
-    waiting = generated.credentials.approvals_waiting(by=dean, limit=200)
+    waiting = generated.inbox.approvals_waiting(by=dean, limit=200)
     business = generated.access.tree().below([generated.people.unit_id("business")])
     assert waiting and all(w["role"] == "dean" and w["state"] in {"feasibility", "launch", "review", "sunset"}
                            for w in waiting)
     for item in waiting:
-        assert generated.credentials.get(item["credential_id"], by=dean).org_unit_id in business
-    rows, total = generated.credentials.search(by=dean, limit=200)
+        assert generated.views.get(item["credential_id"], by=dean).org_unit_id in business
+    rows, total = generated.views.search(by=dean, limit=200)
     assert 0 < total < 200 and {r.org_unit_id for r in rows} <= business
-    delivering, count = generated.credentials.search(by=SYSTEM, state="delivery")
+    delivering, count = generated.views.search(by=SYSTEM, state="delivery")
     assert count > 0 and {r.state for r in delivering} == {"delivery"}
     # a generated credential moves on like any other
     feasibility = next(w for w in waiting if w["state"] == "feasibility")
@@ -132,10 +132,10 @@ def test_inboxes_and_task_lists_hold_exactly_what_each_credential_shows(generate
     for who, into in ((dean, waiting), (registrar, tasks)):
         offset, total = 0, 1
         while offset < total:
-            rows, total = generated.credentials.search(by=who, limit=200, offset=offset)
+            rows, total = generated.views.search(by=who, limit=200, offset=offset)
             offset += len(rows)
             for row in rows:
-                detail = generated.credentials.get(row.id, by=who)
+                detail = generated.views.get(row.id, by=who)
                 if who is dean:
                     into.update((row.id, gate.gate) for gate in detail.gates for a in gate.approvers
                                 if a.role == "dean" and a.approvals < a.needed
@@ -144,9 +144,9 @@ def test_inboxes_and_task_lists_hold_exactly_what_each_credential_shows(generate
                     into.update((row.id, item.key) for item in detail.checklist
                                 if item.owner == "registrar" and not item.done)
     assert waiting and tasks
-    assert {(w["credential_id"], w["gate"]) for w in generated.credentials.approvals_waiting(by=dean, limit=200)
+    assert {(w["credential_id"], w["gate"]) for w in generated.inbox.approvals_waiting(by=dean, limit=200)
             } == waiting
-    assert {(t["credential_id"], t["item"]) for t in generated.credentials.tasks(by=registrar, limit=500)} == tasks
+    assert {(t["credential_id"], t["item"]) for t in generated.inbox.tasks(by=registrar, limit=500)} == tasks
 
 
 def test_the_same_seed_gives_the_same_histories_whatever_the_batches(tmp_path: Path, clock: ManualClock) -> None:

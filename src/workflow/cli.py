@@ -298,7 +298,7 @@ def credentials_create(
     credential_id = services.credentials.create(definition=definition, title=title, org_unit_id=unit_id,
                                                 data=_parse_assignments(set_ or []), by=by)
     typer.echo(f"created credential #{credential_id}")
-    _print_detail(services.credentials.get(credential_id, by=by))
+    _print_detail(services.views.get(credential_id, by=by))
 
 
 @credentials_app.command("list")
@@ -308,7 +308,7 @@ def credentials_list(state: Annotated[str | None, typer.Option(help="Only this s
                      limit: int = 50, offset: int = 0, actor: Actor = "") -> None:
     """List the credentials you can see, newest first."""
     services = _services()
-    rows, total = services.credentials.search(by=_caller(services, actor), state=state, overdue=overdue, limit=limit,
+    rows, total = services.views.search(by=_caller(services, actor), state=state, overdue=overdue, limit=limit,
                                             offset=offset)
     for row in rows:
         typer.echo(f"#{row.id:<6} {row.state:<12} v{row.version:<4} {row.title}")
@@ -320,7 +320,7 @@ def credentials_list(state: Annotated[str | None, typer.Option(help="Only this s
 def credentials_show(credential_id: int, actor: Actor = "") -> None:
     """Show a credential: data, checklist by role, gates, and what each transition still needs."""
     services = _services()
-    _print_detail(services.credentials.get(credential_id, by=_caller(services, actor)))
+    _print_detail(services.views.get(credential_id, by=_caller(services, actor)))
 
 
 @credentials_app.command("set")
@@ -385,7 +385,7 @@ def credentials_fire(credential_id: int, trigger: str, comment: str = "", versio
 def credentials_history(credential_id: int, actor: Actor = "") -> None:
     """Print a credential's history, oldest first."""
     services = _services()
-    for event in services.credentials.history(credential_id, by=_caller(services, actor)):
+    for event in services.views.history(credential_id, by=_caller(services, actor)):
         move = f" {event.from_state} → {event.to_state}" if event.to_state else ""
         what = f" {event.trigger}" if event.trigger else ""
         typer.echo(f"{event.seq:>4} {event.at:%Y-%m-%d %H:%M} {event.actor:<12} {event.kind}{what}{move}"
@@ -403,7 +403,7 @@ def demo(ctx: typer.Context) -> None:
     """Load the demo organisation and, into an empty database, demo credentials in several phases."""
     if ctx.invoked_subcommand is not None:
         return
-    from workflow.demo import PASSWORD, seed
+    from workflow.demo.college import PASSWORD, seed
 
     services = _services()
     created = seed(services)
@@ -411,7 +411,7 @@ def demo(ctx: typer.Context) -> None:
         typer.echo(f"demo data: created credentials {', '.join(f'#{c}' for c in created)}")
     else:
         typer.echo("demo data: the database already holds credentials; none added")
-    rows, _ = services.credentials.search(by=Caller.system())
+    rows, _ = services.views.search(by=Caller.system())
     for row in rows:
         typer.echo(f"  #{row.id:<4} {row.state:<12} {row.title}")
     typer.echo(f"\ndemo logins (password for all: {PASSWORD}):")
@@ -429,7 +429,7 @@ def demo_generate(
     batch: Annotated[int, typer.Option(help="Credentials per transaction.")] = 500,
 ) -> None:
     """Fill the database with a consortium and CREDENTIALS credentials with consistent histories."""
-    from workflow.generate import check_arguments, generate
+    from workflow.demo.generate import check_arguments, generate
 
     check_arguments(credentials, years, batch)
     services = _services()
@@ -646,7 +646,7 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(credential: Annotated[list[int] | None, typer.Option(
         "--credential", help="Only this credential (repeat for more); default: all.")] = None) -> None:
     """Check every event's hash and link and each credential's head; exit 1 naming each first broken link."""
-    from workflow.audit import verify_database
+    from workflow.services.audit import verify_database
 
     database = Database.from_settings(Settings())
     try:

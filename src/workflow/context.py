@@ -15,13 +15,15 @@ from workflow.notify.render import Renderer
 from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
 from workflow.services.auth import AuthService
-from workflow.services.credentials import CredentialService
+from workflow.services.commands import CredentialCommands
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
 from workflow.services.portfolio import PortfolioService
 from workflow.services.timers import TimerService
+from workflow.services.views import CredentialViews
 from workflow.store.database import Database
 from workflow.store.migrate import upgrade
 
@@ -37,7 +39,9 @@ class Services:
     access: AccessService
     auth: AuthService
     people: PeopleService
-    credentials: CredentialService
+    credentials: CredentialCommands
+    views: CredentialViews
+    inbox: Inbox
     timers: TimerService
     dispatcher: Dispatcher
     digests: DigestService
@@ -67,7 +71,8 @@ class Services:
         roles = {role for item in loaded.values() for role in item.definition.roles}
         access = AccessService(database, clock)
         notifier = Notifier(renderer, public_url=settings.public_url, mail_domain=settings.mail_domain)
-        credentials = CredentialService(database, definitions, access, clock, notifier)
+        credentials = CredentialCommands(database, definitions, access, clock, notifier)
+        views = CredentialViews(database, definitions, access, clock)
         sender = SmtpSender(SmtpSettings(
             host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
             username=settings.smtp_username, password=settings.smtp_password, sender=settings.mail_from,
@@ -77,14 +82,14 @@ class Services:
             auth=AuthService(database, clock, session_hours=settings.session_hours),
             people=PeopleService(database, clock, roles, allow_file_passwords=settings.environment != "production",
                                  on_units_changed=access.forget_tree),
-            credentials=credentials,
+            credentials=credentials, views=views, inbox=Inbox(database, definitions, access, views),
             timers=TimerService(database, clock, credentials.run_timer, lease_seconds=settings.timer_lease_seconds),
             dispatcher=Dispatcher(database, clock, sender, max_attempts=settings.outbox_max_attempts,
                                   backoff_seconds=settings.outbox_backoff_seconds),
             digests=DigestService(database, clock, renderer, timezone=settings.timezone,
                                   mail_domain=settings.mail_domain, public_url=settings.public_url),
             outbox=OutboxService(database, clock),
-            portfolio=PortfolioService(database, definitions, credentials, clock),
+            portfolio=PortfolioService(database, definitions, views, clock),
             looks=LookService(database, clock),
         )
 

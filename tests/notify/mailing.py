@@ -19,8 +19,9 @@ from sqlalchemy import select, update
 from tests.web.organisation import ORG
 from workflow.config import Settings
 from workflow.context import Services
-from workflow.services.access import USER, Caller
+from workflow.services.access import Caller
 from workflow.services.orgfile import parse_org
+from workflow.store.people import USER
 from workflow.store.tables import OUTBOX
 
 SYSTEM = Caller.system("tests")

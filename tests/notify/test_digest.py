@@ -10,7 +10,7 @@ from sqlalchemy import update
 from tests.notify.mailing import MailServer, create, deliver, load_org, outbox, override
 from workflow.clock import ManualClock
 from workflow.context import Services
-from workflow.services.access import ORG_UNIT
+from workflow.store.people import ORG_UNIT
 
 INBOX = "quality@test.example"
 

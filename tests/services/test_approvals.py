@@ -15,7 +15,7 @@ from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from workflow.services.access import Caller
-from workflow.services.credentials import DecisionResult
+from workflow.services.commands import DecisionResult
 from workflow.services.orgfile import parse_org
 
 # The same people as the API tests' organisation (tests/web/conftest.py), without passwords.
@@ -61,20 +61,20 @@ def approve(org: Services, cid: int, gate: str, username: str, *, role: str | No
 
 def missing(org: Services, cid: int, trigger: str) -> list[str]:
     """What the credential page says stands before ``trigger``."""
-    option = next(o for o in org.credentials.get(cid, by=SYSTEM).options if o.trigger == trigger)
+    option = next(o for o in org.views.get(cid, by=SYSTEM).options if o.trigger == trigger)
     return [str(u) for u in option.unmet]
 
 
 def state(org: Services, cid: int) -> str:
-    return org.credentials.get(cid, by=SYSTEM).state
+    return org.views.get(cid, by=SYSTEM).state
 
 
 def gate_decisions(org: Services, cid: int, gate: str) -> list[dict[str, object]]:
-    return [dict(d) for d in next(g for g in org.credentials.get(cid, by=SYSTEM).gates if g.gate == gate).decisions]
+    return [dict(d) for d in next(g for g in org.views.get(cid, by=SYSTEM).gates if g.gate == gate).decisions]
 
 
 def transitions(org: Services, cid: int) -> list[tuple[str | None, str | None]]:
-    return [(e.from_state, e.to_state) for e in org.credentials.history(cid, by=SYSTEM) if e.kind == "transition"]
+    return [(e.from_state, e.to_state) for e in org.views.history(cid, by=SYSTEM) if e.kind == "transition"]
 
 
 # -- the approval that completes a gate ------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def transitions(org: Services, cid: int) -> list[tuple[str | None, str | None]]:
 
 def test_the_approval_that_completes_the_gate_performs_its_transition(org: Services) -> None:
     cid = at_feasibility(org)
-    before = org.credentials.get(cid, by=SYSTEM).version
+    before = org.views.get(cid, by=SYSTEM).version
     assert missing(org, cid, "approve_feasibility") == ["dean: approval needed"]
 
     result = approve(org, cid, "feasibility_approval", "dean.business", comment="Strong employer demand")
@@ -91,9 +91,9 @@ def test_the_approval_that_completes_the_gate_performs_its_transition(org: Servi
     assert result.fired is not None
     assert (result.fired.trigger, result.fired.source, result.fired.dest) == ("approve_feasibility", "feasibility",
                                                                               "design")
-    detail = org.credentials.get(cid, by=SYSTEM)
+    detail = org.views.get(cid, by=SYSTEM)
     assert detail.state == "design" and detail.version == result.version == before + 2
-    decision, transition = org.credentials.history(cid, by=SYSTEM)[-2:]
+    decision, transition = org.views.history(cid, by=SYSTEM)[-2:]
     assert (decision.kind, decision.actor, decision.comment) == ("decision", "dean.business", "Strong employer demand")
     assert decision.details == {"gate": "feasibility_approval", "role": "dean", "verdict": "approve"}
     assert (transition.kind, transition.trigger, transition.from_state, transition.to_state) == (
@@ -150,7 +150,7 @@ def test_concurrent_second_and_third_council_approvals_open_the_gate_once(org: S
     cid = at_build(org)
     for username in ("qa", "registrar", "council.a"):
         approve(org, cid, "governance_signoff", username)
-    seen = org.credentials.get(cid, by=SYSTEM).version if with_version else None
+    seen = org.views.get(cid, by=SYSTEM).version if with_version else None
     callers = {username: person(org, username) for username in ("council.b", "council.c")}
     barrier = threading.Barrier(len(callers))
     outcomes: dict[str, str] = {}
@@ -177,7 +177,7 @@ def test_concurrent_second_and_third_council_approvals_open_the_gate_once(org: S
     assert Counter(outcomes.values()) == Counter({"opened": 1, ("stale" if with_version else "closed"): 1})
     assert state(org, cid) == "launch"
     assert transitions(org, cid).count(("build", "launch")) == 1
-    council = [e for e in org.credentials.history(cid, by=SYSTEM)
+    council = [e for e in org.views.history(cid, by=SYSTEM)
                if e.kind == "decision" and e.details.get("role") == "academic_governance"]
     assert len(council) == 2  # council.a and the winner; the loser left no trace
 
@@ -256,7 +256,7 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
     assert sent_back.fired is None and state(org, cid) == "build"
     assert missing(org, cid, "sign_off") == ["academic_governance: changes requested by council.b",
                                              "academic_governance: 2 approvals needed (1 so far)"]
-    approvals = {a.role: a.approvals for a in org.credentials.get(cid, by=SYSTEM).gates[0].approvers}
+    approvals = {a.role: a.approvals for a in org.views.get(cid, by=SYSTEM).gates[0].approvers}
     assert approvals == {"qa_office": 1, "registrar": 1, "academic_governance": 1}
 
     # A field the gate does not look at: every decision still counts, the request for changes too.
@@ -277,7 +277,7 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
     assert {d["by"]: d["current"] for d in gate_decisions(org, cid, "governance_signoff")} == {
         "qa": False, "registrar": False, "council.a": False, "council.b": False}
 
-    assert [w["role"] for w in org.credentials.approvals_waiting(by=person(org, "qa"))] == ["qa_office"]
+    assert [w["role"] for w in org.inbox.approvals_waiting(by=person(org, "qa"))] == ["qa_office"]
 
     # Everyone looks again. Midway, the fresh approvals count and the outdated ones still do not.
     assert approve(org, cid, "governance_signoff", "qa").fired is None
@@ -329,7 +329,7 @@ def test_a_delegate_decides_for_the_dean_within_the_dates(org: Services) -> None
 
     assert (result.principal, result.role) == ("dean.business", "dean")
     assert result.fired is not None and state(org, cid) == "design"
-    decision = next(e for e in org.credentials.history(cid, by=SYSTEM) if e.kind == "decision")
+    decision = next(e for e in org.views.history(cid, by=SYSTEM) if e.kind == "decision")
     assert decision.actor == "acting.dean"
     assert decision.details == {"gate": "feasibility_approval", "role": "dean", "verdict": "approve",
                                 "on_behalf_of": "dean.business"}
@@ -357,12 +357,12 @@ def test_a_delegation_stops_after_its_last_day(org: Services, clock: ManualClock
                         by=person(org, "dean.business"))
     cid = at_feasibility(org)
     clock.advance(timedelta(days=2))  # 3 September: the last day still counts
-    assert [w["credential_id"] for w in org.credentials.approvals_waiting(by=person(org, "acting.dean"))] == [cid]
+    assert [w["credential_id"] for w in org.inbox.approvals_waiting(by=person(org, "acting.dean"))] == [cid]
 
     clock.advance(timedelta(days=1))  # 4 September
     with pytest.raises((Forbidden, NotFound)):
         approve(org, cid, "feasibility_approval", "acting.dean")
-    assert org.credentials.approvals_waiting(by=person(org, "acting.dean")) == []
+    assert org.inbox.approvals_waiting(by=person(org, "acting.dean")) == []
     assert state(org, cid) == "feasibility"
 
 
@@ -382,13 +382,13 @@ def test_a_revoked_delegation_stops_working(org: Services) -> None:
     delegation = org.people.delegate(to_username="acting.dean", starts_on=date(2026, 9, 1),
                                      ends_on=date(2026, 9, 30), by=dean)
     cid = at_feasibility(org)
-    assert len(org.credentials.approvals_waiting(by=person(org, "acting.dean"))) == 1
+    assert len(org.inbox.approvals_waiting(by=person(org, "acting.dean"))) == 1
 
     org.people.revoke_delegation(delegation_id=delegation, by=dean)
 
     with pytest.raises((Forbidden, NotFound)):
         approve(org, cid, "feasibility_approval", "acting.dean")
-    assert org.credentials.approvals_waiting(by=person(org, "acting.dean")) == []
+    assert org.inbox.approvals_waiting(by=person(org, "acting.dean")) == []
     assert state(org, cid) == "feasibility"
 
 
@@ -403,7 +403,7 @@ def test_a_delegation_for_another_role_does_not_carry_the_dean_role(org: Service
         approve(org, cid, "feasibility_approval", "acting.dean")
     with pytest.raises(InvalidInput):  # naming the dean role does not help
         approve(org, cid, "feasibility_approval", "acting.dean", role="finance")
-    assert org.credentials.approvals_waiting(by=person(org, "acting.dean")) == []
+    assert org.inbox.approvals_waiting(by=person(org, "acting.dean")) == []
     assert state(org, cid) == "feasibility"
 
 
@@ -414,7 +414,7 @@ def test_approvals_waiting_for_the_dean_their_delegate_and_not_another_dean(org:
 
     def waiting(username: str) -> list[tuple[int, str, str, str | None]]:
         return [(w["credential_id"], w["gate"], w["role"], w["on_behalf_of"])
-                for w in org.credentials.approvals_waiting(by=person(org, username))]
+                for w in org.inbox.approvals_waiting(by=person(org, username))]
 
     assert waiting("acting.dean") == [(cid, "feasibility_approval", "dean", "dean.business")]
     assert waiting("dean.business") == [(cid, "feasibility_approval", "dean", None)]
@@ -429,7 +429,7 @@ def test_approvals_waiting_follow_the_stages_and_the_quorum(org: Services) -> No
     cid = at_build(org)
 
     def waiting(username: str) -> list[str]:
-        return [w["role"] for w in org.credentials.approvals_waiting(by=person(org, username))
+        return [w["role"] for w in org.inbox.approvals_waiting(by=person(org, username))
                 if w["credential_id"] == cid]
 
     assert (waiting("qa"), waiting("registrar"), waiting("council.a")) == (["qa_office"], [], [])
@@ -460,7 +460,7 @@ def test_only_an_administrator_overrides_with_a_reason_and_the_history_keeps_wha
                                        by=person(org, "admin"))
 
     assert (outcome.source, outcome.dest) == ("build", "launch") and state(org, cid) == "launch"
-    event = org.credentials.history(cid, by=SYSTEM)[-1]
+    event = org.views.history(cid, by=SYSTEM)[-1]
     assert (event.kind, event.actor, event.comment, event.trigger) == ("override", "admin", reason, "sign_off")
     assert event.details["skipped"] == [
         'it: "Technology infrastructure confirmed" not done',
@@ -473,7 +473,7 @@ def test_tasks_list_the_checklist_items_the_callers_roles_own(org: Services) -> 
     cid = at_feasibility(org, leave_open=("curricular_proposal_started", "qa_proposal_started", "one_pager"))
 
     def tasks(username: str) -> list[tuple[int, str, str]]:
-        return [(t["credential_id"], t["item"], t["owner"]) for t in org.credentials.tasks(by=person(org, username))]
+        return [(t["credential_id"], t["item"], t["owner"]) for t in org.inbox.tasks(by=person(org, username))]
 
     assert tasks("sme") == [(cid, "curricular_proposal_started", "sme")]
     assert tasks("qa") == [(cid, "qa_proposal_started", "qa_office")]

@@ -44,8 +44,8 @@ def failing_history_insert(services: Services) -> Iterator[list[str]]:
 
 
 def snapshot(services: Services, cid: int) -> tuple[Any, ...]:
-    detail = services.credentials.get(cid, by=SYSTEM)
-    history = [(e.seq, e.kind, e.to_state) for e in services.credentials.history(cid, by=SYSTEM)]
+    detail = services.views.get(cid, by=SYSTEM)
+    history = [(e.seq, e.kind, e.to_state) for e in services.views.history(cid, by=SYSTEM)]
     return detail.state, detail.previous_state, detail.version, detail.checklist, detail.data, history
 
 
@@ -59,7 +59,7 @@ def test_transition_whose_history_write_fails_leaves_state_and_history_unchanged
     assert "UPDATE credential" in executed  # the state change really was written before the failure
     assert snapshot(services, cid) == before
     services.credentials.fire(credential_id=cid, trigger="hold", by=as_("pm"))  # and the credential still works
-    assert services.credentials.get(cid, by=SYSTEM).state == "on_hold"
+    assert services.views.get(cid, by=SYSTEM).state == "on_hold"
 
 
 def test_checklist_tick_whose_history_write_fails_is_not_kept(services: Services) -> None:
@@ -71,5 +71,5 @@ def test_checklist_tick_whose_history_write_fails_is_not_kept(services: Services
 
     assert "INSERT checklist_entry" in executed
     assert snapshot(services, cid) == before
-    checklist = services.credentials.get(cid, by=SYSTEM).checklist
+    checklist = services.views.get(cid, by=SYSTEM).checklist
     assert not next(i for i in checklist if i.key == "labour_market_research").done

@@ -44,16 +44,16 @@ def race(services: Services, cid: int, *, expected_version: int | None) -> Count
 
 
 def transitions_in_history(services: Services, cid: int) -> int:
-    return sum(1 for event in services.credentials.history(cid, by=SYSTEM) if event.kind == "transition")
+    return sum(1 for event in services.views.history(cid, by=SYSTEM) if event.kind == "transition")
 
 
 def test_twenty_clients_who_saw_the_same_version_one_wins_nineteen_are_told_it_changed(services: Services) -> None:
     cid = services.credentials.create(definition="microcredential", title="Concurrent", by=as_("pm"))
-    seen = services.credentials.get(cid, by=SYSTEM).version
+    seen = services.views.get(cid, by=SYSTEM).version
 
     assert race(services, cid, expected_version=seen) == Counter({"ok": 1, "stale": THREADS - 1})
 
-    detail = services.credentials.get(cid, by=SYSTEM)
+    detail = services.views.get(cid, by=SYSTEM)
     assert detail.state == "on_hold" and detail.version == seen + 1
     assert transitions_in_history(services, cid) == 1
 
@@ -63,5 +63,5 @@ def test_twenty_clients_without_a_version_one_wins_the_rest_find_the_transition_
 
     assert race(services, cid, expected_version=None) == Counter({"ok": 1, "refused": THREADS - 1})
 
-    assert services.credentials.get(cid, by=SYSTEM).state == "on_hold"
+    assert services.views.get(cid, by=SYSTEM).state == "on_hold"
     assert transitions_in_history(services, cid) == 1

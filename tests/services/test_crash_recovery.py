@@ -169,7 +169,7 @@ def assert_no_gate_left_complete(services: Services, stored: Stored) -> None:
     """The approval that completes a gate moves the credential on in the same transaction: no credential waits at
     a gate whose approvals and checklist are all there."""
     for cid in stored.credentials:
-        detail = services.credentials.get(cid, by=SYSTEM)
+        detail = services.views.get(cid, by=SYSTEM)
         assert [o.trigger for o in detail.options if o.gate and o.allowed] == [], (cid, detail.state)
 
 

@@ -30,11 +30,11 @@ def test_data_changes_are_checked_against_the_definitions_fields(services: Servi
         update(credential_id=cid, changes={"participation_mode": "remote"}, by=as_("pm"))
     with pytest.raises(InvalidInput, match="expires_on: must be a date as YYYY-MM-DD"):
         update(credential_id=cid, changes={"expires_on": "next year"}, by=as_("pm"))
-    assert services.credentials.get(cid, by=SYSTEM).version == 1  # nothing was written
+    assert services.views.get(cid, by=SYSTEM).version == 1  # nothing was written
 
     version = update(credential_id=cid, changes={"notional_hours": 40, "expires_on": "2028-06-30"}, by=as_("pm"))
     assert version == 2
-    last = services.credentials.history(cid, by=SYSTEM)[-1]
+    last = services.views.history(cid, by=SYSTEM)[-1]
     assert last.kind == "data" and last.details == {"changes": {"notional_hours": [None, 40],
                                                                 "expires_on": [None, "2028-06-30"]}}
 
@@ -43,7 +43,7 @@ def test_an_update_from_a_stale_version_is_refused(services: Services, cid: int)
     services.credentials.update(credential_id=cid, changes={"purpose": "a"}, by=as_("pm"), expected_version=1)
     with pytest.raises(StaleVersion, match="changed since version 1, it is now at version 2"):
         services.credentials.update(credential_id=cid, changes={"purpose": "b"}, by=as_("other"), expected_version=1)
-    assert services.credentials.get(cid, by=SYSTEM).data["purpose"] == "a"
+    assert services.views.get(cid, by=SYSTEM).data["purpose"] == "a"
 
 
 def test_checklist_items_must_exist_and_apply(services: Services, cid: int) -> None:
@@ -53,10 +53,10 @@ def test_checklist_items_must_exist_and_apply(services: Services, cid: int) -> N
         services.credentials.set_item(credential_id=cid, item="transcript_entry_planned", done=True, by=as_("reg"))
     services.credentials.set_item(credential_id=cid, item="labour_market_research", done=True, by=as_("lead"),
                                   note="Job-posting analysis attached")
-    item = next(i for i in services.credentials.get(cid, by=SYSTEM).checklist if i.key == "labour_market_research")
+    item = next(i for i in services.views.get(cid, by=SYSTEM).checklist if i.key == "labour_market_research")
     assert (item.done, item.note, item.done_by) == (True, "Job-posting analysis attached", "lead")
     services.credentials.set_item(credential_id=cid, item="labour_market_research", done=False, by=as_("lead"))
-    checklist = services.credentials.get(cid, by=SYSTEM).checklist
+    checklist = services.views.get(cid, by=SYSTEM).checklist
     assert not next(i for i in checklist if i.key == "labour_market_research").done
 
 
@@ -73,7 +73,7 @@ def test_decisions_only_on_open_gates_by_their_approvers_with_comments_where_nee
         decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="maybe", by=as_("d"))
 
     services.credentials.update(credential_id=cid, changes={"purpose": "p"}, by=as_("pm"))
-    for item in services.credentials.get(cid, by=SYSTEM).checklist:
+    for item in services.views.get(cid, by=SYSTEM).checklist:
         services.credentials.set_item(credential_id=cid, item=item.key, done=True, by=as_("team"))
     services.credentials.fire(credential_id=cid, trigger="submit_for_feasibility", by=as_("pm"))
     with pytest.raises(InvalidInput,
@@ -81,7 +81,7 @@ def test_decisions_only_on_open_gates_by_their_approvers_with_comments_where_nee
         decide(credential_id=cid, gate="feasibility_approval", role="registrar", verdict="approve", by=as_("r"))
     decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="reject", comment="No budget",
            by=as_("dean"))
-    gate = services.credentials.get(cid, by=SYSTEM).gates[0]
+    gate = services.views.get(cid, by=SYSTEM).gates[0]
     assert gate.decisions == ({"role": "dean", "by": "dean", "actor": "dean", "verdict": "reject",
                                "comment": "No budget", "current": True},)
 
@@ -90,19 +90,19 @@ def test_a_final_credential_can_no_longer_change(services: Services, cid: int) -
     services.credentials.fire(credential_id=cid, trigger="withdraw", by=as_("pm"), comment="Partner pulled out")
     with pytest.raises(Conflict, match="is withdrawn; it can no longer change"):
         services.credentials.update(credential_id=cid, changes={"purpose": "x"}, by=as_("pm"))
-    assert services.credentials.get(cid, by=SYSTEM).options == ()
+    assert services.views.get(cid, by=SYSTEM).options == ()
 
 
 def test_history_times_come_from_the_injected_clock(services: Services, cid: int, clock: ManualClock) -> None:
     clock.advance(timedelta(days=3))
     services.credentials.fire(credential_id=cid, trigger="hold", by=as_("pm"))
-    created, held = services.credentials.history(cid, by=SYSTEM)
+    created, held = services.views.history(cid, by=SYSTEM)
     assert held.at - created.at == timedelta(days=3)
-    assert services.credentials.get(cid, by=SYSTEM).state_entered_at == clock.now()
+    assert services.views.get(cid, by=SYSTEM).state_entered_at == clock.now()
 
 
 def test_unknown_credential_is_not_found(services: Services) -> None:
     with pytest.raises(NotFound, match="credential 999 not found"):
-        services.credentials.get(999, by=SYSTEM)
+        services.views.get(999, by=SYSTEM)
     with pytest.raises(NotFound):
         services.credentials.fire(credential_id=999, trigger="hold", by=as_("pm"))

@@ -38,11 +38,11 @@ def test_changed_text_becomes_a_new_version_and_old_credentials_keep_theirs(sett
     try:
         assert second.definitions.current_version("microcredential") == 2
         new = second.credentials.create(definition="microcredential", title="New", by=as_("pm"))
-        assert second.credentials.get(old, by=SYSTEM).definition_version == 1
-        assert second.credentials.get(new, by=SYSTEM).definition_version == 2
-        titles = {o.trigger: o.title for o in second.credentials.get(new, by=SYSTEM).options}
+        assert second.views.get(old, by=SYSTEM).definition_version == 1
+        assert second.views.get(new, by=SYSTEM).definition_version == 2
+        titles = {o.trigger: o.title for o in second.views.get(new, by=SYSTEM).options}
         assert titles["submit_for_feasibility"] == "Send to feasibility review"
-        old_titles = {o.trigger: o.title for o in second.credentials.get(old, by=SYSTEM).options}
+        old_titles = {o.trigger: o.title for o in second.views.get(old, by=SYSTEM).options}
         assert old_titles["submit_for_feasibility"] == "Submit for feasibility"
     finally:
         second.close()

@@ -25,7 +25,7 @@ def walk(services: Services, cid: int, triggers: list[str]) -> None:
     """Move a credential along ``triggers``, completing each step's checklist and approvals."""
     creds = services.credentials
     for trigger in triggers:
-        detail = creds.get(cid, by=SYSTEM)
+        detail = services.views.get(cid, by=SYSTEM)
         for item in detail.checklist:
             if item.trigger == trigger and not item.done:
                 creds.set_item(credential_id=cid, item=item.key, done=True, by=SYSTEM)
@@ -40,11 +40,11 @@ def walk(services: Services, cid: int, triggers: list[str]) -> None:
 
 
 def pending(services: Services, cid: int) -> dict[str, datetime]:
-    return {t["key"]: t["due_at"] for t in services.credentials.get(cid, by=SYSTEM).timers}
+    return {t["key"]: t["due_at"] for t in services.views.get(cid, by=SYSTEM).timers}
 
 
 def timer_events(services: Services, cid: int) -> list[tuple[str, str, str | None]]:
-    return [(e.kind, e.actor, e.to_state) for e in services.credentials.history(cid, by=SYSTEM)
+    return [(e.kind, e.actor, e.to_state) for e in services.views.history(cid, by=SYSTEM)
             if e.actor.startswith("timer:")]
 
 
@@ -52,7 +52,7 @@ def timer_events(services: Services, cid: int) -> list[tuple[str, str, str | Non
 def launched(services: Services, clock: ManualClock) -> int:
     cid = services.credentials.create(definition="microcredential", title="Forklift safety", by=SYSTEM, data=SUMMARY)
     walk(services, cid, PATH)
-    assert services.credentials.get(cid, by=SYSTEM).state == "delivery"
+    assert services.views.get(cid, by=SYSTEM).state == "delivery"
     return cid
 
 
@@ -66,11 +66,11 @@ def test_content_review_comes_due_a_cycle_after_launch_and_reschedules_after_ren
     clock.set(datetime(2027, 6, 5, 9, 0, tzinfo=UTC))  # past the 90-day warning (3 June) only
     assert services.timers.run_due() == 1
     assert timer_events(services, launched) == [("warning", "timer:renewal_warning", None)]
-    assert services.credentials.get(launched, by=SYSTEM).state == "delivery"
+    assert services.views.get(launched, by=SYSTEM).state == "delivery"
 
     clock.set(launch + timedelta(days=400))  # the 30- and 7-day warnings and the review are all due: catch-up
     assert services.timers.run_due() == 3
-    assert services.credentials.get(launched, by=SYSTEM).state == "review"
+    assert services.views.get(launched, by=SYSTEM).state == "review"
     assert timer_events(services, launched)[-1] == ("transition", "timer:content_review_due", "review")
     assert services.timers.run_due() == 0  # nothing fires twice
 
@@ -92,11 +92,11 @@ def test_a_changed_expiry_date_moves_its_timer_and_the_old_date_passes_quietly(
 
     clock.set(datetime(2027, 4, 1, tzinfo=UTC))  # the first date has passed: only the 90-day warning is due
     assert services.timers.run_due() == 1
-    assert services.credentials.get(launched, by=SYSTEM).state == "delivery"
+    assert services.views.get(launched, by=SYSTEM).state == "delivery"
 
     clock.set(datetime(2027, 6, 30, 0, 1, tzinfo=UTC))
     services.timers.run_due()
-    assert services.credentials.get(launched, by=SYSTEM).state == "sunset"
+    assert services.views.get(launched, by=SYSTEM).state == "sunset"
     assert [actor for _, actor, _ in timer_events(services, launched)] == [
         "timer:expiry_warning",  # 90 days before, on 1 April
         "timer:expiry_warning",  # 30 days before
@@ -131,7 +131,7 @@ def test_reminder_and_escalation_while_a_gate_waits_and_none_after_it_moves_on(
     services.timers.run_due()
     assert [(k, a) for k, a, _ in timer_events(services, waiting)] == [
         ("reminder", "timer:feasibility_reminder"), ("escalation", "timer:feasibility_escalation")]
-    escalation = next(e for e in services.credentials.history(waiting, by=SYSTEM) if e.kind == "escalation")
+    escalation = next(e for e in services.views.history(waiting, by=SYSTEM) if e.kind == "escalation")
     assert escalation.details["notify"] == ["dean", "project_manager"]
     assert escalation.comment == "Feasibility decision overdue"
     assert timer_events(services, decided) == []
@@ -148,7 +148,7 @@ def test_a_claimed_timer_whose_credential_moved_on_meanwhile_does_nothing(
     services.credentials.fire(credential_id=launched, trigger="hold", by=SYSTEM)  # someone acts first
     outcomes = [services.credentials.run_timer(t, services.timers.owner) for t in claimed]
     assert "cancelled: the credential left 'delivery'" in outcomes
-    assert services.credentials.get(launched, by=SYSTEM).state == "on_hold"
+    assert services.views.get(launched, by=SYSTEM).state == "on_hold"
 
 
 def test_a_retried_or_taken_over_timer_acts_once(services: Services, clock: ManualClock, launched: int) -> None:
@@ -162,5 +162,5 @@ def test_a_retried_or_taken_over_timer_acts_once(services: Services, clock: Manu
     assert services.credentials.run_timer(review.id, "other").startswith("fired start_review")
     assert services.credentials.run_timer(review.id, services.timers.owner) == "already handled"
     assert services.credentials.run_timer(review.id, "other") == "already handled"
-    moves = [e for e in services.credentials.history(launched, by=SYSTEM) if e.trigger == "start_review"]
+    moves = [e for e in services.views.history(launched, by=SYSTEM) if e.trigger == "start_review"]
     assert len(moves) == 1

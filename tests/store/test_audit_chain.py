@@ -18,13 +18,14 @@ from sqlalchemy import Connection, Engine, column, create_engine, delete, insert
 from typer.testing import CliRunner
 
 from tests.steps import SYSTEM, at_feasibility
-from workflow.audit import Finding, chain_rows, verify, verify_database
 from workflow.cli import app
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
+from workflow.services.audit import Finding, verify, verify_database
 from workflow.services.orgfile import parse_org
 from workflow.store.database import Database
+from workflow.store.history import chain_rows
 from workflow.store.migrate import alembic_config, upgrade
 from workflow.store.tables import CREDENTIAL, EVENT, GENESIS
 from workflow.store.types import JSONDocument, UTCDateTime

@@ -26,13 +26,13 @@ from tests.steps import SYSTEM, at_feasibility, tick
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
-from workflow.demo import PASSWORD, seed
-from workflow.services.access import ORG_UNIT
+from workflow.demo.college import PASSWORD, seed
 from workflow.services.orgfile import parse_org
 from workflow.store import backup as backup_module
 from workflow.store.backup import BackupError, backup, restore
 from workflow.store.database import Database
 from workflow.store.migrate import alembic_config, upgrade
+from workflow.store.people import ORG_UNIT
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -133,7 +133,7 @@ def carries_on(org: Services, before: Rows) -> None:
     assert cid == max(row["id"] for row in before["credential"]) + 1
     tick(org, cid)
     assert org.credentials.fire(credential_id=cid, trigger="submit_for_feasibility", by=pm).dest == "feasibility"
-    assert [e.kind for e in org.credentials.history(cid, by=pm)] == ["created", *["checklist"] * 4, "transition"]
+    assert [e.kind for e in org.views.history(cid, by=pm)] == ["created", *["checklist"] * 4, "transition"]
     token = org.auth.create_token(org.people.user_id("pm.garcia"), "script")
     assert token.id == len(before["api_token"]) + 1
     assert org.auth.token_user(token.token) == org.people.user_id("pm.garcia")
@@ -218,7 +218,7 @@ def test_a_target_holding_data_is_refused_unless_forced(database_url: str, tmp_p
             cid = org.credentials.create(definition="microcredential", title="Welding", by=pm,
                                          org_unit_id=org.people.unit_id("business"))
             assert cid == 2
-            assert [c.title for c in org.credentials.search(by=SYSTEM)[0]] == ["Welding", "Supply-chain analytics"]
+            assert [c.title for c in org.views.search(by=SYSTEM)[0]] == ["Welding", "Supply-chain analytics"]
 
 
 def test_an_older_backup_is_restored_at_its_own_revision_and_upgraded_after(

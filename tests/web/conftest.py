@@ -10,8 +10,9 @@ from sqlalchemy import update
 
 from tests.web.organisation import ORG, PASSWORD
 from workflow.context import Services
-from workflow.services.access import USER, Caller
+from workflow.services.access import Caller
 from workflow.services.orgfile import parse_org
+from workflow.store.people import USER
 from workflow.web.app import create_app
 
 __all__ = ["ORG", "PASSWORD", "as_person"]

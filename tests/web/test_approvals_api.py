@@ -110,7 +110,7 @@ def test_approvals_by_people_who_may_not_are_403(org: Services, client_for: Clie
 def test_a_reject_or_send_back_without_a_comment_is_422_and_records_nothing(org: Services,
                                                                          client_for: Clients) -> None:
     cid = at_feasibility(org)
-    version = org.credentials.get(cid, by=SYSTEM).version
+    version = org.views.get(cid, by=SYSTEM).version
     dean = client_for("dean.business")
 
     rejected = problem(decide(dean, cid, "feasibility_approval", "reject"), 422, "invalid-input")

@@ -49,8 +49,9 @@ from tests.web.organisation import PASSWORD
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.services import people as people_module
-from workflow.services.access import ASSIGNMENT, DELEGATION, USER, Caller
+from workflow.services.access import Caller
 from workflow.services.auth import SESSION, TOKEN, hash_password
+from workflow.store.people import ASSIGNMENT, DELEGATION, USER
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
 from workflow.web.app import create_app
 from workflow.web.deps import CSRF_HEADER, SESSION_COOKIE
@@ -219,7 +220,7 @@ class World:
         self.today: date = org.clock.now().date()
         self.dean = org.access.caller_by_name("dean.business")
         self.credential_id = self.fresh_credential()
-        assert org.credentials.get(self.credential_id, by=self.system).state == "feasibility"
+        assert org.views.get(self.credential_id, by=self.system).state == "feasibility"
         self.other_token_id = org.auth.create_token(org.people.user_id("dean.business"), "not yours").id
         self._serial = 0
         self._headers: dict[str, str] = {}
@@ -298,7 +299,7 @@ class World:
         return credential_in_feasibility(self.org)
 
     def version(self, credential_id: int) -> int:
-        return self.org.credentials.get(credential_id, by=self.system).version
+        return self.org.views.get(credential_id, by=self.system).version
 
     def fresh_user(self) -> tuple[int, str]:
         username = f"matrix.person.{self.serial()}"
@@ -756,7 +757,7 @@ if BUG_CELLS:  # (an empty parameter set would be a skip, which fails a strict r
 
 def test_session_cookie_needs_the_csrf_token_to_change_anything(org: Services, app_client: TestClient) -> None:
     cid = credential_in_feasibility(org)
-    version = org.credentials.get(cid, by=Caller.system()).version
+    version = org.views.get(cid, by=Caller.system()).version
     signed_in = app_client.post(f"{API}/auth/login", json={"username": "pm.business", "password": PASSWORD})
     assert signed_in.status_code == 200, signed_in.text
     csrf = signed_in.json()["csrf_token"]
@@ -770,7 +771,7 @@ def test_session_cookie_needs_the_csrf_token_to_change_anything(org: Services, a
         assert refused.status_code == 403, (headers, refused.text)
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["status"] == 403
-    assert org.credentials.get(cid, by=Caller.system()).version == version, "a refused request changed it"
+    assert org.views.get(cid, by=Caller.system()).version == version, "a refused request changed it"
 
     allowed = app_client.post(url, json=HOLD, headers={CSRF_HEADER: csrf})
     assert allowed.status_code == 200, allowed.text

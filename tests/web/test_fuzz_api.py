@@ -41,8 +41,9 @@ from tests.web.organisation import ORG
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
-from workflow.services.access import USER, Caller
+from workflow.services.access import Caller
 from workflow.services.orgfile import parse_org
+from workflow.store.people import USER
 from workflow.web.app import create_app
 from workflow.web.ui.pages import LOGIN_CSRF_COOKIE
 

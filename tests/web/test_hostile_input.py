@@ -102,10 +102,10 @@ def walk_to_feasibility(org: Services, cid: int) -> None:
 
     system = Caller.system("setup")
     org.credentials.update(credential_id=cid, changes={"purpose": "p", "description": "d"}, by=system)
-    for item in org.credentials.get(cid, by=system).checklist:
+    for item in org.views.get(cid, by=system).checklist:
         org.credentials.set_item(credential_id=cid, item=item.key, done=True, by=system)
     org.credentials.fire(credential_id=cid, trigger="submit_for_feasibility", by=system)
-    for item in org.credentials.get(cid, by=system).checklist:
+    for item in org.views.get(cid, by=system).checklist:
         org.credentials.set_item(credential_id=cid, item=item.key, done=True, by=system)
 
 

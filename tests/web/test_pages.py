@@ -44,7 +44,7 @@ def test_a_dean_approves_the_feasibility_gate_from_the_page(org: Services, app_c
     after = app_client.get(done.headers["location"])
     assert "The credential moved on." in after.text and ">Design<" in after.text
     assert "Strong employer demand" in after.text  # the decision comment is in the history
-    assert org.credentials.get(cid, by=SYSTEM).state == "design"
+    assert org.views.get(cid, by=SYSTEM).state == "design"
     assert "Nothing is waiting for your decision." in app_client.get("/approvals").text
 
 
@@ -63,7 +63,7 @@ def test_a_refused_decision_keeps_what_was_typed_and_says_why(org: Services, app
         "csrf_token": "forged", "gate": "feasibility_approval", "verdict": "approve", "acting_as": "dean|"},
         headers=HTML)
     assert forged.status_code == 403 and "this form has expired" in forged.text
-    assert org.credentials.get(cid, by=SYSTEM).state == "feasibility"
+    assert org.views.get(cid, by=SYSTEM).state == "feasibility"
 
 
 def test_the_inbox_says_what_changed_since_the_last_look(org: Services, app_client: TestClient) -> None:
@@ -88,7 +88,7 @@ def test_a_registrar_ticks_an_item_from_my_tasks(org: Services, app_client: Test
         "csrf_token": token, "done": "yes", "note": "Transcript codes set", "back": "/tasks"}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/tasks?done=item")
     assert "Nothing to do" in app_client.get("/tasks").text
-    item = next(i for i in org.credentials.get(cid, by=SYSTEM).checklist if i.key == "transcript_entry_planned")
+    item = next(i for i in org.views.get(cid, by=SYSTEM).checklist if i.key == "transcript_entry_planned")
     assert item.done and item.note == "Transcript codes set" and item.done_by == "registrar"
 
 
@@ -183,7 +183,7 @@ def test_a_project_manager_edits_the_summary_and_sees_each_change(org: Services,
     saved = app_client.post(f"/credentials/{cid}/data", data=form | {"field.notional_hours": "40"},
                             follow_redirects=False)
     assert saved.status_code == 303
-    data = org.credentials.get(cid, by=SYSTEM).data
+    data = org.views.get(cid, by=SYSTEM).data
     assert (data["notional_hours"], data["learning_outcomes"], data["credit_bearing"]) == (
         40, ["Plan routes", "Read data"], True)
     changes = app_client.get(f"/credentials/{cid}").text

@@ -11,8 +11,8 @@ from sqlalchemy import func, insert, select, update
 
 from workflow.clock import Clock
 from workflow.notify.render import Renderer
-from workflow.services.access import ORG_UNIT, USER
 from workflow.store.database import Database
+from workflow.store.people import ORG_UNIT, USER
 from workflow.store.tables import OUTBOX
 
 

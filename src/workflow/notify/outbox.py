@@ -1,10 +1,11 @@
-"""The transactional outbox: who gets which message, rendered and written in the caller's transaction.
+"""The transactional outbox: who gets which message, rendered inside the transaction of the action that causes
+it (and written there by :func:`workflow.store.history.write_messages`).
 
 A message is addressed to the people who hold a role on the credential (an org unit above it, or the credential
 itself), to departments whose shared inbox handles that role, and — for decisions — to anyone deciding in a
 holder's place today. Each row gets its Message-ID once, here; people and departments who asked for a daily
 digest have their messages held for it, except reminders and escalations, which always go at once. The notices of
-one action are written together: the people and inboxes concerned are read once, and each distinct message is
+one action are addressed together: the people and inboxes concerned are read once, and each distinct message is
 rendered once.
 """
 
@@ -16,13 +17,13 @@ from datetime import date, datetime
 from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, and_, bindparam, insert, or_, select
+from sqlalchemy import BindParameter, Connection, and_, bindparam, or_, select
 
 from workflow.definitions.model import Definition
 from workflow.notify.calendar import CalendarEntry, calendar
 from workflow.notify.render import Rendered, Renderer
-from workflow.services.access import ASSIGNMENT, DELEGATION, ORG_UNIT, USER, OrgTree
-from workflow.store.tables import OUTBOX
+from workflow.store.orgtree import OrgTree
+from workflow.store.people import ASSIGNMENT, DELEGATION, ORG_UNIT, USER
 
 URGENT = frozenset({"reminder", "escalation"})
 
@@ -74,7 +75,7 @@ class Queued:
 
 
 class Notifier:
-    """Writes rendered messages into the outbox, inside the transaction of the change that causes them."""
+    """Addresses and renders the messages of an action, inside the transaction of the change that causes them."""
 
     def __init__(self, renderer: Renderer, *, public_url: str, mail_domain: str) -> None:
         self.renderer = renderer
@@ -85,16 +86,10 @@ class Notifier:
         """The credential's page."""
         return f"{self.public_url}/credentials/{credential_id}"
 
-    def enqueue(self, conn: Connection, notice: Notice, credential: CredentialRef, definition: Definition,
-                tree: OrgTree, now: datetime) -> int:
-        """Address, render and store ``notice``; returns how many messages were written."""
-        return self.enqueue_all(conn, [Queued(notice, credential, now)], definition, tree)
-
-    def enqueue_all(self, conn: Connection, queued: Sequence[Queued], definition: Definition,
-                    tree: OrgTree) -> int:
-        """Address, render and store the notices of one action, in order: the people and inboxes concerned are
-        looked up once for all of them, a message shared by several recipients is rendered once, and every row
-        is written with one insert. Returns how many messages were written."""
+    def messages(self, conn: Connection, queued: Sequence[Queued], definition: Definition,
+                 tree: OrgTree) -> list[dict[str, Any]]:
+        """The outbox rows of the notices of one action, in order: the people and inboxes concerned are looked up
+        once for all of them, and a message shared by several recipients is rendered once."""
         by_credential: dict[tuple[int, int | None], list[Queued]] = {}
         for q in queued:
             if q.notice.roles:
@@ -128,9 +123,7 @@ class Notifier:
                     "attempts": 0, "next_attempt_at": now, "lease_owner": None, "lease_until": None,
                     "last_error": "", "created_at": now, "sent_at": None,
                 })
-        if rows:
-            conn.execute(insert(OUTBOX), rows)
-        return len(rows)
+        return rows
 
     def _render(self, notice: Notice, credential: CredentialRef, recipient: Recipient,
                 definition: Definition) -> Rendered:

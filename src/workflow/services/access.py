@@ -4,24 +4,19 @@ credential, including roles held for someone else through a delegation that is a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, false, func, or_, select
 
 from workflow.clock import Clock
 from workflow.errors import NotFound
 from workflow.store.database import Database
-from workflow.store.people import Delegation, OrgUnit, RoleAssignment, User
-
-ORG_UNIT = OrgUnit.__table__  # type: ignore[attr-defined]
-USER = User.__table__  # type: ignore[attr-defined]
-ASSIGNMENT = RoleAssignment.__table__  # type: ignore[attr-defined]
-DELEGATION = Delegation.__table__  # type: ignore[attr-defined]
-
-
-_PARENTS = select(ORG_UNIT.c.id, ORG_UNIT.c.parent_id)
+from workflow.store.orgtree import OrgTree, read_tree
+from workflow.store.people import ASSIGNMENT, DELEGATION, USER
+from workflow.store.tables import CREDENTIAL
 
 
 @dataclass(frozen=True)
@@ -36,18 +31,6 @@ class Grant:
 
 
 @dataclass(frozen=True)
-class OrgTree:
-    """Each org unit's ancestors, itself included."""
-
-    ancestors: Mapping[int, frozenset[int]] = field(default_factory=dict)
-
-    def below(self, unit_ids: Iterable[int]) -> set[int]:
-        """The given units and every unit under them."""
-        wanted = set(unit_ids)
-        return {unit for unit, above in self.ancestors.items() if above & wanted}
-
-
-@dataclass(frozen=True)
 class Caller:
     """The person (or the system itself) performing an action, with every role they may act in."""
 
@@ -57,7 +40,7 @@ class Caller:
     is_admin: bool = False
     is_system: bool = False
     grants: tuple[Grant, ...] = ()
-    tree: OrgTree = OrgTree()
+    tree: OrgTree = field(default_factory=OrgTree)
 
     @classmethod
     def system(cls, name: str = "system") -> Caller:
@@ -115,22 +98,9 @@ class AccessService:
         if conn is None:
             with self._db.begin_read() as own:
                 return self.tree(own)
-        tree = self._read_tree(conn)
+        tree = read_tree(conn)
         self._tree = (time.monotonic(), tree)
         return tree
-
-    @staticmethod
-    def _read_tree(conn: Connection) -> OrgTree:
-        parents = {row.id: row.parent_id for row in conn.execute(_PARENTS)}
-        ancestors: dict[int, frozenset[int]] = {}
-        for unit in parents:
-            chain: list[int] = []
-            node: int | None = unit
-            while node is not None and node not in chain:
-                chain.append(node)
-                node = parents.get(node)
-            ancestors[unit] = frozenset(chain)
-        return OrgTree(ancestors)
 
     def caller(self, user_id: int, *, today: date | None = None) -> Caller:
         """The caller for a user, with their own grants and those delegated to them for ``today``."""
@@ -199,3 +169,19 @@ class AccessService:
         for row in rows:
             found[row.role].append(row.display_name)
         return found
+
+
+def visible_clause(by: Caller) -> Any:
+    """A SQL condition on the credential table: the credentials ``by`` may see."""
+    if by.sees_everything:
+        return CREDENTIAL.c.id.isnot(None)
+    units, credentials = by.visible_units(), by.visible_credentials()
+    if not units and not credentials:
+        return false()
+    # No OR with an empty list: it would keep the planner from the (state, org unit) index.
+    if not credentials:
+        return CREDENTIAL.c.org_unit_id.in_(sorted(units))
+    if not units:
+        return CREDENTIAL.c.id.in_(sorted(credentials))
+    return or_(CREDENTIAL.c.org_unit_id.in_(sorted(units)), CREDENTIAL.c.id.in_(sorted(credentials)))
+

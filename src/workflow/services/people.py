@@ -16,10 +16,11 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 from workflow.clock import Clock
 from workflow.definitions.validate import did_you_mean
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow.services.access import ASSIGNMENT, DELEGATION, ORG_UNIT, USER, Caller
+from workflow.services.access import Caller
 from workflow.services.auth import hash_password
 from workflow.services.orgfile import OrgFile
 from workflow.store.database import Database
+from workflow.store.people import ASSIGNMENT, DELEGATION, ORG_UNIT, USER
 
 MAX_DELEGATION_DAYS = 366
 

@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 
 from workflow.clock import Clock
 from workflow.services.access import Caller
-from workflow.services.credentials import CredentialService
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.milestones import Milestone, timeline
-from workflow.services.views import CredentialSummary
+from workflow.services.views import CredentialSummary, CredentialViews
 from workflow.store.database import Database
 from workflow.store.tables import EVENT, TIMER
 
@@ -50,11 +49,11 @@ class PortfolioFilter:
 class PortfolioService:
     """Reads only: the portfolio list, three statements per page whatever its length."""
 
-    def __init__(self, database: Database, definitions: DefinitionRegistry, credentials: CredentialService,
+    def __init__(self, database: Database, definitions: DefinitionRegistry, views: CredentialViews,
                  clock: Clock) -> None:
         self._db = database
         self._definitions = definitions
-        self._credentials = credentials
+        self._views = views
         self._clock = clock
 
     def phases(self) -> list[str]:
@@ -73,7 +72,7 @@ class PortfolioService:
         if where.phase is not None:
             states = {sid for name in self._definitions.names()
                       for sid, s in self._definitions.engine(name).definition.states.items() if s.phase == where.phase}
-        rows, total = self._credentials.search(by=by, org_unit_id=where.org_unit_id, overdue=where.overdue,
+        rows, total = self._views.search(by=by, org_unit_id=where.org_unit_id, overdue=where.overdue,
                                                states=states, due_within_days=where.due_within_days,
                                                limit=limit, offset=offset)
         moves, timers = self._moves_and_timers([row.id for row in rows])

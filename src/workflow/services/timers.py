@@ -1,5 +1,6 @@
-"""Durable timers: kept in step with each credential inside the same transaction as the change that moves them,
-and claimed by due time so that each fires once, whichever process gets there first.
+"""Durable timers: kept in step with each credential inside the same transaction as the change that moves them
+(by :func:`workflow.store.history.sync_timers`), and claimed by due time so that each fires once, whichever
+process gets there first.
 
 Claiming is one ``UPDATE ... WHERE id IN (SELECT ... ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED) RETURNING
 id``: on PostgreSQL concurrent schedulers skip each other's rows; on SQLite the write transaction already holds
@@ -20,45 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import BindParameter, and_, bindparam, func, or_, select, update
 
 from workflow.clock import Clock
-from workflow.engine.timers import PlannedTimer
 from workflow.store.database import Database
 from workflow.store.tables import CREDENTIAL, TIMER
 
 log = logging.getLogger(__name__)
-
-
-_PENDING = (select(TIMER.c.id, TIMER.c.key, TIMER.c.due_at, TIMER.c.state)
-            .where(TIMER.c.credential_id == bindparam("cid"), TIMER.c.status == "pending"))
-_CANCEL = update(TIMER).where(TIMER.c.id.in_(bindparam("timer_ids", expanding=True))).values(
-    status="cancelled", outcome=bindparam("outcome"), fired_at=bindparam("now"))
-_RETIME = update(TIMER).where(TIMER.c.id == bindparam("timer_id")).values(due_at=bindparam("due"))
-
-
-def sync_timers(conn: Connection, credential_id: int, planned: Sequence[PlannedTimer], now: datetime,
-                reason: str) -> None:
-    """Make a credential's pending timers exactly ``planned``: new ones added, moved ones re-timed, others
-    cancelled (with ``reason``)."""
-    pending = {row.key: row for row in conn.execute(_PENDING, {"cid": credential_id})}
-    wanted = {p.key: p for p in planned}
-    cancelled = []
-    for key, row in pending.items():
-        plan = wanted.get(key)
-        if plan is None or plan.state != row.state:
-            cancelled.append(row.id)
-        elif plan.due_at != row.due_at:
-            conn.execute(_RETIME, {"timer_id": row.id, "due": plan.due_at})
-    if cancelled:
-        conn.execute(_CANCEL, {"timer_ids": cancelled, "outcome": f"cancelled: {reason}", "now": now})
-    fresh = [p for key, p in wanted.items() if key not in pending or pending[key].state != p.state]
-    if fresh:
-        conn.execute(insert(TIMER), [
-            {"credential_id": credential_id, "key": p.key, "timer": p.timer, "action": p.action, "due_at": p.due_at,
-             "state": p.state, "trigger": p.trigger, "notify": list(p.notify), "status": "pending",
-             "lease_owner": None, "lease_until": None, "attempts": 0, "outcome": "", "created_at": now,
-             "fired_at": None} for p in fresh])
 
 
 _NOW: BindParameter[Any] = bindparam("now")

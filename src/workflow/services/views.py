@@ -1,14 +1,30 @@
-"""Read models: what a person sees of a credential (its checklist by role, gates, and possible transitions)."""
+"""What a person sees of credentials: one credential with its checklist by role, gates and possible transitions;
+its history; and the lists of credentials they may see. Reads only."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import BindParameter, Row, and_, bindparam, exists, false, func, or_, select
 
+from workflow.clock import Clock
 from workflow.engine import Engine, Facts, Option
+from workflow.errors import NotFound
+from workflow.services.access import AccessService, Caller, visible_clause
+from workflow.services.definitions import DefinitionRegistry
+from workflow.services.facts import current_entries, next_timers, row_facts
+from workflow.store.database import Database
+from workflow.store.tables import CREDENTIAL, EVENT, TIMER
+
+GATHER_STATE = 10_000  # lists of one state with at most this many rows are gathered before being sorted
+MAX_PAGE = 200
+
+_CID: BindParameter[int] = bindparam("cid")
+_READ = select(CREDENTIAL).where(CREDENTIAL.c.id == _CID)
+_HISTORY = select(EVENT).where(EVENT.c.credential_id == _CID).order_by(EVENT.c.seq)
 
 
 @dataclass(frozen=True)
@@ -146,3 +162,80 @@ def describe(engine: Engine, credential: Row[Any], facts: Facts, entries: dict[s
         options=tuple(engine.options(facts)), checklist=tuple(items), gates=tuple(gates),
         timers=tuple(timers or ()),
     )
+
+
+class CredentialViews:
+    """One credential as a person sees it, its history, and pages of the credentials they may see."""
+
+    def __init__(self, database: Database, definitions: DefinitionRegistry, access: AccessService,
+                 clock: Clock) -> None:
+        self._db = database
+        self._definitions = definitions
+        self._access = access
+        self._clock = clock
+
+    def get(self, credential_id: int, *, by: Caller) -> CredentialDetail:
+        """The credential with its checklist, gates and possible transitions (and what each is missing)."""
+        with self._db.begin_read() as conn:
+            row = conn.execute(_READ, {"cid": credential_id}).first()
+            if row is None or not by.can_view(row.id, row.org_unit_id):
+                raise NotFound("credential", credential_id)
+            engine = self._definitions.engine(row.definition_name, row.definition_version)
+            entries = current_entries(conn, row)
+            timers = next_timers(conn, credential_id)
+            return describe(engine, row, row_facts(conn, self._access, engine, row, entries=entries), entries, timers)
+
+    def history(self, credential_id: int, *, by: Caller) -> list[HistoryEvent]:
+        """The credential's history, oldest first."""
+        with self._db.begin_read() as conn:
+            row = conn.execute(_READ, {"cid": credential_id}).first()
+            if row is None or not by.can_view(row.id, row.org_unit_id):
+                raise NotFound("credential", credential_id)
+            return [HistoryEvent.from_row(event) for event in conn.execute(_HISTORY, {"cid": credential_id})]
+
+    def search(self, *, by: Caller, state: str | None = None, org_unit_id: int | None = None,
+               overdue: bool = False, limit: int = 50, offset: int = 0, states: Collection[str] | None = None,
+               due_within_days: int | None = None) -> tuple[list[CredentialSummary], int]:
+        """Credentials the caller may see, newest first: one page and the total count. ``states`` keeps those in
+        any of them; ``due_within_days`` those a timer will move (renewal review, expiry) within that many days."""
+        limit = max(1, min(limit, MAX_PAGE))
+        conditions = [visible_clause(by)]
+        if state is not None:
+            conditions.append(CREDENTIAL.c.state == state)
+        if states is not None:
+            conditions.append(CREDENTIAL.c.state.in_(list(states)))
+        if due_within_days is not None:
+            horizon = self._clock.now() + timedelta(days=due_within_days)
+            conditions.append(exists().where(TIMER.c.credential_id == CREDENTIAL.c.id, TIMER.c.status == "pending",
+                                             TIMER.c.action == "fire", TIMER.c.due_at <= horizon))
+        if org_unit_id is not None:
+            below = self._access.tree().below([org_unit_id])
+            conditions.append(CREDENTIAL.c.org_unit_id.in_(below))
+        if overdue:
+            conditions.append(self._overdue())
+        where = and_(*conditions)
+        columns = (CREDENTIAL.c.id, CREDENTIAL.c.title, CREDENTIAL.c.definition_name, CREDENTIAL.c.state,
+                   CREDENTIAL.c.version, CREDENTIAL.c.updated_at, CREDENTIAL.c.org_unit_id,
+                   CREDENTIAL.c.state_entered_at)
+        query = select(*columns).where(where).order_by(CREDENTIAL.c.id.desc()).offset(max(0, offset)).limit(limit)
+        with self._db.begin_read() as conn:
+            total = int(conn.execute(select(func.count()).select_from(CREDENTIAL).where(where)).scalar() or 0)
+            if (state is not None or states is not None) and total <= GATHER_STATE and not self._db.is_sqlite:
+                # Gather the few rows of the state first: left to itself PostgreSQL walks the primary key backwards
+                # from the newest credential looking for them, not knowing that they are among the oldest.
+                matches = select(*columns).where(where).cte("matches").prefix_with("MATERIALIZED")
+                query = select(*matches.c).order_by(matches.c.id.desc()).offset(max(0, offset)).limit(limit)
+            rows = [CredentialSummary(r.id, r.title, r.definition_name, r.state, r.version, r.updated_at,
+                                      r.org_unit_id, r.state_entered_at) for r in conn.execute(query)]
+        return rows, total
+
+    def _overdue(self) -> Any:
+        now = self._clock.now()
+        late = []
+        for name in self._definitions.names():
+            for sid, state in self._definitions.engine(name).definition.states.items():
+                if state.planned_days and not state.final:
+                    late.append(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state == sid,
+                                     CREDENTIAL.c.state_entered_at < now - timedelta(days=state.planned_days)))
+        return or_(*late) if late else false()
+

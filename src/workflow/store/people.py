@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from workflow.store.types import JSONDocument, UTCDateTime
+from workflow.store.frozen import JSONDocument, UTCDateTime
 
 
 def _fk(target: str, *, nullable: bool = False) -> Column[int]:
@@ -122,3 +122,10 @@ class LoginFailure(SQLModel, table=True):
     scope: str = Field(max_length=10)  # username, address
     key: str = Field(max_length=200)
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+# The tables, for the statements written with SQLAlchemy Core.
+ORG_UNIT = OrgUnit.__table__  # type: ignore[attr-defined]
+USER = User.__table__  # type: ignore[attr-defined]
+ASSIGNMENT = RoleAssignment.__table__  # type: ignore[attr-defined]
+DELEGATION = Delegation.__table__  # type: ignore[attr-defined]

@@ -8,9 +8,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from workflow.store.types import JSONDocument, UTCDateTime
-
-GENESIS = "0" * 64  # the prev_hash of a credential's first event
+from workflow.store.frozen import GENESIS, JSONDocument, UTCDateTime
 
 
 def _when(**kwargs: Any) -> Any:

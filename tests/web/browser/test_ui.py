@@ -34,7 +34,7 @@ def test_a_dean_finds_the_pending_feasibility_gate_and_approves_it(org: Services
     expect(page.get_by_role("status")).to_have_text("The credential moved on.")
     expect(page.get_by_test_id("state")).to_have_text("Design")
     expect(page.locator("#history")).to_contain_text("Strong employer demand; go ahead.")
-    assert org.credentials.get(cid, by=SYSTEM).state == "design"
+    assert org.views.get(cid, by=SYSTEM).state == "design"
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My approvals").click()
     expect(page.get_by_text("Nothing is waiting for your decision.")).to_be_visible()
 
@@ -73,7 +73,7 @@ def test_a_registrar_ticks_an_item_with_the_keyboard(org: Services, open_page: O
     page.keyboard.press("Enter")  # the focused "Mark done" button
     expect(page.get_by_role("status")).to_have_text("The checklist item is updated.")
     expect(page.get_by_text("Nothing to do: no checklist item waits for your roles.")).to_be_visible()
-    item = next(i for i in org.credentials.get(cid, by=SYSTEM).checklist if i.key == "transcript_entry_planned")
+    item = next(i for i in org.views.get(cid, by=SYSTEM).checklist if i.key == "transcript_entry_planned")
     assert item.done and item.note == "Course code MC-SCA-101" and item.done_by == "registrar"
 
 

@@ -35,7 +35,7 @@ def create_credential(body: CredentialIn, caller: CurrentCaller, services: Servi
     """Start a credential in a faculty or department where you may."""
     credential_id = services.credentials.create(definition=body.definition, title=body.title, data=body.data,
                                                 org_unit_id=services.people.unit_id(body.org_unit), by=caller)
-    return detail_json(services.credentials.get(credential_id, by=caller))
+    return detail_json(services.views.get(credential_id, by=caller))
 
 
 @router.get("", responses=responses(401, 404, 422))
@@ -46,7 +46,7 @@ def list_credentials(caller: CurrentCaller, services: ServicesDep,
                      offset: Offset = 0) -> dict[str, Any]:
     """The credentials you can see, newest first, one page at a time."""
     unit_id = services.people.unit_id(org_unit) if org_unit else None
-    rows, total = services.credentials.search(by=caller, state=state, org_unit_id=unit_id, overdue=overdue,
+    rows, total = services.views.search(by=caller, state=state, org_unit_id=unit_id, overdue=overdue,
                                               limit=limit, offset=offset)
     return {"items": [summary_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
@@ -54,7 +54,7 @@ def list_credentials(caller: CurrentCaller, services: ServicesDep,
 @router.get("/{credential_id}", responses=responses(401, 404, 422))
 def get_credential(credential_id: RowId, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """State, data, checklist by role, each gate's approvals and the possible transitions with what is missing."""
-    return detail_json(services.credentials.get(credential_id, by=caller))
+    return detail_json(services.views.get(credential_id, by=caller))
 
 
 @router.patch("/{credential_id}", responses=CHANGE)
@@ -63,7 +63,7 @@ def update_credential(credential_id: RowId, body: CredentialPatch, caller: Curre
     """Change fields of the credential's data (``null`` clears one); refused if it changed since ``version``."""
     services.credentials.update(credential_id=credential_id, changes=body.data, comment=body.comment, by=caller,
                                 expected_version=body.version)
-    return detail_json(services.credentials.get(credential_id, by=caller))
+    return detail_json(services.views.get(credential_id, by=caller))
 
 
 @router.post("/{credential_id}/checklist/{item}", responses=CHANGE)
@@ -72,7 +72,7 @@ def set_item(credential_id: RowId, item: Key, body: ItemIn, caller: CurrentCalle
     """Mark a checklist item you own done or not done, with a note."""
     services.credentials.set_item(credential_id=credential_id, item=item, done=body.done, note=body.note, by=caller,
                                   expected_version=body.version)
-    return detail_json(services.credentials.get(credential_id, by=caller))
+    return detail_json(services.views.get(credential_id, by=caller))
 
 
 @router.post("/{credential_id}/gates/{gate}/decisions", status_code=status.HTTP_201_CREATED,
@@ -85,7 +85,7 @@ def decide(credential_id: RowId, gate: Key, body: DecisionIn, caller: CurrentCal
                                          by=caller, expected_version=body.version, with_detail=True)
     fired = None if result.fired is None else {"trigger": result.fired.trigger, "from": result.fired.source,
                                                 "to": result.fired.dest}
-    detail = result.detail or services.credentials.get(credential_id, by=caller)
+    detail = result.detail or services.views.get(credential_id, by=caller)
     return {"role": result.role, "on_behalf_of": result.principal if result.principal != caller.username else None,
             "fired": fired, "credential": detail_json(detail)}
 
@@ -95,7 +95,7 @@ def fire(credential_id: RowId, body: TransitionIn, caller: CurrentCaller, servic
     """Perform a transition; 409 with the list of what is missing when its guards do not hold."""
     services.credentials.fire(credential_id=credential_id, trigger=body.trigger, comment=body.comment, by=caller,
                               expected_version=body.version)
-    return detail_json(services.credentials.get(credential_id, by=caller))
+    return detail_json(services.views.get(credential_id, by=caller))
 
 
 @router.post("/{credential_id}/override", responses=CHANGE)
@@ -103,7 +103,7 @@ def override(credential_id: RowId, body: OverrideIn, caller: CurrentCaller, serv
     """Administrators only: move past unmet guards, with a comment; recorded in the history with what was skipped."""
     services.credentials.override(credential_id=credential_id, trigger=body.trigger, comment=body.comment, by=caller,
                                   expected_version=body.version)
-    return detail_json(services.credentials.get(credential_id, by=caller))
+    return detail_json(services.views.get(credential_id, by=caller))
 
 
 @router.post("/{credential_id}/team", status_code=status.HTTP_201_CREATED, responses=CHANGE)
@@ -112,10 +112,10 @@ def add_team_member(credential_id: RowId, body: TeamMemberIn, caller: CurrentCal
     """Give someone a role on this credential alone (its design team)."""
     services.credentials.add_team_member(credential_id=credential_id, user_id=services.people.user_id(body.username),
                                          role=body.role, by=caller)
-    return detail_json(services.credentials.get(credential_id, by=caller))
+    return detail_json(services.views.get(credential_id, by=caller))
 
 
 @router.get("/{credential_id}/events", responses=responses(401, 404, 422))
 def history(credential_id: RowId, caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """The credential's history, oldest first."""
-    return [event_json(e) for e in services.credentials.history(credential_id, by=caller)]
+    return [event_json(e) for e in services.views.history(credential_id, by=caller)]

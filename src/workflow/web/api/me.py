@@ -27,14 +27,14 @@ def me(caller: CurrentCaller) -> dict[str, Any]:
 def my_approvals(caller: CurrentCaller, services: ServicesDep,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """Gates waiting for your decision, in your own roles or as a delegate, oldest first."""
-    return {"items": services.credentials.approvals_waiting(by=caller, limit=limit)}
+    return {"items": services.inbox.approvals_waiting(by=caller, limit=limit)}
 
 
 @router.get("/me/tasks", responses=responses(401, 422))
 def my_tasks(caller: CurrentCaller, services: ServicesDep,
              limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """Checklist items your roles own, across the credentials you can see."""
-    return {"items": services.credentials.tasks(by=caller, limit=limit)}
+    return {"items": services.inbox.tasks(by=caller, limit=limit)}
 
 
 @router.post("/me/calendar", status_code=status.HTTP_201_CREATED, responses=responses(401, 403))

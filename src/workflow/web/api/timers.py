@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from workflow.services.access import visible_clause
 from workflow.web.deps import CurrentCaller, ServicesDep
 from workflow.web.problems import responses
 
@@ -19,7 +20,7 @@ def list_timers(caller: CurrentCaller, services: ServicesDep, due: bool = False,
     """Timers by due time (only those due now with ``due=true``); each firing is also in the credential's history."""
     now = services.clock.now()
     rows = services.timers.listing(status=status, due_before=now if due else None, limit=limit,
-                                   visible=services.credentials.visible_clause(caller))
+                                   visible=visible_clause(caller))
     return {"now": now, "items": [{"id": t.id, "credential_id": t.credential_id, "title": t.title, "key": t.key,
                                    "action": t.action, "due_at": t.due_at, "state": t.state, "status": t.status,
                                    "outcome": t.outcome} for t in rows]}

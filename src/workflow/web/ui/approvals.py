@@ -21,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 def approvals_page(request: Request, services: ServicesDep, caller: Caller, *, error: str = "",
                    form: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     """The inbox, oldest first, with how complete each checklist is and what still stands in the way."""
-    waiting = services.credentials.approvals_waiting(by=caller, limit=50)
+    waiting = services.inbox.approvals_waiting(by=caller, limit=50)
     seen = services.looks.changes(caller.user_id or 0, [w["credential_id"] for w in waiting])
     today = services.clock.now().date()
     for item in waiting:

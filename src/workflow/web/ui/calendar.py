@@ -20,7 +20,7 @@ def feed(token: str, services: ServicesDep) -> Response:
         raise NotFound("calendar", "feed")
     caller = services.access.caller(user_id)
     link = services.credentials_link
-    entries = services.credentials.calendar(by=caller, link=link, domain=services.settings.mail_domain)
+    entries = services.inbox.calendar(by=caller, link=link, domain=services.settings.mail_domain)
     body = calendar(entries, stamp=services.clock.now(), name=f"Micro-credentials — {caller.display_name}")
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=300"})

@@ -42,8 +42,8 @@ def decision_choices(caller: Caller, detail: Any, gate: Any) -> list[dict[str, s
 def credential_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, *,
                     error: str = "", form: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     """Everything about one credential on one page (``error`` and ``form`` re-show a refused form)."""
-    detail = services.credentials.get(credential_id, by=caller)
-    history = services.credentials.history(credential_id, by=caller)
+    detail = services.views.get(credential_id, by=caller)
+    history = services.views.history(credential_id, by=caller)
     definition = services.definitions.engine(detail.definition, detail.definition_version).definition
     now = services.clock.now()
     milestones = timeline(definition, [e for e in history[1:] if e.to_state], created_at=history[0].at, now=now,
@@ -160,7 +160,7 @@ async def edit_data(credential_id: RowId, request: Request, caller: PageCaller, 
     try:
         if any(len(v) > 20_000 for v in form.values()) or len(form) > 200:
             raise InvalidInput("form", "the form is too large")
-        detail = services.credentials.get(credential_id, by=caller)
+        detail = services.views.get(credential_id, by=caller)
         definition = services.definitions.engine(detail.definition, detail.definition_version).definition
         version = int(form["version"]) if form.get("version", "").isdigit() else None
         changes = from_form(definition, form, detail.data)

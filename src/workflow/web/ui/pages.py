@@ -78,8 +78,8 @@ def logout(request: Request, _caller: PageCaller, services: ServicesDep) -> Resp
 @router.get("/")
 def home(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
     """The start page: what waits for the person, and where to go."""
-    approvals = len(services.credentials.approvals_waiting(by=caller, limit=HOME_COUNT + 1))
-    tasks = len(services.credentials.tasks(by=caller, limit=HOME_COUNT + 1))
-    _, visible = services.credentials.search(by=caller, limit=1)
+    approvals = len(services.inbox.approvals_waiting(by=caller, limit=HOME_COUNT + 1))
+    tasks = len(services.inbox.tasks(by=caller, limit=HOME_COUNT + 1))
+    _, visible = services.views.search(by=caller, limit=1)
     return page(request, "home.html", caller, {"approvals": approvals, "tasks": tasks, "visible": visible,
                                                "most": HOME_COUNT})

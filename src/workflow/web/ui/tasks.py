@@ -27,7 +27,7 @@ def tasks(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLRe
     """The department's to-do list."""
     now = services.clock.now()
     groups: dict[int, dict[str, Any]] = {}
-    found = services.credentials.tasks(by=caller, limit=PAGE + 1)
+    found = services.inbox.tasks(by=caller, limit=PAGE + 1)
     for task in found[:PAGE]:
         task["overdue"] = task["due_at"] is not None and task["due_at"] < now
         group = groups.setdefault(task["credential_id"], {"credential_id": task["credential_id"],

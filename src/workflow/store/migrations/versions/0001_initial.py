@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import workflow.store.types
+import workflow.store.frozen
 
 revision = '0001'
 down_revision = None
@@ -29,9 +29,9 @@ def upgrade() -> None:
     sa.Column('rounds', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('state_entered_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('state_entered_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('credential', schema=None) as batch_op:
@@ -43,7 +43,7 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('source', sa.Text(), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name', 'content_hash', name='uq_definition_name_hash'),
     sa.UniqueConstraint('name', 'version', name='uq_definition_name_version')
@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('done', sa.Boolean(), nullable=False),
     sa.Column('note', sa.String(length=4000), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
-    sa.Column('updated_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('credential_id', 'item_key', 'round', name='uq_checklist_entry')
@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('credential_id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('trigger', sa.String(length=100), nullable=True),
@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('verdict', sa.String(length=20), nullable=False),
     sa.Column('comment', sa.String(length=4000), nullable=False),
-    sa.Column('decided_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import workflow.store.types
+import workflow.store.frozen
 
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=300), nullable=True),
     sa.Column('is_admin', sa.Boolean(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
@@ -49,9 +49,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', workflow.store.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', workflow.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
@@ -63,8 +63,8 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=100), nullable=True),
     sa.Column('starts_on', sa.Date(), nullable=False),
     sa.Column('ends_on', sa.Date(), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', workflow.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['from_user_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['to_user_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -74,8 +74,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('csrf_token', sa.String(length=64), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')

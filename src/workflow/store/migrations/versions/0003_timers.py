@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import workflow.store.types
+import workflow.store.frozen
 
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
@@ -26,17 +26,17 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=150), nullable=False),
     sa.Column('timer', sa.String(length=100), nullable=False),
     sa.Column('action', sa.String(length=20), nullable=False),
-    sa.Column('due_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=100), nullable=True),
     sa.Column('trigger', sa.String(length=100), nullable=True),
     sa.Column('notify', JSON_DOCUMENT, nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('lease_owner', sa.String(length=200), nullable=True),
-    sa.Column('lease_until', workflow.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', workflow.store.frozen.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('outcome', sa.String(length=1000), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('fired_at', workflow.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fired_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import workflow.store.types
+import workflow.store.frozen
 
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
@@ -37,12 +37,12 @@ def upgrade() -> None:
     sa.Column('urgent', sa.Boolean(), nullable=False),
     sa.Column('digest_id', sa.Integer(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.Column('lease_owner', sa.String(length=200), nullable=True),
-    sa.Column('lease_until', workflow.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', workflow.store.frozen.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=2000), nullable=False),
-    sa.Column('created_at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', workflow.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_unit_id'], ['org_unit.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], ondelete='SET NULL'),

@@ -14,11 +14,10 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import workflow.store.types
-from workflow.audit import event_hash
+import workflow.store.frozen
+from workflow.store.frozen import GENESIS, event_hash
 
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
-GENESIS = "0" * 64
 BATCH = 2000
 
 revision = '0005'
@@ -27,7 +26,7 @@ branch_labels = None
 depends_on = None
 
 _event = sa.table('event', sa.column('id', sa.Integer()), sa.column('credential_id', sa.Integer()),
-                  sa.column('seq', sa.Integer()), sa.column('at', workflow.store.types.UTCDateTime()),
+                  sa.column('seq', sa.Integer()), sa.column('at', workflow.store.frozen.UTCDateTime()),
                   sa.column('actor', sa.String()), sa.column('kind', sa.String()), sa.column('trigger', sa.String()),
                   sa.column('from_state', sa.String()), sa.column('to_state', sa.String()),
                   sa.column('comment', sa.String()), sa.column('details', JSON_DOCUMENT),

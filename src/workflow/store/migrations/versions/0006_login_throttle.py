@@ -8,7 +8,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-import workflow.store.types
+import workflow.store.frozen
 
 revision = '0006'
 down_revision = '0005'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scope', sa.String(length=10), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('at', workflow.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', workflow.store.frozen.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_login_failure_key', 'login_failure', ['scope', 'key', 'at'], unique=False)

@@ -8,7 +8,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-import workflow.store.types
+import workflow.store.frozen
 
 revision = '0007'
 down_revision = '0006'
@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column('credential_id', sa.Integer(), sa.ForeignKey('credential.id', ondelete='CASCADE'),
                   nullable=False),
         sa.Column('seq', sa.Integer(), nullable=False),
-        sa.Column('seen_at', workflow.store.types.UTCDateTime(), nullable=False),
+        sa.Column('seen_at', workflow.store.frozen.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint('user_id', 'credential_id'),
     )
     op.create_index('ix_credential_look_credential', 'credential_look', ['credential_id'])

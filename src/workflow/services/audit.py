@@ -1,10 +1,8 @@
-"""The tamper-evident history: each credential's events form a hash chain, and a verifier walks it.
+"""Checking the tamper-evident history: walk each credential's hash chain (written by
+:mod:`workflow.store.history`) and report the first broken link.
 
-Every ``event`` row carries ``hash`` = SHA-256 over a canonical serialisation of its content (credential, seq,
-time, actor, kind, trigger, states, comment, details) together with ``prev_hash``, the hash of the credential's
-previous event (:data:`GENESIS` for the first). The credential row keeps the chain head (``chain_seq``,
-``chain_hash``), so deleting the newest events is noticed too. An edited, deleted, reordered or added event
-breaks the chain at that event; :func:`verify` reports the first broken link of each credential.
+An edited, deleted, reordered or added event breaks the chain at that event, and a credential whose state its
+history does not explain is reported too; :func:`verify` reports the first broken link of each credential.
 
 The hash is a checksum, not a signature: it shows that rows were changed outside the application, not who
 changed them, and someone able to recompute every hash and the head could rewrite a history unnoticed.
@@ -12,93 +10,18 @@ changed them, and someone able to recompute every hash and the head could rewrit
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, Row, select, tuple_
 
 from workflow.store.database import Database
-from workflow.store.tables import CREDENTIAL, EVENT, GENESIS
-
-CONTENT = ("credential_id", "seq", "at", "actor", "kind", "trigger", "from_state", "to_state", "comment", "details")
-"""The columns of an event that its hash covers (with ``prev_hash``)."""
+from workflow.store.history import CONTENT, GENESIS, Head, event_hash
+from workflow.store.tables import CREDENTIAL, EVENT
 
 BATCH = 5000
 
-
-class Head(NamedTuple):
-    """The end of a credential's chain: the seq and hash of its newest event."""
-
-    seq: int
-    hash: str
-
-
-def canonical(row: Mapping[Any, Any], prev_hash: str) -> bytes:
-    """The bytes an event's hash is taken over: stable JSON of its content fields and ``prev_hash``.
-
-    Keys are sorted, the time is UTC ISO 8601 with microseconds, a whole float counts as the integer it equals
-    (a JSON column may give back ``40`` for ``40.0``) and non-finite numbers are refused.
-
-    Raises:
-        ValueError: a naive time, or a non-finite number in ``details``.
-    """
-    at = row["at"]
-    if not isinstance(at, datetime) or at.tzinfo is None:
-        raise ValueError(f"event time must be a timezone-aware datetime, not {at!r}")
-    content = {
-        "credential_id": int(row["credential_id"]), "seq": int(row["seq"]),
-        "at": at.astimezone(UTC).isoformat(timespec="microseconds"), "actor": row["actor"], "kind": row["kind"],
-        "trigger": row["trigger"], "from_state": row["from_state"], "to_state": row["to_state"],
-        "comment": row["comment"], "details": _plain(row["details"] or {}), "prev_hash": prev_hash,
-    }
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("ascii")
-
-
-def event_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
-    """The hash of one event (a mapping with the :data:`CONTENT` keys) following ``prev_hash``."""
-    return hashlib.sha256(canonical(row, prev_hash)).hexdigest()
-
-
-def chain_rows(prev_hash: str, rows: Sequence[MutableMapping[str, Any]]) -> Head:
-    """Fill ``prev_hash`` and ``hash`` on one credential's new event rows, in seq order; return the new head.
-
-    Args:
-        prev_hash: the credential's current head hash (:data:`GENESIS` for a new credential).
-        rows: event rows (dicts with the :data:`CONTENT` keys) of one credential, consecutive seqs, oldest first.
-
-    Returns:
-        The head to store on the credential row as ``chain_seq`` and ``chain_hash``.
-
-    Raises:
-        ValueError: no rows, rows of more than one credential, or seqs that do not follow each other.
-    """
-    if not rows:
-        raise ValueError("no event rows to chain")
-    first = rows[0]
-    for position, row in enumerate(rows):
-        if row["credential_id"] != first["credential_id"] or row["seq"] != first["seq"] + position:
-            raise ValueError(f"event rows must be one credential's consecutive seqs, oldest first; row {position} "
-                             f"is credential {row['credential_id']} seq {row['seq']}")
-        row["prev_hash"] = prev_hash
-        row["hash"] = prev_hash = event_hash(prev_hash, row)
-    return Head(int(rows[-1]["seq"]), prev_hash)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-# -- verifying ---------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Finding:

@@ -10,7 +10,7 @@ from workflow.context import Services
 from workflow.services.access import Caller
 from workflow.services.orgfile import read_org_file
 
-ORGANISATION = Path(__file__).with_name("demo_organisation.yaml")
+ORGANISATION = Path(__file__).with_name("organisation.yaml")
 PASSWORD = "demo-password"
 
 # Who does what in the demo: the person holding each role (deans and project managers per faculty).
@@ -63,7 +63,7 @@ def seed(services: Services) -> list[int]:
     system = Caller.system("demo")
     org = read_org_file(ORGANISATION, known_roles=services.people.known_roles)
     services.people.load(org, by=system)
-    if services.credentials.search(by=system, limit=1)[1]:
+    if services.views.search(by=system, limit=1)[1]:
         return []
     callers: dict[str, Caller] = {}
 
@@ -79,7 +79,7 @@ def seed(services: Services) -> list[int]:
         cid = services.credentials.create(definition="microcredential", title=title, data=data, by=pm,
                                           org_unit_id=services.people.unit_id(faculty))
         for trigger in walk:
-            detail = services.credentials.get(cid, by=pm)
+            detail = services.views.get(cid, by=pm)
             for item in detail.checklist:
                 if item.trigger == trigger and not item.done:
                     services.credentials.set_item(credential_id=cid, item=item.key, done=True,

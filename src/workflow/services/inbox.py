@@ -1,0 +1,204 @@
+"""What waits for each person: gates waiting for their decision, checklist items their roles owe, and their
+dates for a calendar. Reads only, a page of candidate credentials at a time (no cap, no query per credential).
+
+Only the states where the person could have work are looked at: those with a gate one of their roles decides,
+or an item one of their roles owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, false, or_, select
+
+from workflow.engine import Engine
+from workflow.engine.requirements import Requirements
+from workflow.notify.calendar import CalendarEntry
+from workflow.services.access import AccessService, Caller, visible_clause
+from workflow.services.definitions import DefinitionRegistry
+from workflow.services.facts import row_facts
+from workflow.services.views import MAX_PAGE, CredentialViews
+from workflow.store.database import Database
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION, TIMER
+
+# The checklist entries and decisions of a page of credentials are read at once.
+CANDIDATE_PAGE, MAX_CANDIDATE_PAGE = 20, 800  # the first page is as long as the list asked for
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_PAGE_CREDENTIALS = select(CREDENTIAL).where(CREDENTIAL.c.id.in_(_IDS))
+_PAGE_ENTRIES = select(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.credential_id.in_(_IDS))
+_PAGE_SOME_ENTRIES = _PAGE_ENTRIES.where(CHECKLIST_ENTRY.c.item_key.in_(bindparam("keys", expanding=True)))
+_PAGE_DECISIONS = (select(GATE_DECISION.c.credential_id, GATE_DECISION.c.gate, GATE_DECISION.c.round,
+                          GATE_DECISION.c.role, GATE_DECISION.c.actor, GATE_DECISION.c.principal,
+                          GATE_DECISION.c.verdict, GATE_DECISION.c.comment, GATE_DECISION.c.seen)
+                   .where(GATE_DECISION.c.credential_id.in_(_IDS))
+                   .order_by(GATE_DECISION.c.credential_id, GATE_DECISION.c.id))
+
+
+class Inbox:
+    """A person's approvals waiting, tasks and calendar."""
+
+    def __init__(self, database: Database, definitions: DefinitionRegistry, access: AccessService,
+                 views: CredentialViews) -> None:
+        self._db = database
+        self._definitions = definitions
+        self._access = access
+        self._views = views
+
+    def approvals_waiting(self, *, by: Caller, limit: int = 50) -> list[dict[str, Any]]:
+        """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first."""
+        roles = {g.role for g in by.grants}  # only states where one of these decides a gate can hold work
+        gated = self._states_with(lambda req: req.gate is not None and any(a.role in roles
+                                                                          for a in req.gate.approvers))
+        found: list[dict[str, Any]] = []
+        with self._db.begin_read() as conn:
+            for row, entries, decisions in self._candidate_pages(conn, by, gated, limit, decisions=True):
+                engine = self._definitions.engine(row.definition_name, row.definition_version)
+                grants = by.grants_on(row.id, row.org_unit_id)
+                facts = row_facts(conn, self._access, engine, row, entries=entries, decisions=decisions)
+                for trigger, requirements in engine.requirements_from(row.state):
+                    if requirements.gate is None:
+                        continue
+                    stage = requirements.open_stage(facts)
+                    valid, _ = requirements.standing(facts)
+                    approved = {d.who for d in valid if d.verdict == "approve"}
+                    for approver, have, need in requirements.tally(facts):
+                        if have >= need or (stage is not None and approver.stage > stage):
+                            continue
+                        for grant in grants:
+                            if grant.role != approver.role or grant.principal in approved:
+                                continue
+                            done = [i for i in requirements.items_for(facts.data) if i.key in facts.done]
+                            found.append({
+                                "credential_id": row.id, "title": row.title, "state": row.state,
+                                "definition": row.definition_name, "definition_version": row.definition_version,
+                                "gate": requirements.gate_id, "gate_title": requirements.gate.title,
+                                "trigger": trigger, "role": approver.role, "stage": approver.stage,
+                                "on_behalf_of": grant.principal if grant.delegated else None,
+                                "checklist_done": len(done),
+                                "checklist_total": len(requirements.items_for(facts.data)),
+                                "missing": [str(u) for u in requirements.unmet(facts)],
+                                "waiting_since": row.state_entered_at,
+                            })
+                            approved.add(grant.principal)
+                if len(found) >= limit:
+                    break
+        return found[:limit]
+
+    def tasks(self, *, by: Caller, limit: int = 100) -> list[dict[str, Any]]:
+        """Checklist items the caller's own roles owe on the credentials they can see."""
+        own = {g.role for g in by.grants if not g.delegated}  # only states with items these own can hold work
+        with_items = self._states_with(lambda req: any(item.owner in own for item in req.items))
+        owned = {item.key for name in self._definitions.names()
+                 for item in self._definitions.engine(name).items.values() if item.owner in own}
+        found: list[dict[str, Any]] = []
+        with self._db.begin_read() as conn:
+            for row, entries, _ in self._candidate_pages(conn, by, with_items, limit, decisions=False,
+                                                              items=owned):
+                engine = self._definitions.engine(row.definition_name, row.definition_version)
+                roles = by.roles_on(row.id, row.org_unit_id)
+                for trigger, requirements in engine.requirements_from(row.state):
+                    for item in requirements.items_for(row.data):
+                        entry = entries.get(item.key)
+                        if item.owner in roles and not (entry and entry.done):
+                            found.append({"credential_id": row.id, "title": row.title, "state": row.state,
+                                          "trigger": trigger, "item": item.key, "item_title": item.title,
+                                          "owner": item.owner, "waiting_since": row.state_entered_at,
+                                          "due_at": _due(engine, row, requirements, item.due_days),
+                                          "note": entry.note if entry else "", "version": row.version})
+                if len(found) >= limit:
+                    break
+        return found[:limit]
+
+    def calendar(self, *, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
+        """The caller's dates: gates waiting for their decision, planned ends of phases, reviews and expiries."""
+        entries: list[CalendarEntry] = []
+        for waiting in self.approvals_waiting(by=by, limit=200):
+            engine = self._definitions.engine(waiting["definition"], waiting["definition_version"])
+            gate = engine.definition.gates[waiting["gate"]]
+            if gate.due_days:
+                entries.append(CalendarEntry(
+                    f"gate-{waiting['credential_id']}-{waiting['gate']}@{domain}",
+                    f"Decision due: {gate.title} — {waiting['title']}",
+                    waiting["waiting_since"] + timedelta(days=gate.due_days), url=link(waiting["credential_id"])))
+        rows, _ = self._views.search(by=by, limit=MAX_PAGE)
+        for row in rows:
+            engine = self._definitions.engine(row.definition)
+            state = engine.definition.states.get(row.state)
+            if state is not None and state.planned_days and row.state_entered_at is not None:
+                entries.append(CalendarEntry(
+                    f"milestone-{row.id}-{row.state}@{domain}",
+                    f"Milestone: {state.title} planned to end — {row.title}",
+                    row.state_entered_at + timedelta(days=state.planned_days), url=link(row.id)))
+        with self._db.begin_read() as conn:
+            timers = conn.execute(select(TIMER.c.credential_id, TIMER.c.timer, TIMER.c.due_at, CREDENTIAL.c.title)
+                                  .join(CREDENTIAL, CREDENTIAL.c.id == TIMER.c.credential_id)
+                                  .where(TIMER.c.status == "pending", TIMER.c.action == "fire",
+                                         visible_clause(by)).order_by(TIMER.c.due_at).limit(500)).all()
+        for t in timers:
+            entries.append(CalendarEntry(f"timer-{t.credential_id}-{t.timer}@{domain}",
+                                         f"{t.timer.replace('_', ' ').capitalize()} — {t.title}", t.due_at,
+                                         url=link(t.credential_id)))
+        return entries
+
+    def _states_with(self, wanted: Any) -> dict[str, set[str]]:
+        """Definition name → states with a transition out whose requirements satisfy ``wanted``."""
+        found: dict[str, set[str]] = {}
+        for name in self._definitions.names():
+            engine = self._definitions.engine(name)
+            found[name] = {sid for sid in engine.definition.states
+                           if any(wanted(req) for _, req in engine.requirements_from(sid))}
+        return found
+
+    def _candidates(self, by: Caller, states: Mapping[str, Collection[str]]) -> Any:
+        in_states = or_(*(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state.in_(sids))
+                          for name, sids in states.items() if sids)) if any(states.values()) else false()
+        return (select(CREDENTIAL.c.id, CREDENTIAL.c.state_entered_at).where(visible_clause(by), in_states)
+                .order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id))
+
+    def _candidate_pages(self, conn: Connection, by: Caller, states: Mapping[str, Collection[str]], first: int, *,
+                         decisions: bool, items: Collection[str] | None = None,
+                         ) -> Iterator[tuple[Row[Any], dict[str, Any], list[Row[Any]]]]:
+        """Every candidate, oldest in its state first, with its current checklist entries (only of ``items``, if
+        given) and its gate decisions if asked: a page of credentials at a time, one statement per table per page.
+        """
+        if not any(states.values()):
+            return
+        query = self._candidates(by, states)
+        page, after = max(CANDIDATE_PAGE, min(first, MAX_CANDIDATE_PAGE)), None
+        while True:
+            paged = query if after is None else query.where(or_(
+                CREDENTIAL.c.state_entered_at > after[0],
+                and_(CREDENTIAL.c.state_entered_at == after[0], CREDENTIAL.c.id > after[1])))
+            keys = conn.execute(paged.limit(page)).all()  # read from the index alone; whole rows for this page
+            if not keys:
+                return
+            ids = [key.id for key in keys]
+            found = {row.id: row for row in conn.execute(_PAGE_CREDENTIALS, {"ids": ids})}
+            rows = [found[cid] for cid in ids if cid in found]
+            entries: dict[int, list[Row[Any]]] = {cid: [] for cid in ids}
+            for entry in (conn.execute(_PAGE_ENTRIES, {"ids": ids}) if items is None else
+                          conn.execute(_PAGE_SOME_ENTRIES, {"ids": ids, "keys": sorted(items)})):
+                entries[entry.credential_id].append(entry)
+            decided: dict[int, list[Any]] = {cid: [] for cid in ids}
+            if decisions:
+                for decision in conn.execute(_PAGE_DECISIONS, {"ids": ids}):
+                    decided[decision.credential_id].append(decision)
+            for row in rows:
+                rounds = row.rounds
+                current = {e.item_key: e for e in entries[row.id] if e.round == rounds.get(e.item_key, 0)}
+                yield row, current, decided[row.id]
+            if len(keys) < page:
+                return
+            after = (keys[-1].state_entered_at, keys[-1].id)
+            page = min(page * 2, MAX_CANDIDATE_PAGE)
+
+
+def _due(engine: Engine, row: Row[Any], requirements: Requirements, item_days: int | None) -> datetime | None:
+    """When a checklist item is due: its own days, else its gate's, else the end of the state's planned stay."""
+    days = item_days or (requirements.gate.due_days if requirements.gate else None) \
+        or engine.definition.states[row.state].planned_days
+    return row.state_entered_at + timedelta(days=days) if days else None
+
+
