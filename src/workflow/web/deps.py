@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from workflow.context import Services
 from workflow.errors import Forbidden, NotAuthenticated
-from workflow.services.access import Caller
+from workflow.services.access import Caller, require_admin
 
 SESSION_COOKIE = "mcw_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -47,3 +48,15 @@ def get_caller(request: Request, services: ServicesDep) -> Caller:
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def admin_only(what: str) -> Callable[[Caller], Caller]:
+    """A dependency: the caller if they are an administrator, else ``Forbidden("only an administrator may
+    <what>")`` (the same refusal the services give)."""
+    def administrator(caller: CurrentCaller) -> Caller:
+        require_admin(caller, what)
+        return caller
+    return administrator
+
+
+AdminCaller = Annotated[Caller, Depends(admin_only("do this"))]

@@ -4,33 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.lifecycle import lifecycle
 from workflow.definitions.loader import load_all
-from workflow.errors import Forbidden, InvalidFile
+from workflow.errors import InvalidFile
 from workflow.services.access import Caller
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.ui.render import page
-from workflow.web.ui.session import PageCaller
+from workflow.web.ui.session import AdminPageCaller, admin_page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 STATUSES = ("pending", "sent", "dead")
 PAGE = 50
-
-
-def _admin(caller: Caller) -> None:
-    if not caller.is_admin:
-        raise Forbidden("only administrators may open the administration pages")
+OutboxAdminPage = Annotated[Caller, Depends(admin_page("see the email outbox"))]
 
 
 @router.get("")
-def definitions(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
+def definitions(request: Request, caller: AdminPageCaller, services: ServicesDep) -> HTMLResponse:
     """The definitions in use, and whether the files in the definitions folder are valid as they stand now."""
-    _admin(caller)
     problems: list[str] = []
     try:
         on_disk = load_all([services.settings.definitions_dir])
@@ -48,10 +43,9 @@ def definitions(request: Request, caller: PageCaller, services: ServicesDep) -> 
 
 
 @router.get("/people")
-def people(request: Request, caller: PageCaller, services: ServicesDep,
+def people(request: Request, caller: AdminPageCaller, services: ServicesDep,
            page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
     """Org units, and people with their roles."""
-    _admin(caller)
     units = services.people.units()
     users = services.people.users(limit=PAGE + 1, offset=(page_no - 1) * PAGE)
     return page(request, "admin_people.html", caller, {
@@ -60,11 +54,10 @@ def people(request: Request, caller: PageCaller, services: ServicesDep,
 
 
 @router.get("/outbox")
-def outbox(request: Request, caller: PageCaller, services: ServicesDep,
+def outbox(request: Request, caller: AdminPageCaller, services: ServicesDep,
            status: Annotated[str, Query(max_length=10)] = "",
            page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
     """Email waiting, sent and given up on, with retry for the last."""
-    _admin(caller)
     wanted = status if status in STATUSES else None
     rows, counts = services.outbox.listing(by=caller, status=wanted, limit=PAGE + 1, offset=(page_no - 1) * PAGE)
     return page(request, "admin_outbox.html", caller, {
@@ -73,7 +66,7 @@ def outbox(request: Request, caller: PageCaller, services: ServicesDep,
 
 
 @router.post("/outbox/{message_id}/retry")
-def retry(message_id: RowId, caller: PageCaller, services: ServicesDep) -> RedirectResponse:
+def retry(message_id: RowId, caller: OutboxAdminPage, services: ServicesDep) -> RedirectResponse:
     """Send a dead message again."""
     services.outbox.retry(message_id, by=caller)
     return RedirectResponse("/admin/outbox?status=dead&done=retried", status_code=303)
