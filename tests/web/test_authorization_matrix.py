@@ -124,6 +124,7 @@ page.admin            303  303  303  303  303  200  403  403  403  403  403  403
 page.admin.people     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.outbox     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.retry      303  303  303  303  303  409  403  403  403  403  403  403  403  403  403  403  403
+page.admin.reload     303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.login.form       200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
 page.login.no_csrf    403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403
 page.login.wrong_pw   401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401
@@ -162,6 +163,7 @@ me.calendar           401  401  401  401  401  201  201  201  201  201  201  201
 page.calendar.bad     404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404
 defs.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 defs.get              401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+defs.reload           401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
 orgunits.list         401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 orgunits.create       401  401  401  401  401  201  403  403  403  403  403  403  403  403  403  403  403
 users.list            401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
@@ -428,6 +430,8 @@ PROBES: dict[str, Probe] = {
     "page.admin.outbox": Probe("GET", "/admin/outbox", _fixed("/admin/outbox"), page=True),
     "page.admin.retry": Probe("POST", "/admin/outbox/{message_id}/retry", lambda w: (
         f"/admin/outbox/{w.a_message()}/retry", {"csrf_token": SESSION_FORM}), page=True),
+    "page.admin.reload": Probe("POST", "/admin/definitions/reload", _fixed(
+        "/admin/definitions/reload", {"csrf_token": SESSION_FORM}), page=True),
     "page.login.form": Probe("GET", "/login", _fixed("/login"), page=True),
     "page.login.no_csrf": Probe("POST", "/login", _fixed("/login", {
         "username": "outsider", "password": PASSWORD, "csrf_token": "forged by another site"}), page=True),
@@ -475,6 +479,7 @@ PROBES: dict[str, Probe] = {
     "page.calendar.bad": Probe("GET", "/calendar/{token}.ics", _fixed("/calendar/not-a-real-token.ics")),
     "defs.list": Probe("GET", f"{API}/definitions", _fixed(f"{API}/definitions")),
     "defs.get": Probe("GET", f"{API}/definitions/{{name}}", _fixed(f"{API}/definitions/microcredential")),
+    "defs.reload": Probe("POST", f"{API}/admin/definitions/reload", _fixed(f"{API}/admin/definitions/reload")),
     "orgunits.list": Probe("GET", f"{API}/org-units", _fixed(f"{API}/org-units")),
     "orgunits.create": Probe("POST", f"{API}/org-units", lambda w: (
         f"{API}/org-units", {"key": f"matrix-unit-{w.serial()}", "name": "New school", "kind": "department",

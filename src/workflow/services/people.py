@@ -6,7 +6,7 @@ credential add its design team (roles on that credential alone); a person delega
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -50,6 +50,10 @@ class PeopleService:
     def known_roles(self) -> set[str]:
         """Every role some definition names."""
         return set(self._roles)
+
+    def learn_roles(self, roles: Iterable[str]) -> None:
+        """Add the roles of newly published definitions to the known ones."""
+        self._roles = self._roles | set(roles)
 
     def unit_keys(self) -> set[str]:
         """The keys of the org units that exist."""

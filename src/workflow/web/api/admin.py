@@ -15,17 +15,31 @@ from workflow.web.problems import responses
 
 router = APIRouter(tags=["organisation"])
 UserLister = Annotated[Caller, Depends(admin_only("list users"))]
+DefinitionsAdmin = Annotated[Caller, Depends(admin_only("reload the definitions"))]
 
 
 @router.get("/definitions", responses=responses(401))
 def list_definitions(_caller: CurrentCaller, services: ServicesDep) -> list[dict[str, Any]]:
     """The workflow definitions and their current versions."""
+    return _current_definitions(services)
+
+
+def _current_definitions(services: ServicesDep) -> list[dict[str, Any]]:
     found = []
     for name in services.definitions.names():
         version = services.definitions.current_version(name)
         definition = services.definitions.engine(name, version).definition
         found.append({"name": name, "version": version, "title": definition.title})
     return found
+
+
+@router.post("/admin/definitions/reload", responses=responses(401, 403, 422))
+def reload_definitions(_admin: DefinitionsAdmin, services: ServicesDep) -> list[dict[str, Any]]:
+    """Read the definitions folder again (administrators only). If every file is valid, each definition whose
+    text changed is published as a new version (credentials already started keep theirs) and the definitions
+    now current are returned; if not, nothing changes and the 422 lists every problem as ``file:line``."""
+    services.reload_definitions()
+    return _current_definitions(services)
 
 
 @router.get("/definitions/{name}", responses=responses(401, 404, 422))
