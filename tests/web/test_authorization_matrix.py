@@ -97,9 +97,9 @@ ITEM_OWNERS = {"pmBu", "sme", "cook", "nocs"}  # own an open checklist item of i
 # personal API token · actg: acting.dean, holding dean.business's `dean` role by a delegation in force today ·
 # laps: acting.dean with delegations that ended yesterday, start tomorrow, or were revoked · cook: pm.business
 # by session cookie with X-CSRF-Token · nocs: the same cookie without the header.
-# /healthz, /static, the sign-in (API and page), sign-out and / (a redirect to /docs) are public by design; the
-# sign-in page answers in HTML, so its 401/403 are HTML too (it refuses a form posted without its own
-# double-submit token: page.login.no_csrf).
+# /healthz, /static, the API's description (/openapi.json and /docs hold no data), the sign-in (API and page),
+# sign-out and / (a redirect to /docs) are public by design; the sign-in page answers in HTML, so its 401/403 are
+# HTML too (it refuses a form posted without its own double-submit token: page.login.no_csrf).
 
 MATRIX = """
 probe                anon junk rvkd inac endd admn dBus dHea pmBu pmHe regi  sme outs actg laps cook nocs
@@ -131,8 +131,8 @@ page.login.wrong_pw   401  401  401  401  401  401  401  401  401  401  401  401
 page.login.right_pw   303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303
 healthz               200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
 static                200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
-openapi               401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
-docs                  401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+openapi               200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
+docs                  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
 cred.create           401  401  401  401  401  403  201  403  201  403  403  403  403  403  403  201  403
 cred.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 cred.get              401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
@@ -838,3 +838,20 @@ def test_delegation_passes_on_neither_administration_nor_itself(org: Services,
     assert acting.get(f"{API}/credentials/{cid}").status_code == 200
     org.people.set_active(user_id=org.people.user_id("dean.business"), active=False, by=Caller.system())
     assert acting.get(f"{API}/credentials/{cid}").status_code == 404, "a deactivated person's delegation still works"
+
+
+def test_the_api_description_is_public_and_declares_how_to_sign_in(app_client: TestClient) -> None:
+    app_client.cookies.clear()
+    response = app_client.get("/openapi.json")
+    assert response.status_code == 200, response.text
+    document = response.json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiToken"]["type"] == "http" and schemes["apiToken"]["scheme"] == "bearer"
+    assert (schemes["session"]["type"], schemes["session"]["in"], schemes["session"]["name"]) == (
+        "apiKey", "cookie", SESSION_COOKIE)
+    either = [{"apiToken": []}, {"session": []}]
+    assert document["paths"][f"{API}/credentials"]["get"]["security"] == either
+    assert document["paths"][f"{API}/users"]["post"]["security"] == either
+    assert "security" not in document["paths"][f"{API}/auth/login"]["post"]  # signing in needs nothing
+    docs = app_client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
