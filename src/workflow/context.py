@@ -66,7 +66,7 @@ class Services:
         database = Database.from_settings(settings)
         if migrate:
             upgrade(database)
-        definitions = DefinitionRegistry(database, clock)
+        definitions = DefinitionRegistry(database, clock, settings.definitions_dir)
         definitions.publish(loaded)
         roles = {role for item in loaded.values() for role in item.definition.roles}
         access = AccessService(database, clock)
@@ -92,6 +92,17 @@ class Services:
             portfolio=PortfolioService(database, definitions, views, clock),
             looks=LookService(database, clock),
         )
+
+    def reload_definitions(self) -> dict[str, int]:
+        """Read the definitions folder again and publish what changed, if every file is valid (see
+        :meth:`DefinitionRegistry.reload`); roles a new version names can then be given to people.
+
+        Raises:
+            InvalidDefinition: nothing changed; every problem is listed.
+        """
+        versions = self.definitions.reload()
+        self.people.learn_roles(role for item in self.definitions.loaded().values() for role in item.definition.roles)
+        return versions
 
     def credentials_link(self, credential_id: int) -> str:
         """The address of a credential's page."""

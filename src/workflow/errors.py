@@ -6,8 +6,10 @@ about either.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class WorkflowError(Exception):
@@ -124,3 +126,21 @@ class NotAuthenticated(WorkflowError):
     def __init__(self, message: str = "sign in or send an API token") -> None:
         self.message = message
         super().__init__(message)
+
+
+class TooManyAttempts(WorkflowError):
+    """Sign-ins for this username (or from this address) are paused; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-ins; try again in {math.ceil(retry_after / 60)} minute(s)")
+
+
+class BackupError(WorkflowError):
+    """A backup cannot be written, or a file cannot be restored; ``line`` is where the file went wrong."""
+
+    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}: " if path is not None and line is not None else f"{path}: " if path else ""
+        super().__init__(where + message)

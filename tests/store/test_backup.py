@@ -27,9 +27,10 @@ from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.demo.college import PASSWORD, seed
+from workflow.errors import BackupError
 from workflow.services.orgfile import parse_org
 from workflow.store import backup as backup_module
-from workflow.store.backup import BackupError, backup, restore
+from workflow.store.backup import backup, restore
 from workflow.store.database import Database
 from workflow.store.migrate import alembic_config, upgrade
 from workflow.store.people import ORG_UNIT

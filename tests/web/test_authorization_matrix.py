@@ -98,9 +98,9 @@ ITEM_OWNERS = {"pmBu", "sme", "cook", "nocs"}  # own an open checklist item of i
 # personal API token · actg: acting.dean, holding dean.business's `dean` role by a delegation in force today ·
 # laps: acting.dean with delegations that ended yesterday, start tomorrow, or were revoked · cook: pm.business
 # by session cookie with X-CSRF-Token · nocs: the same cookie without the header.
-# /healthz, /static, the sign-in (API and page), sign-out and / (a redirect to /docs) are public by design; the
-# sign-in page answers in HTML, so its 401/403 are HTML too (it refuses a form posted without its own
-# double-submit token: page.login.no_csrf).
+# /healthz, /static, the API's description (/openapi.json and /docs hold no data), the sign-in (API and page),
+# sign-out and / (a redirect to /docs) are public by design; the sign-in page answers in HTML, so its 401/403 are
+# HTML too (it refuses a form posted without its own double-submit token: page.login.no_csrf).
 
 MATRIX = """
 probe                anon junk rvkd inac endd admn dBus dHea pmBu pmHe regi  sme outs actg laps cook nocs
@@ -125,14 +125,15 @@ page.admin            303  303  303  303  303  200  403  403  403  403  403  403
 page.admin.people     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.outbox     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.retry      303  303  303  303  303  409  403  403  403  403  403  403  403  403  403  403  403
+page.admin.reload     303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.login.form       200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
 page.login.no_csrf    403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403
 page.login.wrong_pw   401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401
 page.login.right_pw   303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303
 healthz               200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
 static                200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
-openapi               401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
-docs                  401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+openapi               200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
+docs                  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
 cred.create           401  401  401  401  401  403  201  403  201  403  403  403  403  403  403  201  403
 cred.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 cred.get              401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
@@ -163,6 +164,7 @@ me.calendar           401  401  401  401  401  201  201  201  201  201  201  201
 page.calendar.bad     404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404
 defs.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 defs.get              401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+defs.reload           401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
 orgunits.list         401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 orgunits.create       401  401  401  401  401  201  403  403  403  403  403  403  403  403  403  403  403
 users.list            401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
@@ -429,6 +431,8 @@ PROBES: dict[str, Probe] = {
     "page.admin.outbox": Probe("GET", "/admin/outbox", _fixed("/admin/outbox"), page=True),
     "page.admin.retry": Probe("POST", "/admin/outbox/{message_id}/retry", lambda w: (
         f"/admin/outbox/{w.a_message()}/retry", {"csrf_token": SESSION_FORM}), page=True),
+    "page.admin.reload": Probe("POST", "/admin/definitions/reload", _fixed(
+        "/admin/definitions/reload", {"csrf_token": SESSION_FORM}), page=True),
     "page.login.form": Probe("GET", "/login", _fixed("/login"), page=True),
     "page.login.no_csrf": Probe("POST", "/login", _fixed("/login", {
         "username": "outsider", "password": PASSWORD, "csrf_token": "forged by another site"}), page=True),
@@ -476,6 +480,7 @@ PROBES: dict[str, Probe] = {
     "page.calendar.bad": Probe("GET", "/calendar/{token}.ics", _fixed("/calendar/not-a-real-token.ics")),
     "defs.list": Probe("GET", f"{API}/definitions", _fixed(f"{API}/definitions")),
     "defs.get": Probe("GET", f"{API}/definitions/{{name}}", _fixed(f"{API}/definitions/microcredential")),
+    "defs.reload": Probe("POST", f"{API}/admin/definitions/reload", _fixed(f"{API}/admin/definitions/reload")),
     "orgunits.list": Probe("GET", f"{API}/org-units", _fixed(f"{API}/org-units")),
     "orgunits.create": Probe("POST", f"{API}/org-units", lambda w: (
         f"{API}/org-units", {"key": f"matrix-unit-{w.serial()}", "name": "New school", "kind": "department",
@@ -834,3 +839,20 @@ def test_delegation_passes_on_neither_administration_nor_itself(org: Services,
     assert acting.get(f"{API}/credentials/{cid}").status_code == 200
     org.people.set_active(user_id=org.people.user_id("dean.business"), active=False, by=Caller.system())
     assert acting.get(f"{API}/credentials/{cid}").status_code == 404, "a deactivated person's delegation still works"
+
+
+def test_the_api_description_is_public_and_declares_how_to_sign_in(app_client: TestClient) -> None:
+    app_client.cookies.clear()
+    response = app_client.get("/openapi.json")
+    assert response.status_code == 200, response.text
+    document = response.json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiToken"]["type"] == "http" and schemes["apiToken"]["scheme"] == "bearer"
+    assert (schemes["session"]["type"], schemes["session"]["in"], schemes["session"]["name"]) == (
+        "apiKey", "cookie", SESSION_COOKIE)
+    either = [{"apiToken": []}, {"session": []}]
+    assert document["paths"][f"{API}/credentials"]["get"]["security"] == either
+    assert document["paths"][f"{API}/users"]["post"]["security"] == either
+    assert "security" not in document["paths"][f"{API}/auth/login"]["post"]  # signing in needs nothing
+    docs = app_client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, false, func, or_, select
 
 from workflow.clock import Clock
-from workflow.errors import NotFound
+from workflow.errors import Forbidden, NotFound
 from workflow.store.database import Database
 from workflow.store.orgtree import OrgTree, read_tree
 from workflow.store.people import ASSIGNMENT, DELEGATION, USER
@@ -73,6 +73,13 @@ class Caller:
     @property
     def sees_everything(self) -> bool:
         return self.is_admin or self.is_system
+
+
+def require_admin(caller: Caller, what: str) -> None:
+    """Refuse anyone but an administrator (or the system itself): ``Forbidden("only an administrator may
+    <what>")``."""
+    if not (caller.is_admin or caller.is_system):
+        raise Forbidden(f"only an administrator may {what}")
 
 
 class AccessService:

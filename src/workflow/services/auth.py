@@ -23,7 +23,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from workflow.clock import Clock
 from workflow.engine.data import check_plain_text
-from workflow.errors import InvalidInput, NotAuthenticated, NotFound, WorkflowError
+from workflow.errors import InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from workflow.store.database import Database
 from workflow.store.people import ApiToken, LoginFailure, LoginSession, User
 
@@ -40,14 +40,6 @@ USERNAME_LIMIT = 5
 ADDRESS_LIMIT = 50
 WINDOW = timedelta(minutes=15)
 COOLING = timedelta(minutes=15)
-
-
-class TooManyAttempts(WorkflowError):
-    """Sign-ins for this username (or from this address) are paused; ``retry_after`` is in whole seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"too many failed sign-ins; try again in {math.ceil(retry_after / 60)} minute(s)")
 
 
 def hash_password(password: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from workflow.clock import Clock
-from workflow.errors import Conflict, Forbidden, NotFound
-from workflow.services.access import Caller
+from workflow.errors import Conflict, NotFound
+from workflow.services.access import Caller, require_admin
 from workflow.store.database import Database
 from workflow.store.tables import OUTBOX
 
@@ -34,11 +34,6 @@ class OutboxEntry:
     sent_at: datetime | None
 
 
-def _admin(by: Caller) -> None:
-    if not (by.is_admin or by.is_system):
-        raise Forbidden("only an administrator may see the email outbox")
-
-
 class OutboxService:
     """Read and retry the outbox."""
 
@@ -49,7 +44,7 @@ class OutboxService:
     def listing(self, *, by: Caller, status: str | None = None, limit: int = 100,
                 offset: int = 0) -> tuple[list[OutboxEntry], dict[str, int]]:
         """Messages, newest first, and how many there are in each status."""
-        _admin(by)
+        require_admin(by, "see the email outbox")
         query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit).offset(offset)
         if status is not None:
             query = query.where(OUTBOX.c.status == status)
@@ -62,7 +57,7 @@ class OutboxService:
 
     def message(self, message_id: int, *, by: Caller) -> dict[str, Any]:
         """One message in full: headers, both bodies, the calendar attachment."""
-        _admin(by)
+        require_admin(by, "see the email outbox")
         with self._db.begin_read() as conn:
             row = conn.execute(select(OUTBOX).where(OUTBOX.c.id == message_id)).first()
         if row is None:
@@ -71,7 +66,7 @@ class OutboxService:
 
     def retry(self, message_id: int, *, by: Caller) -> None:
         """Send a dead message again (after the address or the server was fixed)."""
-        _admin(by)
+        require_admin(by, "see the email outbox")
         with self._db.begin() as conn:
             row = conn.execute(select(OUTBOX.c.status).where(OUTBOX.c.id == message_id)).first()
             if row is None:

@@ -6,7 +6,7 @@ credential add its design team (roles on that credential alone); a person delega
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 from workflow.clock import Clock
 from workflow.definitions.validate import did_you_mean
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow.services.access import Caller
+from workflow.services.access import Caller, require_admin
 from workflow.services.auth import hash_password
 from workflow.services.orgfile import OrgFile
 from workflow.store.database import Database
@@ -36,11 +36,6 @@ class LoadReport:
     roles_added: int
 
 
-def _require_admin(caller: Caller) -> None:
-    if not (caller.is_admin or caller.is_system):
-        raise Forbidden("only an administrator may do this")
-
-
 class PeopleService:
     """Org units, users, role assignments and delegations."""
 
@@ -57,6 +52,10 @@ class PeopleService:
         """Every role some definition names."""
         return set(self._roles)
 
+    def learn_roles(self, roles: Iterable[str]) -> None:
+        """Add the roles of newly published definitions to the known ones."""
+        self._roles = self._roles | set(roles)
+
     def unit_keys(self) -> set[str]:
         """The keys of the org units that exist."""
         with self._db.begin_read() as conn:
@@ -66,7 +65,7 @@ class PeopleService:
 
     def load(self, org: OrgFile, *, by: Caller) -> LoadReport:
         """Add or update the units, users and roles of an organisation file, all in one transaction."""
-        _require_admin(by)
+        require_admin(by, "do this")
         if not self._allow_file_passwords and any(u.password for u in org.users):
             raise InvalidInput("password", "passwords in organisation files are refused in production; "
                                            "use `workflow users set-password`")
@@ -110,7 +109,7 @@ class PeopleService:
     def create_user(self, *, username: str, display_name: str, email: str = "", password: str | None = None,
                     admin: bool = False, by: Caller) -> int:
         """Add a person; returns their user id."""
-        _require_admin(by)
+        require_admin(by, "do this")
         username = username.strip()
         if not username or len(username) > 100 or any(c.isspace() for c in username):
             raise InvalidInput("username", "must be 1 to 100 characters without spaces")
@@ -127,7 +126,7 @@ class PeopleService:
     def set_password(self, *, username: str, password: str, by: Caller) -> None:
         """Set a user's password (the user themselves, or an administrator)."""
         if by.username != username:
-            _require_admin(by)
+            require_admin(by, "do this")
         hashed = hash_password(password)
         with self._db.begin() as conn:
             if conn.execute(update(USER).where(USER.c.username == username)
@@ -136,7 +135,7 @@ class PeopleService:
 
     def set_active(self, *, user_id: int, active: bool, by: Caller) -> None:
         """Deactivate (or reactivate) a user: a deactivated user cannot sign in or use tokens."""
-        _require_admin(by)
+        require_admin(by, "do this")
         with self._db.begin() as conn:
             if conn.execute(update(USER).where(USER.c.id == user_id).values(active=active)).rowcount != 1:
                 raise NotFound("user", user_id)
@@ -179,7 +178,7 @@ class PeopleService:
     def create_unit(self, *, key: str, name: str, kind: str, by: Caller, parent: str | None = None,
                     email: str | None = None) -> int:
         """Add an org unit (administrators); returns its id."""
-        _require_admin(by)
+        require_admin(by, "do this")
         if kind not in ("institution", "faculty", "department"):
             raise InvalidInput("kind", "must be institution, faculty or department")
         if not key or len(key) > 100 or not all(c.isalnum() or c in "_.-" for c in key) or not key[0].isalnum():
@@ -216,7 +215,7 @@ class PeopleService:
         if (unit_id is None) == (credential_id is None):
             raise InvalidInput("scope", "give exactly one of an org unit or a credential")
         if unit_id is not None:
-            _require_admin(by)
+            require_admin(by, "do this")
         with self._db.begin() as conn:
             if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is None:
                 raise NotFound("user", user_id)
@@ -227,7 +226,7 @@ class PeopleService:
 
     def unassign(self, *, assignment_id: int, by: Caller) -> None:
         """Take a role assignment away."""
-        _require_admin(by)
+        require_admin(by, "do this")
         with self._db.begin() as conn:
             if conn.execute(delete(ASSIGNMENT).where(ASSIGNMENT.c.id == assignment_id)).rowcount != 1:
                 raise NotFound("role assignment", assignment_id)

@@ -39,7 +39,7 @@ import workflow.store.people
 import workflow.store.tables  # noqa: F401  (the models give each known column its exact type)
 from workflow import __version__
 from workflow.clock import Clock, SystemClock
-from workflow.errors import WorkflowError
+from workflow.errors import BackupError
 from workflow.store.database import Database
 from workflow.store.migrate import alembic_config
 
@@ -47,16 +47,6 @@ FORMAT = "workflow-backup"
 FORMAT_VERSION = 1
 BATCH = 1000
 _SKIP = {"alembic_version"}
-
-
-class BackupError(WorkflowError):
-    """A backup cannot be written, or a file cannot be restored; ``line`` is where the file went wrong."""
-
-    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None) -> None:
-        self.path = path
-        self.line = line
-        where = f"{path}:{line}: " if path is not None and line is not None else f"{path}: " if path else ""
-        super().__init__(where + message)
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_caller)])
+    # The API's description holds no data: anyone may read it (and sign in from it).
+    @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_caller)])
+    @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Micro-credential workflow — API",
                                    swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",

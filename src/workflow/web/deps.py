@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from workflow.context import Services
 from workflow.errors import Forbidden, NotAuthenticated
-from workflow.services.access import Caller
+from workflow.services.access import Caller, require_admin
 
 SESSION_COOKIE = "mcw_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The two ways to sign a request, as the OpenAPI document declares them. They only describe: ``get_caller`` reads
+# the header and the cookie itself and answers a missing or bad one with its own problem (401, 403).
+API_TOKEN = HTTPBearer(scheme_name="apiToken", bearerFormat="mcw_…", auto_error=False,
+                       description="A personal API token (POST /api/v1/tokens), sent as `Authorization: Bearer mcw_…`.")
+SESSION = APIKeyCookie(name=SESSION_COOKIE, scheme_name="session", auto_error=False,
+                       description="The browser session from POST /api/v1/auth/login. A request that changes "
+                                   f"anything also sends the session's CSRF token in the {CSRF_HEADER} header.")
 
 
 def get_services(request: Request) -> Services:
@@ -24,7 +33,9 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_caller(request: Request, services: ServicesDep) -> Caller:
+def get_caller(request: Request, services: ServicesDep,
+               _token: Annotated[HTTPAuthorizationCredentials | None, Security(API_TOKEN)],
+               _session: Annotated[str | None, Security(SESSION)]) -> Caller:
     """The caller: a bearer API token, or a session cookie (with its CSRF token on anything that changes data)."""
     header = request.headers.get("authorization")
     if header is not None:
@@ -47,3 +58,15 @@ def get_caller(request: Request, services: ServicesDep) -> Caller:
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def admin_only(what: str) -> Callable[[Caller], Caller]:
+    """A dependency: the caller if they are an administrator, else ``Forbidden("only an administrator may
+    <what>")`` (the same refusal the services give)."""
+    def administrator(caller: CurrentCaller) -> Caller:
+        require_admin(caller, what)
+        return caller
+    return administrator
+
+
+AdminCaller = Annotated[Caller, Depends(admin_only("do this"))]

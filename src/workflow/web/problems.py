@@ -20,10 +20,10 @@ from workflow.errors import (
     NotAuthenticated,
     NotFound,
     StaleVersion,
+    TooManyAttempts,
     TransitionNotAllowed,
     WorkflowError,
 )
-from workflow.services.auth import TooManyAttempts
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -95,11 +95,10 @@ def _document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _workflow_error(request: Request, error: Exception) -> Response:
+def problem_for(error: WorkflowError) -> JSONResponse:
+    """The problem response an error answers with, wherever it is raised (the API, a page, a form)."""
     match error:
         case NotAuthenticated():
-            if "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/"):
-                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)  # a browser
             return problem(401, "not-authenticated", "Not signed in", error.message)
         case Forbidden():
             return problem(403, "forbidden", "Not allowed", error.message)
@@ -124,6 +123,19 @@ def _workflow_error(request: Request, error: Exception) -> Response:
             return problem(422, "invalid-file", "Invalid file", f"{len(error.problems)} problem(s) found",
                            problems=[str(p) for p in error.problems])
     return problem(400, "bad-request", "Bad request", str(error))
+
+
+def status_of(error: WorkflowError) -> int:
+    """The HTTP status of an error (for a page that shows its form again with the reason)."""
+    return problem_for(error).status_code
+
+
+def _workflow_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, WorkflowError)
+    if (isinstance(error, NotAuthenticated) and "text/html" in request.headers.get("accept", "")
+            and not request.url.path.startswith("/api/")):
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)  # a browser
+    return problem_for(error)
 
 
 def _validation_error(_request: Request, error: Exception) -> JSONResponse:

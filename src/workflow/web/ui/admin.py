@@ -1,57 +1,64 @@
-"""Administration pages: the definitions (checked now, drawn), org units, people and roles, the email outbox."""
+"""Administration pages: the definitions (drawn, reloaded on request), org units, people and roles, the outbox."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.lifecycle import lifecycle
-from workflow.definitions.loader import load_all
-from workflow.errors import Forbidden, InvalidFile
+from workflow.errors import InvalidFile
 from workflow.services.access import Caller
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
+from workflow.web.problems import status_of
 from workflow.web.ui.render import page
-from workflow.web.ui.session import PageCaller
+from workflow.web.ui.session import AdminPageCaller, admin_page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 STATUSES = ("pending", "sent", "dead")
 PAGE = 50
-
-
-def _admin(caller: Caller) -> None:
-    if not caller.is_admin:
-        raise Forbidden("only administrators may open the administration pages")
+OutboxAdminPage = Annotated[Caller, Depends(admin_page("see the email outbox"))]
 
 
 @router.get("")
-def definitions(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
-    """The definitions in use, and whether the files in the definitions folder are valid as they stand now."""
-    _admin(caller)
-    problems: list[str] = []
+def definitions(request: Request, caller: AdminPageCaller, services: ServicesDep) -> HTMLResponse:
+    """The definitions in use, as loaded at start or by the last reload (and what stopped a refused reload)."""
+    return _definitions_page(request, caller, services)
+
+
+@router.post("/definitions/reload")
+def reload_definitions(request: Request, caller: AdminPageCaller, services: ServicesDep) -> Response:
+    """Read the definitions folder again: publish what changed if every file is valid, else show the problems."""
     try:
-        on_disk = load_all([services.settings.definitions_dir])
+        services.reload_definitions()
     except InvalidFile as error:
-        on_disk, problems = {}, [str(p) for p in error.problems]
+        return _definitions_page(request, caller, services, status_code=status_of(error))
+    return RedirectResponse("/admin?done=reloaded", status_code=303)
+
+
+def _definitions_page(request: Request, caller: Caller, services: ServicesDep, *,
+                      status_code: int = 200) -> HTMLResponse:
+    loaded = services.definitions.loaded()
     shown: list[dict[str, Any]] = []
     for name in services.definitions.names():
         version = services.definitions.current_version(name)
         definition = services.definitions.engine(name, version).definition
-        item = on_disk.get(name)
+        item = loaded.get(name)
         shown.append({"name": name, "version": version, "d": definition, "life": lifecycle(definition),
-                      "mermaid": mermaid(definition), "file": str(item.path) if item else None})
+                      "mermaid": mermaid(definition), "file": item.path if item else None})
+    problems = [str(p) for p in services.definitions.problems()]
     return page(request, "admin_definitions.html", caller, {"definitions": shown, "problems": problems,
-                                                            "tab": "definitions"}, section="admin")
+                                                            "tab": "definitions"},
+                status_code=status_code, section="admin")
 
 
 @router.get("/people")
-def people(request: Request, caller: PageCaller, services: ServicesDep,
+def people(request: Request, caller: AdminPageCaller, services: ServicesDep,
            page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
     """Org units, and people with their roles."""
-    _admin(caller)
     units = services.people.units()
     users = services.people.users(limit=PAGE + 1, offset=(page_no - 1) * PAGE)
     return page(request, "admin_people.html", caller, {
@@ -60,11 +67,10 @@ def people(request: Request, caller: PageCaller, services: ServicesDep,
 
 
 @router.get("/outbox")
-def outbox(request: Request, caller: PageCaller, services: ServicesDep,
+def outbox(request: Request, caller: AdminPageCaller, services: ServicesDep,
            status: Annotated[str, Query(max_length=10)] = "",
            page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
     """Email waiting, sent and given up on, with retry for the last."""
-    _admin(caller)
     wanted = status if status in STATUSES else None
     rows, counts = services.outbox.listing(by=caller, status=wanted, limit=PAGE + 1, offset=(page_no - 1) * PAGE)
     return page(request, "admin_outbox.html", caller, {
@@ -73,7 +79,7 @@ def outbox(request: Request, caller: PageCaller, services: ServicesDep,
 
 
 @router.post("/outbox/{message_id}/retry")
-def retry(message_id: RowId, caller: PageCaller, services: ServicesDep) -> RedirectResponse:
+def retry(message_id: RowId, caller: OutboxAdminPage, services: ServicesDep) -> RedirectResponse:
     """Send a dead message again."""
     services.outbox.retry(message_id, by=caller)
     return RedirectResponse("/admin/outbox?status=dead&done=retried", status_code=303)

@@ -12,6 +12,7 @@ from workflow.errors import InvalidInput, WorkflowError
 from workflow.services.access import Caller
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
+from workflow.web.problems import status_of
 from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller
 
@@ -57,8 +58,8 @@ def delegate(request: Request, caller: PageCaller, services: ServicesDep,
         services.people.delegate(to_username=to.strip(), starts_on=first, ends_on=last, role=role or None,
                                  by=caller)
     except WorkflowError as error:
-        status = 404 if type(error).__name__ == "NotFound" else 422
-        return approvals_page(request, services, caller, error=str(error), form=form, status_code=status)
+        return approvals_page(request, services, caller, error=str(error), form=form,
+                              status_code=status_of(error))
     return RedirectResponse("/approvals?done=delegated#delegations", status_code=303)
 
 

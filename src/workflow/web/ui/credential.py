@@ -14,6 +14,7 @@ from workflow.services.access import Caller
 from workflow.services.milestones import timeline
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
+from workflow.web.problems import status_of
 from workflow.web.ui.charts import bars
 from workflow.web.ui.fields import as_text, from_form
 from workflow.web.ui.render import page
@@ -76,9 +77,8 @@ def _refused(request: Request, services: ServicesDep, caller: Caller, credential
              form: dict[str, str]) -> HTMLResponse:
     if isinstance(error, NotFound) and error.kind == "credential":
         raise error
-    status = {"Forbidden": 403, "InvalidInput": 422}.get(type(error).__name__, 409)
     return credential_page(request, services, caller, credential_id, error=str(error), form=form,
-                           status_code=status)
+                           status_code=status_of(error))
 
 
 def _done(credential_id: int, what: str, anchor: str = "") -> RedirectResponse:

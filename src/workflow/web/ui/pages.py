@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from workflow.errors import NotAuthenticated
-from workflow.services.auth import TooManyAttempts
+from workflow.errors import NotAuthenticated, TooManyAttempts
 from workflow.web.deps import SESSION_COOKIE, ServicesDep
+from workflow.web.problems import status_of
 from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller, same_site
 
@@ -49,13 +49,13 @@ def login(request: Request, services: ServicesDep, username: Annotated[str, Form
         user_id = services.auth.authenticate(username, password,
                                              address=request.client.host if request.client else None)
     except TooManyAttempts as paused:
-        wait = _login_page(request, services, next_=next, username=username, status_code=429,
+        wait = _login_page(request, services, next_=next, username=username, status_code=status_of(paused),
                            error=f"Too many failed sign-ins. Please wait {math.ceil(paused.retry_after / 60)} "
                                  "minute(s) and try again.")
         wait.headers["Retry-After"] = str(paused.retry_after)
         return wait
-    except NotAuthenticated:
-        return _login_page(request, services, next_=next, username=username, status_code=401,
+    except NotAuthenticated as refused:
+        return _login_page(request, services, next_=next, username=username, status_code=status_of(refused),
                            error="Wrong username or password.")
     token, _session = services.auth.start_session(user_id)
     response = RedirectResponse(same_site(next), status_code=303)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from workflow.errors import Forbidden, NotAuthenticated
-from workflow.services.access import Caller
+from workflow.services.access import Caller, require_admin
 from workflow.web.deps import SESSION_COOKIE, ServicesDep
 
 CSRF_FIELD = "csrf_token"
@@ -29,6 +30,18 @@ async def page_caller(request: Request, services: ServicesDep) -> Caller:
 
 
 PageCaller = Annotated[Caller, Depends(page_caller)]
+
+
+def admin_page(what: str) -> Callable[[Caller], Caller]:
+    """A dependency: the signed-in person if they are an administrator, else ``Forbidden("only an administrator
+    may <what>")``."""
+    def administrator(caller: PageCaller) -> Caller:
+        require_admin(caller, what)
+        return caller
+    return administrator
+
+
+AdminPageCaller = Annotated[Caller, Depends(admin_page("open the administration pages"))]
 
 
 def same_site(target: str, fallback: str = "/") -> str:
