@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from workflow.store.database import Database
@@ -92,3 +94,10 @@ def test_commands_leave_the_schema_to_db_upgrade(run, tmp_path: Path) -> None:  
     assert "database is up to date" in run("db", "upgrade").stdout
     assert "demo data: created credentials" in run("demo").stdout
     assert "dean.okafor" in run("users", "list").stdout
+
+
+def test_python_m_workflow_is_the_same_command() -> None:
+    package, module = ([sys.executable, "-m", name, "db", "--help"] for name in ("workflow", "workflow.cli"))
+    shown = [subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
+             for args in (package, module)]
+    assert "Usage: workflow db [OPTIONS] COMMAND" in shown[0] and shown[0] == shown[1]
