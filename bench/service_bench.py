@@ -34,7 +34,7 @@ Both baselines send the same statements: ``BEGIN IMMEDIATE`` on SQLite; lock and
 DO UPDATE``), for ``decide`` the ``gate_decision`` insert (with the same ``seen`` snapshot the service stores);
 update the credential (version bump checked against the version read, ``updated_at``, the history's chain head
 and, for ``fire``, state / previous_state / state_entered_at); insert one ``event`` row whose hash is SHA-256
-over the canonical JSON of its content and the previous hash (as ``workflow.audit``); commit. The baselines do
+over the canonical JSON of its content and the previous hash (as ``workflow.store.history``); commit. The baselines do
 not read checklist entries or gate decisions and check no rules: what the service does beyond these statements
 (permissions, guards, the gate's rules, notices) is what the ratio measures.
 
@@ -448,7 +448,7 @@ class Plan:
 
 
 def check(services: Services, ids: dict[str, dict[str, list[int]]], ran: dict[str, int]) -> str:
-    """Every chain verifies and every state is where its history leads (workflow.audit); the three sides wrote as
+    """Every chain verifies and every state is where its history leads (workflow.services.audit); the three sides wrote as
     many rows, of the same kinds, for each operation."""
     every = [cid for by_side in ids.values() for side_ids in by_side.values() for cid in side_ids]
     report = verify_database(services.database, every)

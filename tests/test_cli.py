@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+from workflow.store.database import Database
+from workflow.store.migrate import current_revision, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,8 +68,36 @@ def test_walk_a_credential_from_the_terminal(run, tmp_path: Path) -> None:  # ty
 
 
 def test_demo_fills_an_empty_database_once(run) -> None:  # type: ignore[no-untyped-def]
+    run("db", "upgrade")
     first = run("demo").stdout
     assert "demo data: created credentials #1, #2, #3, #4, #5" in first
     assert "delivery     Cybersecurity essentials for small business" in first
     assert "dean.okafor      dean@business" in first and "demo-password" in first
     assert "none added" in run("demo").stdout
+
+
+def test_commands_leave_the_schema_to_db_upgrade(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    needs = "this version needs 0008); run `workflow db upgrade`\n"
+    fresh = run("users", "list", ok=False)
+    assert fresh.stderr == f"error: the database is not up to date (no schema yet, {needs}" and not fresh.stdout
+    assert run("credentials", "list", "--as", "nobody", ok=False).stderr == fresh.stderr
+    assert run("audit", "verify", ok=False).stderr == fresh.stderr
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'workflow.db'}")
+    try:
+        assert current_revision(database) is None  # the refused commands changed nothing
+        upgrade(database, "0007")
+    finally:
+        database.dispose()
+    behind = run("demo", ok=False)
+    assert behind.stderr == f"error: the database is not up to date (schema 0007, {needs}"
+
+    assert "database is up to date" in run("db", "upgrade").stdout
+    assert "demo data: created credentials" in run("demo").stdout
+    assert "dean.okafor" in run("users", "list").stdout
+
+
+def test_python_m_workflow_is_the_same_command() -> None:
+    package, module = ([sys.executable, "-m", name, "db", "--help"] for name in ("workflow", "workflow.cli"))
+    shown = [subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
+             for args in (package, module)]
+    assert "Usage: workflow db [OPTIONS] COMMAND" in shown[0] and shown[0] == shown[1]

@@ -167,6 +167,7 @@ def test_the_same_seed_gives_the_same_histories_whatever_the_batches(tmp_path: P
 
 
 def test_the_command_shows_progress_and_what_it_wrote(run) -> None:  # type: ignore[no-untyped-def]
+    run("db", "upgrade")
     out = run("demo", "generate", "--credentials", "30", "--years", "3").stdout
     assert "generating 30 credentials" in out
     assert "generated 30 credentials with " in out and " rows/s" in out
@@ -187,6 +188,7 @@ def test_no_credentials_and_bad_arguments_get_plain_messages(tmp_path: Path) -> 
         assert "Traceback" not in result.output
         return result.output
 
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
     assert "generated 0 credentials with 0 events" in invoke("--credentials", "0", code=0)
     assert "error: --credentials: must be between 0 and 10,000,000, not -5" in invoke("--credentials", "-5", code=1)
     assert "error: --years: must be between 1 and 50, not 0" in invoke("--credentials", "9", "--years", "0", code=1)

@@ -147,6 +147,8 @@ def test_org_load_prints_the_problem_and_exits_1_without_a_traceback(tmp_path: P
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WORKFLOW_")},
            "WORKFLOW_DATA_DIR": str(tmp_path / "data"), "WORKFLOW_DATABASE_URL": database_url,
            "WORKFLOW_DEFINITIONS_DIR": str(DEFINITIONS), "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
+    subprocess.run([sys.executable, "-m", "workflow.cli", "db", "upgrade"], env=env, capture_output=True, timeout=60,
+                   check=True)
     for case in (CASES[1], CASES[7]):  # deep nesting and control characters: once uncaught parser errors
         path = case.write(tmp_path)
         result = subprocess.run([sys.executable, "-m", "workflow.cli", "org", "load", str(path)], env=env,

@@ -25,7 +25,7 @@ from workflow.services.portfolio import PortfolioService
 from workflow.services.timers import TimerService
 from workflow.services.views import CredentialViews
 from workflow.store.database import Database
-from workflow.store.migrate import upgrade
+from workflow.store.migrate import require_current, upgrade
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Services:
 
         Raises:
             InvalidDefinition: if any definition file is invalid; nothing is published then.
+            SchemaNotCurrent: without ``migrate``, if the schema is not the one this version needs.
         """
         clock = clock or SystemClock()
         loaded = load_all([settings.definitions_dir])
@@ -64,8 +65,14 @@ class Services:
             raise InvalidDefinition([DefinitionProblem(str(settings.notifications_dir), 1, "template", p)
                                      for p in problems])
         database = Database.from_settings(settings)
-        if migrate:
-            upgrade(database)
+        try:
+            if migrate:
+                upgrade(database)
+            else:
+                require_current(database)  # SchemaNotCurrent: `workflow db upgrade` has not been run
+        except BaseException:
+            database.dispose()
+            raise
         definitions = DefinitionRegistry(database, clock, settings.definitions_dir)
         definitions.publish(loaded)
         roles = {role for item in loaded.values() for role in item.definition.roles}

@@ -388,6 +388,7 @@ def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
         assert (result.returncode == 0) is ok, result.stdout + result.stderr
         return result
 
+    run("college", "db", "upgrade")
     run("college", "demo")
     written = run("college", "backup", "college.gz").stdout
     assert "written to college.gz" in written

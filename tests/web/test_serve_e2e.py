@@ -34,6 +34,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
            "WORKFLOW_COOKIE_SECURE": "false"}
     cli = [sys.executable, "-m", "workflow.cli"]
     (tmp_path / "org.yaml").write_text(ORG)
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([*cli, "org", "load", str(tmp_path / "org.yaml")], env=env, check=True, capture_output=True)
     token = subprocess.run([*cli, "tokens", "create", "pm.business", "--name", "e2e"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()

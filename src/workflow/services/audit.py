@@ -10,7 +10,7 @@ changed them, and someone able to recompute every hash and the head could rewrit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,12 +56,13 @@ class Report:
         return not self.findings and not self.missing
 
 
-def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, batch: int = BATCH) -> Report:
+def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, batch: int = BATCH,
+           progress: Callable[[int], None] | None = None) -> Report:
     """Walk the hash chain of every credential (or of ``credential_ids``) and report the first broken link of each.
 
     Credentials and events are read in pages of ``batch`` rows in key order, so memory stays flat however long
     the history is. Run it in one snapshot (see :func:`verify_database`) so that actions committed meanwhile
-    cannot look like tampering.
+    cannot look like tampering. ``progress`` is told of each credential checked (1 at a time).
     """
     wanted = sorted(set(credential_ids)) if credential_ids is not None else None
     credentials = select(CREDENTIAL.c.id, CREDENTIAL.c.state, CREDENTIAL.c.previous_state, CREDENTIAL.c.chain_seq,
@@ -84,6 +85,8 @@ def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, bat
         finding = walk.finish()
         if finding is not None:
             report.findings.append(finding)
+        if progress is not None:
+            progress(1)
     _orphans(stream, None, report)
     if wanted is not None and report.credentials < len(wanted):
         seen = {f.credential_id for f in report.findings} | set(conn.execute(
@@ -93,15 +96,15 @@ def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, bat
 
 
 def verify_database(database: Database, credential_ids: Iterable[int] | None = None, *,
-                    batch: int = BATCH) -> Report:
+                    batch: int = BATCH, progress: Callable[[int], None] | None = None) -> Report:
     """:func:`verify` in one read-only snapshot: a read transaction on SQLite (WAL), REPEATABLE READ on PostgreSQL."""
     if database.is_sqlite:
         with database.begin_read() as conn:
-            return verify(conn, credential_ids, batch=batch)
+            return verify(conn, credential_ids, batch=batch, progress=progress)
     with database.engine.connect() as conn:
         conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
-            return verify(conn, credential_ids, batch=batch)
+            return verify(conn, credential_ids, batch=batch, progress=progress)
 
 
 class _Walk:

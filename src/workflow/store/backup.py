@@ -67,8 +67,10 @@ class _TableSpec:
 # -- writing --------------------------------------------------------------------------------------------------
 
 
-def backup(source: Database | Engine, path: Path, *, clock: Clock | None = None) -> Summary:
+def backup(source: Database | Engine, path: Path, *, clock: Clock | None = None,
+           progress: Callable[[int], None] | None = None) -> Summary:
     """Write every table of ``source`` to ``path`` from one consistent snapshot (the file appears only when whole).
+    ``progress`` is told how many rows each step wrote.
 
     Raises:
         BackupError: if the database has no schema yet or the file cannot be written.
@@ -97,6 +99,10 @@ def backup(source: Database | Engine, path: Path, *, clock: Clock | None = None)
                     for row in conn.execution_options(yield_per=BATCH).execute(query):
                         out.write(_dumps([_encode(kind, value) for kind, value in zip(kinds, row, strict=True)]))
                         count += 1
+                        if progress is not None and count % BATCH == 0:
+                            progress(BATCH)
+                    if progress is not None and count % BATCH:
+                        progress(count % BATCH)
                     counts[table.name] = count
                 out.write(_dumps({"end": counts}))
         os.replace(partial, path)
@@ -302,20 +308,28 @@ class _Reader:
                 raise self.fail("neither a row, a table nor the end line")
         raise self.fail(f"the file ends after line {self.line} without its end line: it is truncated")
 
-    def check(self, specs: Sequence[_TableSpec]) -> dict[str, int]:
+    def check(self, specs: Sequence[_TableSpec], progress: Callable[[int], None] | None = None) -> dict[str, int]:
         """Read the whole file; the row count of every table if it is sound."""
         counts = {spec.name: 0 for spec in specs}
+        read = 0
         for spec, _ in self.rows():
             counts[spec.name] += 1
+            read += 1
+            if progress is not None and read % BATCH == 0:
+                progress(BATCH)
+        if progress is not None and read % BATCH:
+            progress(read % BATCH)
         return counts
 
 
 # -- restoring ------------------------------------------------------------------------------------------------
 
 
-def restore(database: Database, path: Path, *, force: bool = False) -> Summary:
+def restore(database: Database, path: Path, *, force: bool = False,
+            progress: Callable[[int], None] | None = None) -> Summary:
     """Put a backup into ``database``: its schema brought to the backup's revision, then every row, in one
-    transaction. The file is read whole and checked first; nothing is changed if anything is wrong.
+    transaction. The file is read whole and checked first; nothing is changed if anything is wrong. ``progress``
+    is told how many rows each step checked, then how many it inserted (so every row counts twice).
 
     Raises:
         BackupError: for an unreadable or foreign file, a revision this version does not know, a target that
@@ -330,17 +344,17 @@ def restore(database: Database, path: Path, *, force: bool = False) -> Summary:
         raise BackupError(f"the backup's schema revision {revision!r} is newer than this version of workflow "
                           f"knows (newest here: {order[-1]}); restore it with the version that wrote it",
                           path=reader.path, line=1)
-    counts = reader.check(specs)
+    counts = reader.check(specs, progress)
     try:
         with database.begin() as conn:
-            _restore_into(conn, reader, config, order, revision, counts, force=force)
+            _restore_into(conn, reader, config, order, revision, counts, force=force, progress=progress)
     except DBAPIError as error:  # the database itself failed (rows it refused are reported with their lines)
         raise BackupError(f"cannot restore into the database: {_first_line(error)}") from None
     return Summary(reader.path, revision, counts)
 
 
 def _restore_into(conn: Connection, reader: _Reader, config: Config, order: list[str], revision: str,
-                  counts: dict[str, int], *, force: bool) -> None:
+                  counts: dict[str, int], *, force: bool, progress: Callable[[int], None] | None = None) -> None:
     """The restore's one transaction: empty target, schema at the backup's revision, rows, sequences."""
     current = MigrationContext.configure(conn).get_current_revision()
     if current is not None and current not in order:
@@ -361,7 +375,7 @@ def _restore_into(conn: Connection, reader: _Reader, config: Config, order: list
     if absent:
         raise BackupError(f"the target schema at revision {revision} has no table {', '.join(absent)}",
                           path=reader.path)
-    _insert_all(conn, reader, tables)
+    _insert_all(conn, reader, tables, progress)
     if conn.dialect.name == "postgresql":
         _reset_sequences(conn, [tables[name] for name in counts])
 
@@ -380,7 +394,8 @@ def _empty_target(conn: Connection, managed: set[str], *, force: bool) -> None:
         conn.execute(table.delete())
 
 
-def _insert_all(conn: Connection, reader: _Reader, tables: dict[str, Table]) -> None:
+def _insert_all(conn: Connection, reader: _Reader, tables: dict[str, Table],
+                progress: Callable[[int], None] | None = None) -> None:
     """Insert every row of the file in batches. Foreign keys that may point at a later row of the same table are
     inserted empty and set once the whole table is in (only those rows' keys are kept meanwhile)."""
     deferred = _deferred_columns(list(tables.values()))
@@ -403,6 +418,8 @@ def _insert_all(conn: Connection, reader: _Reader, tables: dict[str, Table]) -> 
         except DBAPIError as error:
             raise BackupError(f"table {spec.name}: the target refused a row of lines {lines[0]}-{lines[1]} "
                               f"({_first_line(error)})", path=reader.path, line=lines[0]) from None
+        if progress is not None and batch:
+            progress(len(batch))
         batch.clear()
         if table_done:
             later.clear()

@@ -6,7 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+from workflow.errors import WorkflowError
 from workflow.store.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,3 +29,45 @@ def upgrade(database: Database, revision: str = "head") -> None:
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+class SchemaNotCurrent(WorkflowError):
+    """The database's schema is missing, older or newer than this version of workflow needs."""
+
+    def __init__(self, current: str | None, head: str, *, known: bool = True) -> None:
+        self.current = current
+        self.head = head
+        if not known:
+            message = (f"the database is at schema {current}, which this version of workflow does not know "
+                       f"(it needs {head}); use the version that upgraded it")
+        else:
+            schema = f"schema {current}" if current is not None else "no schema yet"
+            message = f"the database is not up to date ({schema}, this version needs {head}); run `workflow db upgrade`"
+        super().__init__(message)
+
+
+def head_revision(database: Database) -> str:
+    """The newest schema revision this version of workflow knows."""
+    head = ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(database: Database) -> str | None:
+    """The schema revision the database is at (None when it has no schema yet)."""
+    with database.begin_read() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_current(database: Database) -> None:
+    """Check, without changing anything, that the schema is exactly the one this version needs.
+
+    Raises:
+        SchemaNotCurrent: if the schema is missing, behind (run ``workflow db upgrade``) or unknown.
+    """
+    current, head = current_revision(database), head_revision(database)
+    if current == head:
+        return
+    script = ScriptDirectory.from_config(alembic_config(database))
+    known = current is None or any(s.revision == current for s in script.walk_revisions())
+    raise SchemaNotCurrent(current, head, known=known)

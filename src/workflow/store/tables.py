@@ -57,7 +57,7 @@ class Credential(SQLModel, table=True):
     created_at: datetime = _when()
     updated_at: datetime = _when()
     state_entered_at: datetime = _when()
-    # The head of the history's hash chain: seq and hash of the newest event (see workflow.audit).
+    # The head of the history's hash chain: seq and hash of the newest event (see workflow.store.history).
     chain_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     chain_hash: str = Field(default=GENESIS, max_length=64, sa_column_kwargs={"server_default": GENESIS})
 
@@ -118,7 +118,7 @@ class Event(SQLModel, table=True):
     comment: str = Field(default="", max_length=4000)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)
     prev_hash: str = Field(max_length=64)  # the hash of the credential's previous event
-    hash: str = Field(max_length=64)  # SHA-256 of this event's content and prev_hash (see workflow.audit)
+    hash: str = Field(max_length=64)  # SHA-256 of this event's content and prev_hash (see workflow.store.history)
 
 
 # The same tables for SQLAlchemy Core, used on the hot paths where building ORM objects would cost more than

@@ -1,0 +1,49 @@
+"""``workflow audit verify``: walk each credential's hash chain and name the first broken link."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from workflow.cli.errors import errors_to_exit
+from workflow.cli.progress import progress_bar
+from workflow.cli.running import database
+from workflow.store.database import Database
+
+app = typer.Typer(help="The tamper-evident history: check each credential's hash chain.", no_args_is_help=True)
+
+
+@app.command("verify")
+@errors_to_exit
+def audit_verify(credential: Annotated[list[int] | None, typer.Option(
+        "--credential", help="Only this credential (repeat for more); default: all.")] = None) -> None:
+    """Check every event's hash and link and each credential's head; exit 1 naming each first broken link."""
+    from workflow.services.audit import verify_database
+
+    with database() as db:
+        total = len(set(credential)) if credential is not None else lambda: _credentials(db)
+        with progress_bar("verifying credentials", total) as progress:
+            report = verify_database(db, credential, progress=progress)
+    if report.ok:
+        typer.echo(f"ok: {report.credentials} credentials, {report.events} events verified")
+        return
+    for cid in report.missing:
+        typer.echo(f"error: there is no credential #{cid}", err=True)
+    for finding in report.findings:
+        typer.echo(str(finding))
+    if not report.findings:
+        raise typer.Exit(1)
+    typer.echo(f"broken: {len(report.findings)} of {report.credentials} credentials "
+               f"({report.events} events read)")
+    raise typer.Exit(1)
+
+
+def _credentials(db: Database) -> int:
+    """How many credentials there are (the length of the progress bar)."""
+    from sqlalchemy import func, select
+
+    from workflow.store.tables import CREDENTIAL
+
+    with db.begin_read() as conn:
+        return int(conn.execute(select(func.count()).select_from(CREDENTIAL)).scalar_one())
