@@ -448,8 +448,8 @@ class Plan:
 
 
 def check(services: Services, ids: dict[str, dict[str, list[int]]], ran: dict[str, int]) -> str:
-    """Every chain verifies and every state is where its history leads (workflow.services.audit); the three sides wrote as
-    many rows, of the same kinds, for each operation."""
+    """Every chain verifies and every state is where its history leads (workflow.services.audit); the three sides
+    wrote as many rows, of the same kinds, for each operation."""
     every = [cid for by_side in ids.values() for side_ids in by_side.values() for cid in side_ids]
     report = verify_database(services.database, every)
     if not report.ok:
