@@ -1,1 +1,1 @@
-"""Email notifications: rendering (pure), the transactional outbox, digests, SMTP dispatch, calendars."""
+"""Email notifications: who gets which message and its rendering (pure), digests, SMTP dispatch, calendars."""

@@ -1,0 +1,1 @@
+"""The database: tables, sessions, the one write path of credential histories, migrations, backup and restore."""

@@ -1,1 +1,1 @@
-"""The HTTP front end: JSON API under /api/v1 (and, later, the HTML pages)."""
+"""The HTTP front end: the JSON API under /api/v1 (`api/`) and the pages people use (`ui/`)."""
