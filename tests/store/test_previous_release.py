@@ -6,6 +6,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from workflow.clock import ManualClock
+from workflow.config import Settings
+from workflow.context import Services
+from workflow.services.audit import verify_database
+from workflow.store.backup import restore
+from workflow.store.database import Database
+
 FIXTURE = Path(__file__).parent / "fixtures" / "release-0.1.0.backup"
 
 
@@ -29,3 +36,25 @@ def test_previous_release_tampering_is_still_caught(run, tmp_path: Path) -> None
         conn.execute("UPDATE event SET comment = 'rewritten' WHERE id = (SELECT min(id) FROM event WHERE seq = 2)")
     result = run("audit", "verify", ok=False)
     assert "was edited" in result.stdout + result.stderr
+
+
+def test_previous_release_carries_on_on_either_database(database_url: str, settings: Settings,
+                                                         clock: ManualClock) -> None:
+    target = Database(database_url)
+    try:
+        restore(target, FIXTURE)
+    finally:
+        target.dispose()
+    services = Services.start(settings, clock, migrate=False)
+    try:
+        before = verify_database(services.database)
+        assert before.ok and (before.credentials, before.events) == (45, 882)
+
+        pm = services.access.caller_by_name("pm.chen")
+        services.credentials.update(credential_id=1, changes={"purpose": "Employers asked again"}, by=pm)
+        after = verify_database(services.database)
+        assert after.ok and (after.credentials, after.events) == (45, 883)
+        assert services.views.get(1, by=pm).version == 2
+        assert services.views.history(1, by=pm)[-1].kind == "data"
+    finally:
+        services.close()
