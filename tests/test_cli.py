@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-
-
 ORG = """
 units:
   - {key: northern, name: Northern College, kind: institution}
