@@ -1,4 +1,5 @@
-"""Shared fixtures: a database per test (SQLite always, PostgreSQL when a URL is given), services, a clock."""
+"""Shared fixtures: a database per test (SQLite always, PostgreSQL when a URL is given), services, a clock, the test
+organisation loaded into the services, and the `workflow` command."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.databases import postgres_schema
+from tests.organisation import load_org
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
@@ -42,6 +45,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def settings_for(database_url: str, data_dir: Path, **changes: Any) -> Settings:
+    """Test settings over ``database_url``: the repository's definitions and templates, the app's own scheduler off
+    (tests fire timers themselves, with the controlled clock); ``changes`` replaces any of them."""
+    values: dict[str, Any] = {"environment": "test", "database_url": database_url, "data_dir": data_dir,
+                              "definitions_dir": DEFINITIONS, "notifications_dir": ROOT / "notifications",
+                              "scheduler_in_app": False}
+    return Settings(**(values | changes))
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC))
@@ -70,9 +82,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    # The app's own scheduler stays off: tests fire timers themselves, with the controlled clock.
-    return Settings(environment="test", database_url=database_url, data_dir=tmp_path / "data",
-                    definitions_dir=DEFINITIONS, notifications_dir=ROOT / "notifications", scheduler_in_app=False)
+    return settings_for(database_url, tmp_path / "data")
 
 
 @pytest.fixture
@@ -85,14 +95,19 @@ def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The `workflow` command in a subprocess, on a SQLite database of its own; no traceback, the exit code asked."""
-    env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / "data"),
-           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
-           "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
-    env.pop("WORKFLOW_DATABASE_URL", None)
+def org(services: Services) -> Services:
+    """The services with the test organisation (tests/organisation.py) loaded."""
+    return load_org(services)
 
-    def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The `workflow` command in a subprocess, on a SQLite database of its own (in the folder ``data`` names, below
+    the test's tmp_path); no traceback, the exit code asked."""
+    def invoke(*args: str, ok: bool = True, data: str = "data") -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / data), "WORKFLOW_DEFINITIONS_DIR": str(DEFINITIONS),
+               "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
+        env.pop("WORKFLOW_DATABASE_URL", None)
         result = subprocess.run([sys.executable, "-m", "workflow.cli", *args], capture_output=True, text=True,
                                 env=env, cwd=tmp_path, timeout=120)
         assert "Traceback" not in result.stdout + result.stderr

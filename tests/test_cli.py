@@ -9,11 +9,6 @@ from pathlib import Path
 from workflow.store.database import Database
 from workflow.store.migrate import current_revision, upgrade
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-
-
 ORG = """
 units:
   - {key: northern, name: Northern College, kind: institution}

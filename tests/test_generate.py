@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import DEFINITIONS, POSTGRES_URL, ROOT, settings_for
 from tests.databases import postgres_schema
 from tests.steps import tick
 from workflow.cli import app
@@ -28,7 +28,6 @@ from workflow.services.access import Caller
 from workflow.services.audit import verify_database
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, TIMER
 
-ROOT = Path(__file__).resolve().parent.parent
 SYSTEM = Caller.system("test")
 NOW = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
@@ -42,9 +41,7 @@ def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     with ExitStack() as stack:
         url = f"sqlite:///{folder / 'workflow.db'}" if request.param == "sqlite" else \
             stack.enter_context(postgres_schema(POSTGRES_URL))
-        settings = Settings(environment="test", database_url=url, data_dir=folder,
-                            definitions_dir=ROOT / "definitions", notifications_dir=ROOT / "notifications",
-                            scheduler_in_app=False)
+        settings = settings_for(url, folder)
         services = Services.start(settings, ManualClock(NOW))
         stack.callback(services.close)
         report = generate(services, credentials=200, years=10, seed=7, batch=64)
@@ -153,7 +150,7 @@ def test_the_same_seed_gives_the_same_histories_whatever_the_batches(tmp_path: P
     heads = []
     for name, batch in (("a", 500), ("b", 7)):
         settings = Settings(environment="test", database_url=f"sqlite:///{tmp_path / name}.db",
-                            definitions_dir=ROOT / "definitions", notifications_dir=ROOT / "notifications")
+                            definitions_dir=DEFINITIONS, notifications_dir=ROOT / "notifications")
         started = Services.start(settings, clock)
         try:
             generate(started, credentials=40, years=5, seed=3, batch=batch)
@@ -179,7 +176,7 @@ def test_the_command_shows_progress_and_what_it_wrote(run) -> None:  # type: ign
 def test_no_credentials_and_bad_arguments_get_plain_messages(tmp_path: Path) -> None:
     runner = CliRunner()
     env = {"WORKFLOW_DATA_DIR": str(tmp_path / "data"), "WORKFLOW_DATABASE_URL": "",
-           "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
+           "WORKFLOW_DEFINITIONS_DIR": str(DEFINITIONS),
            "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
 
     def invoke(*args: str, code: int) -> str:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from workflow.definitions.loader import load_definition
 from workflow.errors import DefinitionProblem, InvalidDefinition
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
-ROOT = Path(__file__).resolve().parents[2]
 BROKEN = Path(__file__).resolve().parent / "broken"
 FILES = sorted(BROKEN.glob("*.yaml"))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEFINITIONS
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.loader import definition_files, load_all, load_definition, parse_definition
 from workflow.definitions.yamlsource import read_yaml
@@ -17,8 +18,6 @@ from workflow.errors import InvalidDefinition
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFINITIONS = ROOT / "definitions"
 BROKEN = Path(__file__).resolve().parent / "broken"
 
 TINY = """\

@@ -1,12 +1,10 @@
 """Helpers for the email tests: a real SMTP server (aiosmtpd) on a fixed local port that can be stopped and started,
-reading delivered messages against their outbox rows, and the organisation and credentials the tests use."""
+reading delivered messages against their outbox rows, and the credentials the tests use."""
 
 from __future__ import annotations
 
 import email
 import email.policy
-import re
-import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -14,14 +12,12 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from tests.web.organisation import ORG
+from tests.organisation import as_person
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
-from workflow.services.orgfile import parse_org
-from workflow.store.people import USER
 from workflow.store.tables import OUTBOX
 
 SYSTEM = Caller.system("tests")
@@ -68,12 +64,6 @@ def message_id(message: EmailMessage) -> str:
     return str(message["Message-ID"]).strip()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class MailServer:
     """A local SMTP server on a fixed port that can be stopped (nothing listening) and started again."""
 
@@ -117,26 +107,12 @@ def smtp_settings(base: Settings, port: int) -> Settings:
                                    "outbox_backoff_seconds": 1})
 
 
-# Nobody signs in with a password here (the calendar test uses API tokens); hashing them would only cost time.
-ORG_WITHOUT_PASSWORDS = re.sub(r',\s*password: "[^"]*"', "", ORG)
-
-
 # A department inbox for the employer engagement lead: with it, a new credential means four messages.
 ENGAGEMENT = """
 units:
   - {key: partnerships, name: Partnerships office, kind: department, parent: northern,
      email: partnerships@test.example, handles: [employer_engagement_lead]}
 """
-
-
-def load_org(services: Services, text: str = ORG_WITHOUT_PASSWORDS) -> Services:
-    """Load an organisation file (units may refer to units loaded before); everyone gets <username>@test.example."""
-    loaded = parse_org(text, file="org.yaml", known_roles=services.people.known_roles,
-                       existing_units=services.people.unit_keys())
-    services.people.load(loaded, by=SYSTEM)
-    with services.database.begin() as conn:
-        conn.execute(update(USER).where(USER.c.email == "").values(email=USER.c.username + "@test.example"))
-    return services
 
 
 def outbox(services: Services, **where: Any) -> list[Any]:
@@ -146,10 +122,6 @@ def outbox(services: Services, **where: Any) -> list[Any]:
         query = query.where(OUTBOX.c[column] == value)
     with services.database.begin_read() as conn:
         return list(conn.execute(query))
-
-
-def as_person(services: Services, username: str) -> Caller:
-    return services.access.caller_by_name(username)
 
 
 def person(username: str) -> str:

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
-from tests.notify.mailing import as_person, create, override
+from tests.notify.mailing import create, override
+from tests.organisation import as_person
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.web.app import create_app

@@ -8,18 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.notify.mailing import (
-    SYSTEM,
-    Mail,
-    MailServer,
-    as_person,
-    create,
-    deliver,
-    load_org,
-    outbox,
-    override,
-    person,
-)
+from tests.notify.mailing import SYSTEM, Mail, MailServer, create, deliver, outbox, override, person
+from tests.organisation import as_person, load_org
 from workflow.clock import ManualClock
 from workflow.context import Services
 

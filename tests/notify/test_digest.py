@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from tests.notify.mailing import MailServer, create, deliver, load_org, outbox, override
+from tests.notify.mailing import MailServer, create, deliver, outbox, override
+from tests.organisation import load_org
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.store.people import ORG_UNIT

@@ -11,19 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEFINITIONS, ROOT
-from tests.notify.mailing import ENGAGEMENT, MailServer, create, load_org, outbox, smtp_settings
+from tests.conftest import settings_for
+from tests.notify.mailing import ENGAGEMENT, MailServer, create, outbox, smtp_settings
+from tests.organisation import load_org
 from workflow.clock import ManualClock
-from workflow.config import Settings
 from workflow.context import Services
 from workflow.notify.dispatch import Dispatcher
 
 
 @pytest.fixture
 def pg_org(pg_url: str, tmp_path: Path, mail: MailServer, clock: ManualClock) -> Iterator[Services]:
-    settings = Settings(environment="test", database_url=pg_url, data_dir=tmp_path / "data",
-                        definitions_dir=DEFINITIONS, notifications_dir=ROOT / "notifications", scheduler_in_app=False)
-    services = Services.start(smtp_settings(settings, mail.port), clock)
+    services = Services.start(smtp_settings(settings_for(pg_url, tmp_path / "data"), mail.port), clock)
     try:
         load_org(services)
         yield load_org(services, ENGAGEMENT)

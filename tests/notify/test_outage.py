@@ -8,17 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.notify.mailing import (
-    ENGAGEMENT,
-    MailServer,
-    as_person,
-    create,
-    deliver,
-    load_org,
-    message_id,
-    outbox,
-    person,
-)
+from tests.notify.mailing import ENGAGEMENT, MailServer, create, deliver, message_id, outbox, person
+from tests.organisation import as_person, load_org
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from tests.conftest import DEFINITIONS, ROOT
-from tests.notify.mailing import MailServer, as_person, create, deliver, load_org
+from tests.conftest import ROOT, settings_for
+from tests.notify.mailing import MailServer, create, deliver
+from tests.organisation import as_person, load_org
 from workflow.clock import ManualClock
-from workflow.config import Settings
 from workflow.context import Services
 from workflow.errors import InvalidDefinition
 from workflow.notify.render import KINDS, Renderer, TemplateProblem, sample_context
@@ -109,9 +109,7 @@ def test_check_reports_each_broken_template_by_name(tmp_path: Path) -> None:
 
 
 def test_the_service_refuses_to_start_with_a_broken_template(tmp_path: Path) -> None:
-    settings = Settings(environment="test", database_url=f"sqlite:///{tmp_path / 'w.db'}", data_dir=tmp_path,
-                        definitions_dir=DEFINITIONS, notifications_dir=broken_copy(tmp_path),
-                        scheduler_in_app=False)
+    settings = settings_for(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, notifications_dir=broken_copy(tmp_path))
     with pytest.raises(InvalidDefinition) as refused:
         Services.start(settings)
     assert "reminder/html.html.j2" in str(refused.value)

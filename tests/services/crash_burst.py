@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import httpx2 as httpx
 
 from tests.conftest import DEFINITIONS, ROOT
-from tests.notify.mailing import free_port
+from tests.serving import free_port, wait_until_up
 from workflow.engine import Engine
 from workflow.engine.requirements import applies
 
@@ -165,19 +164,12 @@ class Served:
         self.process.wait(timeout=30)
 
     def wait_until_up(self) -> None:
-        """Wait until it answers (at most a minute)."""
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                if self.process.poll() is None:
-                    self.kill()
-                raise AssertionError(f"workflow serve did not start:\n{self.log.read_text()}")
-            time.sleep(0.1)
+        """Wait until it answers (at most a minute); one that does not is killed."""
+        try:
+            wait_until_up(self.base, self.process, self.log)
+        except AssertionError:
+            self.kill()
+            raise
 
 
 def server_environment(database_url: str, tmp_path: Path) -> dict[str, str]:

@@ -10,52 +10,19 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.organisation import as_person
 from tests.steps import SYSTEM, at_build, at_feasibility, tick
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion, TransitionNotAllowed
 from workflow.services.access import Caller
 from workflow.services.commands import DecisionResult
-from workflow.services.orgfile import parse_org
-
-# The same people as the API tests' organisation (tests/web/conftest.py), without passwords.
-ORG = """
-units:
-  - {key: northern, name: Northern College, kind: institution}
-  - {key: business, name: Faculty of Business, kind: faculty, parent: northern}
-  - {key: health, name: Faculty of Health, kind: faculty, parent: northern}
-users:
-  - {username: admin, name: Admin, admin: true}
-  - {username: dean.business, name: Dean of Business, roles: [{role: dean, unit: business}]}
-  - {username: dean.health, name: Dean of Health, roles: [{role: dean, unit: health}]}
-  - {username: pm.business, name: PM Business,
-     roles: [{role: project_manager, unit: business}, {role: initiative_lead, unit: business}]}
-  - {username: registrar, name: Registrar, roles: [{role: registrar, unit: northern}]}
-  - {username: qa, name: QA Office, roles: [{role: qa_office, unit: northern}]}
-  - {username: council.a, name: Council A, roles: [{role: academic_governance, unit: northern}]}
-  - {username: council.b, name: Council B, roles: [{role: academic_governance, unit: northern}]}
-  - {username: council.c, name: Council C, roles: [{role: academic_governance, unit: northern}]}
-  - {username: sme, name: SME, roles: [{role: sme, unit: northern}]}
-  - {username: engage, name: Engagement lead, roles: [{role: employer_engagement_lead, unit: northern}]}
-  - {username: acting.dean, name: Acting Dean}
-  - {username: outsider, name: Nobody in particular}
-"""
-
-@pytest.fixture
-def org(services: Services) -> Services:
-    services.people.load(parse_org(ORG, file="org.yaml", known_roles=services.people.known_roles), by=SYSTEM)
-    return services
-
-
-def person(org: Services, username: str) -> Caller:
-    """The caller for a person as of the clock's today (delegations are read when the caller is built)."""
-    return org.access.caller_by_name(username)
 
 
 def approve(org: Services, cid: int, gate: str, username: str, *, role: str | None = None,
             comment: str = "") -> DecisionResult:
     """``username`` approves ``gate`` as themselves (or in the place of whoever delegated to them)."""
-    return org.credentials.decide(credential_id=cid, gate=gate, verdict="approve", by=person(org, username),
+    return org.credentials.decide(credential_id=cid, gate=gate, verdict="approve", by=as_person(org, username),
                                   role=role, comment=comment)
 
 
@@ -151,7 +118,7 @@ def test_concurrent_second_and_third_council_approvals_open_the_gate_once(org: S
     for username in ("qa", "registrar", "council.a"):
         approve(org, cid, "governance_signoff", username)
     seen = org.views.get(cid, by=SYSTEM).version if with_version else None
-    callers = {username: person(org, username) for username in ("council.b", "council.c")}
+    callers = {username: as_person(org, username) for username in ("council.b", "council.c")}
     barrier = threading.Barrier(len(callers))
     outcomes: dict[str, str] = {}
 
@@ -224,7 +191,7 @@ def test_the_proposer_cannot_approve_their_own_credential(org: Services) -> None
         approve(org, cid, "feasibility_approval", "dean.business")
     # Not through a delegate either: the approval would count for the proposer.
     org.people.delegate(to_username="acting.dean", starts_on=date(2026, 9, 1), ends_on=date(2026, 9, 30),
-                        by=person(org, "dean.business"))
+                        by=as_person(org, "dean.business"))
     with pytest.raises(Forbidden, match=r"dean\.business proposed this credential"):
         approve(org, cid, "feasibility_approval", "acting.dean")
 
@@ -251,7 +218,8 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
         approve(org, cid, "governance_signoff", username)
 
     sent_back = org.credentials.decide(credential_id=cid, gate="governance_signoff", verdict="request_changes",
-                                       comment="Add an oral component to the assessment", by=person(org, "council.b"))
+                                       comment="Add an oral component to the assessment",
+                                       by=as_person(org, "council.b"))
 
     assert sent_back.fired is None and state(org, cid) == "build"
     assert missing(org, cid, "sign_off") == ["academic_governance: changes requested by council.b",
@@ -260,14 +228,14 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
     assert approvals == {"qa_office": 1, "registrar": 1, "academic_governance": 1}
 
     # A field the gate does not look at: every decision still counts, the request for changes too.
-    org.credentials.update(credential_id=cid, changes={"time_period": "10 weeks"}, by=person(org, "pm.business"))
+    org.credentials.update(credential_id=cid, changes={"time_period": "10 weeks"}, by=as_person(org, "pm.business"))
     assert missing(org, cid, "sign_off") == ["academic_governance: changes requested by council.b",
                                              "academic_governance: 2 approvals needed (1 so far)"]
     assert all(d["current"] for d in gate_decisions(org, cid, "governance_signoff"))
 
     # The change asked for, in a field the gate requires: what was decided before was decided on something else.
     org.credentials.update(credential_id=cid, changes={"assessment_type": "Project and oral defence"},
-                           by=person(org, "pm.business"))
+                           by=as_person(org, "pm.business"))
     assert state(org, cid) == "build"
     assert missing(org, cid, "sign_off") == [
         "qa_office: approval needed (the approval by qa was for an earlier version)",
@@ -277,7 +245,7 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
     assert {d["by"]: d["current"] for d in gate_decisions(org, cid, "governance_signoff")} == {
         "qa": False, "registrar": False, "council.a": False, "council.b": False}
 
-    assert [w["role"] for w in org.inbox.approvals_waiting(by=person(org, "qa"))] == ["qa_office"]
+    assert [w["role"] for w in org.inbox.approvals_waiting(by=as_person(org, "qa"))] == ["qa_office"]
 
     # Everyone looks again. Midway, the fresh approvals count and the outdated ones still do not.
     assert approve(org, cid, "governance_signoff", "qa").fired is None
@@ -322,7 +290,7 @@ def test_reopening_an_item_of_the_gate_outdates_the_approvals_made_before(org: S
 
 def test_a_delegate_decides_for_the_dean_within_the_dates(org: Services) -> None:
     org.people.delegate(to_username="acting.dean", starts_on=date(2026, 8, 25), ends_on=date(2026, 9, 10),
-                        by=person(org, "dean.business"))
+                        by=as_person(org, "dean.business"))
     cid = at_feasibility(org)
 
     result = approve(org, cid, "feasibility_approval", "acting.dean", comment="For the dean, who is away")
@@ -337,11 +305,11 @@ def test_a_delegate_decides_for_the_dean_within_the_dates(org: Services) -> None
 
 def test_a_delegates_decision_shows_who_acted_and_for_whom(org: Services) -> None:
     org.people.delegate(to_username="acting.dean", starts_on=date(2026, 9, 1), ends_on=date(2026, 9, 1),
-                        by=person(org, "dean.business"))
+                        by=as_person(org, "dean.business"))
     cid = at_feasibility(org)
 
     org.credentials.decide(credential_id=cid, gate="feasibility_approval", verdict="request_changes",
-                           comment="Budget is too thin", by=person(org, "acting.dean"))
+                           comment="Budget is too thin", by=as_person(org, "acting.dean"))
 
     assert gate_decisions(org, cid, "feasibility_approval") == [
         {"role": "dean", "by": "dean.business", "actor": "acting.dean", "verdict": "request_changes",
@@ -354,21 +322,21 @@ def test_a_delegates_decision_shows_who_acted_and_for_whom(org: Services) -> Non
 
 def test_a_delegation_stops_after_its_last_day(org: Services, clock: ManualClock) -> None:
     org.people.delegate(to_username="acting.dean", starts_on=date(2026, 9, 1), ends_on=date(2026, 9, 3),
-                        by=person(org, "dean.business"))
+                        by=as_person(org, "dean.business"))
     cid = at_feasibility(org)
     clock.advance(timedelta(days=2))  # 3 September: the last day still counts
-    assert [w["credential_id"] for w in org.inbox.approvals_waiting(by=person(org, "acting.dean"))] == [cid]
+    assert [w["credential_id"] for w in org.inbox.approvals_waiting(by=as_person(org, "acting.dean"))] == [cid]
 
     clock.advance(timedelta(days=1))  # 4 September
     with pytest.raises((Forbidden, NotFound)):
         approve(org, cid, "feasibility_approval", "acting.dean")
-    assert org.inbox.approvals_waiting(by=person(org, "acting.dean")) == []
+    assert org.inbox.approvals_waiting(by=as_person(org, "acting.dean")) == []
     assert state(org, cid) == "feasibility"
 
 
 def test_a_delegation_starting_later_does_not_count_yet(org: Services, clock: ManualClock) -> None:
     org.people.delegate(to_username="acting.dean", starts_on=date(2026, 9, 5), ends_on=date(2026, 9, 12),
-                        by=person(org, "dean.business"))
+                        by=as_person(org, "dean.business"))
     cid = at_feasibility(org)
     with pytest.raises((Forbidden, NotFound)):
         approve(org, cid, "feasibility_approval", "acting.dean")
@@ -378,17 +346,17 @@ def test_a_delegation_starting_later_does_not_count_yet(org: Services, clock: Ma
 
 
 def test_a_revoked_delegation_stops_working(org: Services) -> None:
-    dean = person(org, "dean.business")
+    dean = as_person(org, "dean.business")
     delegation = org.people.delegate(to_username="acting.dean", starts_on=date(2026, 9, 1),
                                      ends_on=date(2026, 9, 30), by=dean)
     cid = at_feasibility(org)
-    assert len(org.inbox.approvals_waiting(by=person(org, "acting.dean"))) == 1
+    assert len(org.inbox.approvals_waiting(by=as_person(org, "acting.dean"))) == 1
 
     org.people.revoke_delegation(delegation_id=delegation, by=dean)
 
     with pytest.raises((Forbidden, NotFound)):
         approve(org, cid, "feasibility_approval", "acting.dean")
-    assert org.inbox.approvals_waiting(by=person(org, "acting.dean")) == []
+    assert org.inbox.approvals_waiting(by=as_person(org, "acting.dean")) == []
     assert state(org, cid) == "feasibility"
 
 
@@ -396,25 +364,25 @@ def test_a_delegation_for_another_role_does_not_carry_the_dean_role(org: Service
     org.people.assign(user_id=org.people.user_id("dean.business"), role="finance",
                       unit_id=org.people.unit_id("business"), by=SYSTEM)
     org.people.delegate(to_username="acting.dean", role="finance", starts_on=date(2026, 9, 1),
-                        ends_on=date(2026, 9, 30), by=person(org, "dean.business"))
+                        ends_on=date(2026, 9, 30), by=as_person(org, "dean.business"))
     cid = at_feasibility(org)
 
     with pytest.raises(Forbidden, match="needs one of the roles dean"):
         approve(org, cid, "feasibility_approval", "acting.dean")
     with pytest.raises(InvalidInput):  # naming the dean role does not help
         approve(org, cid, "feasibility_approval", "acting.dean", role="finance")
-    assert org.inbox.approvals_waiting(by=person(org, "acting.dean")) == []
+    assert org.inbox.approvals_waiting(by=as_person(org, "acting.dean")) == []
     assert state(org, cid) == "feasibility"
 
 
 def test_approvals_waiting_for_the_dean_their_delegate_and_not_another_dean(org: Services) -> None:
     org.people.delegate(to_username="acting.dean", role="dean", starts_on=date(2026, 9, 1),
-                        ends_on=date(2026, 9, 30), by=person(org, "dean.business"))
+                        ends_on=date(2026, 9, 30), by=as_person(org, "dean.business"))
     cid = at_feasibility(org)
 
     def waiting(username: str) -> list[tuple[int, str, str, str | None]]:
         return [(w["credential_id"], w["gate"], w["role"], w["on_behalf_of"])
-                for w in org.inbox.approvals_waiting(by=person(org, username))]
+                for w in org.inbox.approvals_waiting(by=as_person(org, username))]
 
     assert waiting("acting.dean") == [(cid, "feasibility_approval", "dean", "dean.business")]
     assert waiting("dean.business") == [(cid, "feasibility_approval", "dean", None)]
@@ -429,7 +397,7 @@ def test_approvals_waiting_follow_the_stages_and_the_quorum(org: Services) -> No
     cid = at_build(org)
 
     def waiting(username: str) -> list[str]:
-        return [w["role"] for w in org.inbox.approvals_waiting(by=person(org, username))
+        return [w["role"] for w in org.inbox.approvals_waiting(by=as_person(org, username))
                 if w["credential_id"] == cid]
 
     assert (waiting("qa"), waiting("registrar"), waiting("council.a")) == (["qa_office"], [], [])
@@ -450,14 +418,15 @@ def test_only_an_administrator_overrides_with_a_reason_and_the_history_keeps_wha
     reason = "Council meeting cancelled; chair approved by email"
 
     with pytest.raises(Forbidden, match="only an administrator"):
-        org.credentials.override(credential_id=cid, trigger="sign_off", comment=reason, by=person(org, "pm.business"))
+        org.credentials.override(credential_id=cid, trigger="sign_off", comment=reason,
+                                 by=as_person(org, "pm.business"))
     with pytest.raises(InvalidInput, match="at least 10 characters"):
         org.credentials.override(credential_id=cid, trigger="sign_off", comment="  too short  ",
-                                 by=person(org, "admin"))
+                                 by=as_person(org, "admin"))
     assert state(org, cid) == "build"
 
     outcome = org.credentials.override(credential_id=cid, trigger="sign_off", comment=reason,
-                                       by=person(org, "admin"))
+                                       by=as_person(org, "admin"))
 
     assert (outcome.source, outcome.dest) == ("build", "launch") and state(org, cid) == "launch"
     event = org.views.history(cid, by=SYSTEM)[-1]
@@ -473,7 +442,7 @@ def test_tasks_list_the_checklist_items_the_callers_roles_own(org: Services) -> 
     cid = at_feasibility(org, leave_open=("curricular_proposal_started", "qa_proposal_started", "one_pager"))
 
     def tasks(username: str) -> list[tuple[int, str, str]]:
-        return [(t["credential_id"], t["item"], t["owner"]) for t in org.inbox.tasks(by=person(org, username))]
+        return [(t["credential_id"], t["item"], t["owner"]) for t in org.inbox.tasks(by=as_person(org, username))]
 
     assert tasks("sme") == [(cid, "curricular_proposal_started", "sme")]
     assert tasks("qa") == [(cid, "qa_proposal_started", "qa_office")]
@@ -481,5 +450,5 @@ def test_tasks_list_the_checklist_items_the_callers_roles_own(org: Services) -> 
     assert tasks("dean.business") == tasks("engage") == tasks("outsider") == []
 
     org.credentials.set_item(credential_id=cid, item="curricular_proposal_started", done=True,
-                             by=person(org, "sme"))
+                             by=as_person(org, "sme"))
     assert tasks("sme") == []

@@ -22,12 +22,11 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.conftest import DEFINITIONS, ROOT
-from tests.notify.mailing import ORG_WITHOUT_PASSWORDS, load_org
+from tests.conftest import settings_for
+from tests.organisation import ORG, load_org
 from tests.services.crash_burst import Burst, Sent, Served, Step, launch, script, server_environment
 from tests.steps import SUMMARY, SYSTEM, at_feasibility
 from workflow.cli import app
-from workflow.config import Settings
 from workflow.context import Services
 from workflow.engine.timers import plan
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, OUTBOX, TIMER
@@ -67,14 +66,12 @@ class Stored:
 
 def test_a_server_killed_mid_burst_keeps_every_acknowledged_action_and_half_writes_nothing(
         database_url: str, tmp_path: Path) -> None:
-    settings = Settings(environment="test", database_url=database_url, data_dir=tmp_path / "data",
-                        definitions_dir=DEFINITIONS, notifications_dir=ROOT / "notifications", scheduler_in_app=False)
-    services = Services.start(settings)
+    services = Services.start(settings_for(database_url, tmp_path / "data"))
     env = server_environment(database_url, tmp_path)
     first: Served | None = None
     second: Served | None = None
     try:
-        load_org(services, ORG_WITHOUT_PASSWORDS + PEOPLE)
+        load_org(services, ORG + PEOPLE)
         first = launch(env, tmp_path / "serve-1.log", workers=1)  # it starts while the credentials are made
         users = set(OWNERS.values()) | {user for users in APPROVERS.values() for user in users}
         tokens = {user: services.auth.create_token(services.people.user_id(user), "burst").token for user in users}

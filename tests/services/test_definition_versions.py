@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import DEFINITIONS
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
-
-ROOT = Path(__file__).resolve().parents[2]
 
 SYSTEM = Caller.system("test")
 as_ = Caller.system  # acting as a named person, with the system's rights
@@ -19,7 +18,7 @@ def test_changed_text_becomes_a_new_version_and_old_credentials_keep_theirs(sett
                                                                              clock: ManualClock) -> None:
     folder = tmp_path / "defs"
     folder.mkdir()
-    original = (ROOT / "definitions" / "microcredential.yaml").read_text()
+    original = (DEFINITIONS / "microcredential.yaml").read_text()
     (folder / "microcredential.yaml").write_text(original)
     first = Services.start(settings.model_copy(update={"definitions_dir": folder}), clock)
     try:

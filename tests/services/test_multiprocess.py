@@ -29,8 +29,10 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.conftest import DEFINITIONS, ROOT
-from tests.notify.mailing import ORG_WITHOUT_PASSWORDS, MailServer, free_port, load_org, message_id
+from tests.conftest import DEFINITIONS, ROOT, settings_for
+from tests.notify.mailing import MailServer, message_id
+from tests.organisation import ORG, load_org
+from tests.serving import free_port, wait_until_up
 from tests.steps import at_feasibility
 from workflow.cli import connection_budget
 from workflow.clock import ManualClock
@@ -81,7 +83,7 @@ def processes(env: dict[str, str], tmp_path: Path) -> Iterator[list[Server]]:
             servers.append(Server(process, f"http://127.0.0.1:{port}/api/v1", log))
     try:
         for server in servers:
-            wait_until_up(server)
+            wait_until_up(server.base.removesuffix("/api/v1"), server.process, server.log, seconds=90)
         yield servers
     finally:
         for process, _ in started:
@@ -97,19 +99,6 @@ def processes(env: dict[str, str], tmp_path: Path) -> Iterator[list[Server]]:
             assert "Traceback" not in out, out
             if "serve" in log.name:
                 assert "Application shutdown complete" in out, out  # stopped gracefully, scheduler included
-
-
-def wait_until_up(server: Server) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(server.base.removesuffix("/api/v1") + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"workflow serve did not start:\n{server.log.read_text()}")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -188,11 +177,9 @@ def test_two_servers_and_two_schedulers_share_one_database_under_load(pg_url: st
     mail = MailServer(free_port())
     mail.start()
     past = ManualClock(datetime.now(UTC) - timedelta(days=30))
-    settings = Settings(environment="test", database_url=pg_url, data_dir=tmp_path, definitions_dir=DEFINITIONS,
-                        notifications_dir=ROOT / "notifications", scheduler_in_app=False)
-    services = Services.start(settings, past)
+    services = Services.start(settings_for(pg_url, tmp_path), past)
     try:
-        load_org(services, ORG_WITHOUT_PASSWORDS + DEPUTY)
+        load_org(services, ORG + DEPUTY)
         tokens = {user: services.auth.create_token(services.people.user_id(user), "load").token
                   for user in ("dean.business", "dean.deputy", "pm.business")}
         first = seed_batch(services, BATCH)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from tests.conftest import ROOT, settings_for
 from workflow.clock import ManualClock
-from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
 from workflow.store.tables import CREDENTIAL, EVENT, TIMER
@@ -25,9 +25,7 @@ PAST = datetime(2025, 1, 1, tzinfo=UTC)  # everything created "then" is long due
 
 
 def seeded(url: str, tmp_path: Path, count: int) -> Services:
-    settings = Settings(environment="test", database_url=url, data_dir=tmp_path, definitions_dir=TICKER,
-                        notifications_dir=TICKER.parents[2] / "notifications", scheduler_in_app=False)
-    services = Services.start(settings, ManualClock(PAST))
+    services = Services.start(settings_for(url, tmp_path, definitions_dir=TICKER), ManualClock(PAST))
     system = Caller.system("seed")
     for n in range(count):
         services.credentials.create(definition="ticker", title=f"Ticker {n}", by=system)
@@ -37,7 +35,7 @@ def seeded(url: str, tmp_path: Path, count: int) -> Services:
 def scheduler_process(url: str, tmp_path: Path, name: str, lease: float = 2.0) -> subprocess.Popen[str]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WORKFLOW_")},
            "WORKFLOW_DATABASE_URL": url, "WORKFLOW_DEFINITIONS_DIR": str(TICKER),
-           "WORKFLOW_NOTIFICATIONS_DIR": str(TICKER.parents[2] / "notifications"),
+           "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications"),
            "WORKFLOW_DATA_DIR": str(tmp_path), "WORKFLOW_TIMER_LEASE_SECONDS": str(lease)}
     with (tmp_path / f"{name}.log").open("w") as log:  # the child keeps its own copy of the file
         return subprocess.Popen([sys.executable, "-m", "workflow.cli", "scheduler", "--once"], env=env, stdout=log,

@@ -17,30 +17,17 @@ from alembic import command
 from sqlalchemy import Connection, Engine, column, create_engine, delete, insert, select, table, text, update
 from typer.testing import CliRunner
 
+from tests.conftest import settings_for
 from tests.steps import SYSTEM, at_feasibility
 from workflow.cli import app
 from workflow.clock import ManualClock
-from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.audit import Finding, verify, verify_database
-from workflow.services.orgfile import parse_org
 from workflow.store.database import Database
 from workflow.store.history import chain_rows
 from workflow.store.migrate import alembic_config, upgrade
 from workflow.store.tables import CREDENTIAL, EVENT, GENESIS
 from workflow.store.types import JSONDocument, UTCDateTime
-
-ROOT = Path(__file__).resolve().parents[2]
-ORG = """
-units:
-  - {key: northern, name: Northern College, kind: institution}
-  - {key: business, name: Faculty of Business, kind: faculty, parent: northern}
-users:
-  - {username: admin, name: Admin, admin: true}
-  - {username: pm.business, name: PM Business,
-     roles: [{role: project_manager, unit: business}, {role: initiative_lead, unit: business}]}
-  - {username: dean.business, name: Dean of Business, roles: [{role: dean, unit: business}]}
-"""
 
 
 def walk(org: Services, clock: ManualClock) -> int:
@@ -54,12 +41,6 @@ def walk(org: Services, clock: ManualClock) -> int:
     org.credentials.override(credential_id=cid, trigger="approve_feasibility", by=org.access.caller_by_name("admin"),
                              comment="Approved by the dean in the council meeting")
     return cid
-
-
-@pytest.fixture
-def org(services: Services) -> Services:
-    services.people.load(parse_org(ORG, file="org.yaml", known_roles=services.people.known_roles), by=SYSTEM)
-    return services
 
 
 @pytest.fixture
@@ -295,10 +276,7 @@ def test_an_existing_history_is_chained_when_the_database_is_upgraded(database_u
     finally:
         database.dispose()
 
-    settings = Settings(environment="test", database_url=database_url, data_dir=tmp_path / "data",
-                        definitions_dir=ROOT / "definitions", notifications_dir=ROOT / "notifications",
-                        scheduler_in_app=False)
-    services = Services.start(settings, clock)
+    services = Services.start(settings_for(database_url, tmp_path / "data"), clock)
     try:  # the service carries on from the migrated head
         services.credentials.update(credential_id=1, changes={"credits": 2}, by=SYSTEM)
         report = verify_database(services.database, [1, 2])

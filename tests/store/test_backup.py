@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -20,11 +17,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, inspect, select, update
 
-from tests.conftest import DEFINITIONS, POSTGRES_URL, ROOT
+from tests.conftest import POSTGRES_URL, settings_for
 from tests.databases import postgres_schema
+from tests.organisation import load_org
 from tests.steps import SYSTEM, at_feasibility, tick
 from workflow.clock import ManualClock
-from workflow.config import Settings
 from workflow.context import Services
 from workflow.demo.college import PASSWORD, seed
 from workflow.errors import BackupError
@@ -44,26 +41,9 @@ units:
   - {key: business, name: Faculty of Business, kind: faculty, parent: academic}
 """
 
-SMALL_ORG = """
-units:
-  - {key: northern, name: Northern College, kind: institution}
-  - {key: business, name: Faculty of Business, kind: faculty, parent: northern}
-users:
-  - {username: admin, name: Admin, admin: true}
-  - {username: dean.business, name: Dean of Business, roles: [{role: dean, unit: business}]}
-  - {username: pm.business, name: PM Business,
-     roles: [{role: project_manager, unit: business}, {role: initiative_lead, unit: business}]}
-"""
-
-
-def settings_for(url: str, tmp_path: Path) -> Settings:
-    return Settings(environment="test", database_url=url, data_dir=tmp_path / "data", definitions_dir=DEFINITIONS,
-                    notifications_dir=ROOT / "notifications", scheduler_in_app=False)
-
-
 @contextmanager
 def started(url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Services]:
-    services = Services.start(settings_for(url, tmp_path), clock)
+    services = Services.start(settings_for(url, tmp_path / "data"), clock)
     try:
         yield services
     finally:
@@ -186,9 +166,9 @@ def test_a_sqlite_backup_restores_into_postgresql(pg_url: str, tmp_path: Path, c
 
 
 def small_backup(url: str, tmp_path: Path, clock: ManualClock, name: str = "small.backup.gz") -> Path:
-    """A backup of a small organisation with one credential in feasibility."""
+    """A backup of the test organisation with one credential in feasibility."""
     with started(url, tmp_path, clock) as org:
-        org.people.load(parse_org(SMALL_ORG, file="org.yaml", known_roles=org.people.known_roles), by=SYSTEM)
+        load_org(org)
         at_feasibility(org)
         return backup(org.database, tmp_path / name, clock=clock).path
 
@@ -199,7 +179,7 @@ def test_a_target_holding_data_is_refused_unless_forced(database_url: str, tmp_p
     before = table_rows(database_url)
     with fresh_database(kind_of(database_url), tmp_path, "busy.db") as target_url:
         with started(target_url, tmp_path, clock) as org:
-            org.people.load(parse_org(SMALL_ORG, file="org.yaml", known_roles=org.people.known_roles), by=SYSTEM)
+            load_org(org)
             for title in ("Welding basics", "Bookkeeping", "Forklift safety"):
                 org.credentials.create(definition="microcredential", title=title, by=SYSTEM)
         held = table_rows(target_url)
@@ -257,7 +237,7 @@ def test_rows_postgresql_refuses_roll_the_whole_restore_back(pg_url: str, tmp_pa
                                                               clock: ManualClock) -> None:
     source = f"sqlite:///{tmp_path / 'lax.db'}"
     with started(source, tmp_path, clock) as org:  # SQLite keeps text longer than a column's declared length
-        org.people.load(parse_org(SMALL_ORG, file="org.yaml", known_roles=org.people.known_roles), by=SYSTEM)
+        load_org(org)
         with org.database.begin() as conn:
             conn.execute(update(ORG_UNIT).where(ORG_UNIT.c.key == "business").values(name="Business " * 40))
         path = backup(org.database, tmp_path / "lax.gz", clock=clock).path
@@ -376,32 +356,21 @@ def test_nothing_is_written_from_a_database_without_a_schema_nor_read_from_a_mis
         empty.dispose()
 
 
-def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
-    def run(data: str, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "WORKFLOW_DATA_DIR": str(tmp_path / data),
-               "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
-               "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications")}
-        env.pop("WORKFLOW_DATABASE_URL", None)
-        result = subprocess.run([sys.executable, "-m", "workflow.cli", *args], capture_output=True, text=True,
-                                env=env, cwd=tmp_path, timeout=120)
-        assert "Traceback" not in result.stdout + result.stderr
-        assert (result.returncode == 0) is ok, result.stdout + result.stderr
-        return result
-
-    run("college", "db", "upgrade")
-    run("college", "demo")
-    written = run("college", "backup", "college.gz").stdout
+def test_backup_and_restore_from_the_command_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("db", "upgrade", data="college")
+    run("demo", data="college")
+    written = run("backup", "college.gz", data="college").stdout
     assert "written to college.gz" in written
     assert re.search(r"credential +5\n", written) and re.search(r"app_user +21\n", written)
 
-    restored = run("spare", "restore", "college.gz").stdout
+    restored = run("restore", "college.gz", data="spare").stdout
     assert re.search(r"credential +5\n", restored) and "database is up to date" in restored
-    listing = run("spare", "credentials", "list", "--as", "pm.garcia").stdout
+    listing = run("credentials", "list", "--as", "pm.garcia", data="spare").stdout
     assert "Supply-chain analytics" in listing and "Warehouse safety leadership" in listing
 
-    refused = run("spare", "restore", "college.gz", ok=False).stderr
+    refused = run("restore", "college.gz", ok=False, data="spare").stderr
     assert "error: the target database already holds rows" in refused and "--force" in refused
     (tmp_path / "damaged.gz").write_bytes((tmp_path / "college.gz").read_bytes()[:-200])
-    damaged = run("spare", "restore", "damaged.gz", "--force", ok=False).stderr
+    damaged = run("restore", "damaged.gz", "--force", ok=False, data="spare").stderr
     assert re.search(r"error: damaged\.gz:\d+: the file is truncated or corrupt", damaged)
-    assert re.search(r"credential +5\n", run("spare", "restore", "college.gz", "--force").stdout)
+    assert re.search(r"credential +5\n", run("restore", "college.gz", "--force", data="spare").stdout)

@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.web.organisation import PASSWORD
+from tests.organisation import PASSWORD
 
 
 def sign_in(client: TestClient, username: str) -> str:

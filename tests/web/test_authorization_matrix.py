@@ -34,7 +34,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,12 +44,11 @@ from httpx2 import Response
 from sqlalchemy import func, select
 from starlette.routing import BaseRoute, Match, Mount, Route
 
-from tests.web.organisation import PASSWORD
+from tests.organisation import PASSWORD
 from workflow.config import Settings
 from workflow.context import Services
-from workflow.services import people as people_module
 from workflow.services.access import Caller
-from workflow.services.auth import SESSION, TOKEN, hash_password
+from workflow.services.auth import SESSION, TOKEN
 from workflow.store.people import ASSIGNMENT, DELEGATION, USER
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
 from workflow.web.app import create_app
@@ -693,18 +691,6 @@ def run_cell(world: World, key: str) -> list[str]:
 
 
 # -- fixtures -------------------------------------------------------------------------------------------------
-
-
-@cache
-def _hash_once(password: str) -> str:
-    return hash_password(password)
-
-
-@pytest.fixture(autouse=True)
-def _hash_each_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every user of the test organisation has the same password: one Argon2 hash of it serves them all (hashing it
-    anew for each user of each world would take most of this file's time). Autouse, so it precedes ``org``."""
-    monkeypatch.setattr(people_module, "hash_password", _hash_once, raising=False)
 
 
 @pytest.fixture

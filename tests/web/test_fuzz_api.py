@@ -36,18 +36,15 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import update
 
+from tests.conftest import settings_for
 from tests.databases import postgres_schema
-from tests.web.organisation import ORG
+from tests.organisation import load_org
 from workflow.clock import ManualClock
-from workflow.config import Settings
 from workflow.context import Services
-from workflow.services.access import Caller
-from workflow.services.orgfile import parse_org
 from workflow.store.people import USER
 from workflow.web.app import create_app
 from workflow.web.ui.pages import LOGIN_CSRF_COOKIE
 
-ROOT = Path(__file__).resolve().parents[2]
 CALLERS = ("admin", "dean.business", "pm.business", "registrar")
 # Every answer conforms, and a request the document calls invalid is refused (4xx). Not `positive_data_acceptance`:
 # a request the document calls valid may still break a rule of the workflow (a rejection needs a comment, one
@@ -60,14 +57,8 @@ FUZZ = {"deadline": None, "derandomize": True, "database": None,
         "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]}
 
 
-def _settings(database_url: str, data_dir: Path) -> Settings:
-    return Settings(environment="test", database_url=database_url, data_dir=data_dir,
-                    definitions_dir=ROOT / "definitions", notifications_dir=ROOT / "notifications",
-                    scheduler_in_app=False)
-
-
 # The document does not depend on the database: it is read from an app that is never started.
-DOCUMENT = create_app(_settings("sqlite://", Path("unused"))).openapi()
+DOCUMENT = create_app(settings_for("sqlite://", Path("unused"))).openapi()
 schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=schemathesis.Config.from_dict({"seed": SEED}))
 # PostgreSQL gets random requests only; the boundary-value phase (a fixed set, hundreds of requests) runs on SQLite.
 pg_schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=schemathesis.Config.from_dict(
@@ -93,12 +84,9 @@ class Api:
 
 
 def _serve(database_url: str, data_dir: Path) -> Iterator[Api]:
-    services = Services.start(_settings(database_url, data_dir), ManualClock(datetime(2026, 9, 1, 9, tzinfo=UTC)))
+    services = Services.start(settings_for(database_url, data_dir), ManualClock(datetime(2026, 9, 1, 9, tzinfo=UTC)))
     try:
-        services.people.load(parse_org(ORG, file="org.yaml", known_roles=services.people.known_roles),
-                             by=Caller.system("test"))
-        with services.database.begin() as conn:
-            conn.execute(update(USER).values(email=USER.c.username + "@test.example"))
+        load_org(services)
         for unit, owner in (("logistics", "pm.business"), ("health", "pm.health")):  # ids 1 and 2 exist
             services.credentials.create(definition="microcredential", title=f"Fuzzed in {unit}",
                                         by=services.access.caller_by_name(owner),

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import as_person
+from tests.organisation import as_person
 from workflow.context import Services
 from workflow.web.app import create_app
 

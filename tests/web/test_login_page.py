@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.web.organisation import PASSWORD
+from tests.organisation import PASSWORD
 
 
 def form_token(client: TestClient, next_: str = "/docs") -> str:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.web.organisation import PASSWORD
+from tests.organisation import PASSWORD
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.services.auth import ADDRESS_LIMIT, COOLING, USERNAME_LIMIT, AuthService

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import as_person
+from tests.organisation import as_person
 from workflow.context import Services
 
 

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from tests.web.organisation import ORG, PASSWORD
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.conftest import DEFINITIONS, ROOT
+from tests.organisation import ORG, PASSWORD
+from tests.serving import free_port, wait_until_up
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A served instance with the test organisation; yields (base URL, an API token of pm.business)."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WORKFLOW_")},
-           "WORKFLOW_DATA_DIR": str(tmp_path / "data"), "WORKFLOW_DEFINITIONS_DIR": str(ROOT / "definitions"),
+           "WORKFLOW_DATA_DIR": str(tmp_path / "data"), "WORKFLOW_DEFINITIONS_DIR": str(DEFINITIONS),
            "WORKFLOW_NOTIFICATIONS_DIR": str(ROOT / "notifications"),
            "WORKFLOW_COOKIE_SECURE": "false"}
     cli = [sys.executable, "-m", "workflow.cli"]
@@ -43,16 +35,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"workflow serve did not start:\n{(tmp_path / 'serve.log').read_text()}")
-            time.sleep(0.2)
+        wait_until_up(base, process, tmp_path / "serve.log")
         yield base, token
     finally:
         process.send_signal(signal.SIGINT)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,12 +16,13 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.web.organisation import PASSWORD
+from tests.conftest import ROOT
+from tests.organisation import PASSWORD
+from tests.serving import free_port
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.web.app import create_app
 
-ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("WORKFLOW_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -51,16 +51,10 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(org: Services) -> Iterator[str]:
     """The app on a free port of 127.0.0.1, in this process (so the test's clock and database are the app's)."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(org.settings, services=org), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     running = uvicorn.Server(config)
