@@ -39,6 +39,7 @@ run: install
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install lint browser
 	$(BIN)/pytest
