@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from workflow.clock import Clock
@@ -30,12 +30,8 @@ from workflow.services.facts import DECISIONS, ENTRIES, current, gather
 from workflow.services.notices import Notices
 from workflow.store import history
 from workflow.store.database import Database
-from workflow.store.history import History
+from workflow.store.history import CredentialRow, History
 from workflow.store.orgtree import OrgTree
-from workflow.store.tables import CREDENTIAL
-
-_CID: BindParameter[int] = bindparam("cid")
-_LOCK = select(CREDENTIAL).where(CREDENTIAL.c.id == _CID).with_for_update()
 
 
 @dataclass
@@ -48,12 +44,12 @@ class Action:
     """
 
     conn: Connection
-    row: Row[Any]
+    row: CredentialRow
     engine: Engine
     by: Caller
     history: History
     changes: dict[str, Any] = field(default_factory=dict)
-    latest: Row[Any] | None = None  # the row as the last write of this action left it
+    written: bool = False  # whether a write of this action has changed the row (see latest())
     queued: list[Queued] = field(default_factory=list)
     holders: dict[str, int] = field(default_factory=dict)
     _tree: OrgTree | None = None
@@ -82,6 +78,10 @@ class Action:
 
     def value(self, column: str) -> Any:
         return self.changes.get(column, getattr(self.row, column))
+
+    def latest(self) -> CredentialRow | Row[Any]:
+        """The credential row as this action's writes so far have left it (read again only if they changed it)."""
+        return history.reread(self.conn, self.id) if self.written else self.row
 
     def tree(self, access: AccessService) -> OrgTree:
         """The org tree, read once per action."""
@@ -151,7 +151,7 @@ class Actions:
         """
         try:
             with self.db.begin() as conn:
-                row = conn.execute(_LOCK, {"cid": credential_id}).first()
+                row = history.lock(conn, credential_id)
                 if row is None or not by.can_view(row.id, row.org_unit_id):
                     raise NotFound("credential", credential_id)
                 if expected_version is not None and row.version != expected_version:
@@ -172,9 +172,8 @@ class Actions:
 
     def write(self, act: Action) -> None:
         """Store what the action has recorded so far (see :func:`workflow.store.history.write`)."""
-        latest = history.write(act.conn, act.history, act.changes)
-        if latest is not None:
-            act.latest = latest
+        if history.write(act.conn, act.history, act.changes):
+            act.written = True
 
     def record(self, act: Action, kind: str, *, comment: str = "", trigger: str | None = None,
                from_state: str | None = None, to_state: str | None = None,
