@@ -26,11 +26,11 @@ from workflow.errors import Conflict, NotFound, StaleVersion
 from workflow.notify.outbox import CredentialRef, Notice, Notifier, Queued
 from workflow.services.access import AccessService, Caller
 from workflow.services.definitions import DefinitionRegistry
-from workflow.services.facts import DECISIONS, ENTRIES, current, gather
+from workflow.services.facts import current, gather
 from workflow.services.notices import Notices
 from workflow.store import history
 from workflow.store.database import Database
-from workflow.store.history import CredentialRow, History
+from workflow.store.history import CredentialRow, DecisionRow, History
 from workflow.store.orgtree import OrgTree
 
 
@@ -54,7 +54,7 @@ class Action:
     holders: dict[str, int] = field(default_factory=dict)
     _tree: OrgTree | None = None
     _entries: list[Any] | None = None
-    _decisions: list[Any] | None = None
+    _decisions: list[DecisionRow] | None = None
 
     @property
     def id(self) -> int:
@@ -92,38 +92,24 @@ class Action:
     def entries(self) -> dict[str, Any]:
         """The checklist entries of the current rounds (all rounds are read once per action)."""
         if self._entries is None:
-            self._entries = list(self.conn.execute(ENTRIES, {"cid": self.id}))
+            self._entries = history.read_entries(self.conn, self.id)
         return current(self._entries, self.rounds)
 
-    def decisions(self) -> list[Any]:
+    def decisions(self) -> list[DecisionRow]:
         """Every gate decision on the credential, oldest first: read once per action, then kept up to date."""
         if self._decisions is None:
-            self._decisions = list(self.conn.execute(DECISIONS, {"cid": self.id}))
+            self._decisions = history.read_decisions(self.conn, self.id)
         return self._decisions
 
     def decided(self, row: Mapping[str, Any]) -> None:
         """Keep a decision this action has just stored."""
         if self._decisions is not None:
-            self._decisions.append(_Decided(row["gate"], row["round"], row["role"], row["actor"], row["principal"],
-                                            row["verdict"], row["comment"], row["seen"]))
+            self._decisions.append(DecisionRow(row["gate"], row["round"], row["role"], row["actor"],
+                                               row["principal"], row["verdict"], row["comment"], row["seen"]))
 
     def ref(self) -> CredentialRef:
         """The credential as its messages name it."""
         return CredentialRef(self.id, str(self.value("title")), self.state, self.row.org_unit_id)
-
-
-@dataclass(frozen=True)
-class _Decided:
-    """A decision as stored (the columns ``DECISIONS`` reads)."""
-
-    gate: str
-    round: int
-    role: str
-    actor: str
-    principal: str
-    verdict: str
-    comment: str
-    seen: Any
 
 
 class Actions:

@@ -33,7 +33,8 @@ from workflow.errors import StaleVersion
 from workflow.store.frozen import CONTENT, GENESIS, event_hash
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, OUTBOX, TIMER
 
-__all__ = ["CONTENT", "GENESIS", "CredentialRow", "Head", "History", "chain_rows", "event_hash"]
+__all__ = ["CONTENT", "GENESIS", "CredentialRow", "DecisionRow", "EntryRow", "Head", "History", "chain_rows",
+           "event_hash"]
 
 KIND_OF_TIMER = {"remind": "reminder", "escalate": "escalation", "warn": "warning"}
 """The history event a timer that does not fire a transition records."""
@@ -217,6 +218,69 @@ def lock(conn: Connection, credential_id: int) -> CredentialRow | None:
         results = _RESULTS[dialect.name] = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
     return CredentialRow(*(v if convert is None or v is None else convert(v)
                            for convert, v in zip(results, found, strict=True)))
+
+
+class EntryRow(NamedTuple):
+    """A checklist entry as an action reads it."""
+
+    id: int
+    credential_id: int
+    item_key: str
+    round: int
+    done: bool
+    note: str
+    actor: str
+    updated_at: datetime
+
+
+class DecisionRow(NamedTuple):
+    """A gate decision as an action reads it (what the engine's facts need)."""
+
+    gate: str
+    round: int
+    role: str
+    actor: str
+    principal: str
+    verdict: str
+    comment: str
+    seen: Any
+
+
+assert EntryRow._fields == tuple(CHECKLIST_ENTRY.c.keys()), "EntryRow must follow the checklist_entry table"
+
+
+def _select(conn: Connection, key: str, table: Table, columns: Sequence[str], tail: str,
+            params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``SELECT columns FROM table WHERE credential_id = ? tail``, converted as SQLAlchemy would."""
+    dialect = conn.dialect
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        return (f"SELECT {', '.join(columns)} FROM {table.name} WHERE credential_id = {p}{tail}",
+                [table.c.credential_id])
+
+    cursor = _execute(conn, _raw(conn, key, build), params)
+    found = cursor.fetchall()
+    cursor.close()
+    results = _RESULTS.get(f"{dialect.name}:{key}")
+    if results is None:
+        results = _RESULTS[f"{dialect.name}:{key}"] = tuple(
+            table.c[name].type._cached_result_processor(dialect, None) for name in columns)
+    if not any(results):
+        return [tuple(row) for row in found]
+    return [tuple(v if convert is None or v is None else convert(v) for convert, v in zip(results, row, strict=True))
+            for row in found]
+
+
+def read_entries(conn: Connection, credential_id: int) -> list[EntryRow]:
+    """A credential's checklist entries, of every round."""
+    return [EntryRow(*row) for row in _select(conn, "entries", CHECKLIST_ENTRY, EntryRow._fields, "",
+                                               (credential_id,))]
+
+
+def read_decisions(conn: Connection, credential_id: int) -> list[DecisionRow]:
+    """A credential's gate decisions, of every round, oldest first."""
+    return [DecisionRow(*row) for row in _select(conn, "decisions", GATE_DECISION, DecisionRow._fields,
+                                                 " ORDER BY id", (credential_id,))]
 
 
 def reread(conn: Connection, credential_id: int) -> Row[Any]:
