@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from workflow.engine.timers import PlannedTimer
 from workflow.errors import StaleVersion
 from workflow.store.frozen import CONTENT, GENESIS, event_hash
+from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, OUTBOX, TIMER
 
 __all__ = ["CONTENT", "GENESIS", "CredentialRow", "DecisionRow", "EntryRow", "Head", "History", "chain_rows",
@@ -444,6 +445,76 @@ def timer_done(conn: Connection, timer_id: int, outcome: str, at: datetime) -> N
 
 
 # -- the outbox -------------------------------------------------------------------------------------------------
+
+class HolderRow(NamedTuple):
+    """Someone holding a role on a credential, as addressing reads them."""
+
+    role: str
+    id: int
+    username: str
+    display_name: str
+    email: str
+    digest_hour: int | None
+
+
+class InboxRow(NamedTuple):
+    """A department inbox above a credential, as addressing reads it."""
+
+    id: int
+    name: str
+    email: str | None
+    handles: list[str] | None
+    digest_hour: int | None
+
+
+def _marks(p: str, n: int) -> str:
+    return ", ".join([p] * n)
+
+
+def role_holders(conn: Connection, roles: Sequence[str], credential_id: int,
+                 units: Sequence[int]) -> list[HolderRow]:
+    """The active people holding ``roles`` on a credential itself or on one of ``units`` (the org units at and
+    above it), by role then username: what addressing an action's messages reads, once per action."""
+    if not roles:
+        return []
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        on_units = f" OR role_assignment.org_unit_id IN ({_marks(p, len(units))})" if units else ""
+        return ("SELECT role_assignment.role, app_user.id, app_user.username, app_user.display_name, "
+                "app_user.email, app_user.digest_hour FROM role_assignment "
+                "JOIN app_user ON app_user.id = role_assignment.user_id "
+                f"WHERE role_assignment.role IN ({_marks(p, len(roles))}) AND app_user.active = {p} "
+                f"AND (role_assignment.credential_id = {p}{on_units}) "
+                "ORDER BY role_assignment.role, app_user.username",
+                [ASSIGNMENT.c.role] * len(roles) + [USER.c.active, ASSIGNMENT.c.credential_id]
+                + [ASSIGNMENT.c.org_unit_id] * len(units))
+
+    cursor = _execute(conn, _raw(conn, ("holders", len(roles), len(units)), build),
+                      (*roles, True, credential_id, *units))
+    found = [HolderRow(*row) for row in cursor.fetchall()]
+    cursor.close()
+    return found
+
+
+def inboxes(conn: Connection, units: Sequence[int]) -> list[InboxRow]:
+    """The department inboxes of ``units`` and of the units right below them, by id."""
+    if not units:
+        return []
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        return ("SELECT id, name, email, handles, digest_hour FROM org_unit "
+                "WHERE email IS NOT NULL AND email != '' "
+                f"AND (id IN ({_marks(p, len(units))}) OR (parent_id IS NOT NULL "
+                f"AND parent_id IN ({_marks(p, len(units))}))) ORDER BY id",
+                [ORG_UNIT.c.id] * len(units) + [ORG_UNIT.c.parent_id] * len(units))
+
+    cursor = _execute(conn, _raw(conn, ("inboxes", len(units)), build), (*units, *units))
+    found = cursor.fetchall()
+    cursor.close()
+    handles = ORG_UNIT.c.handles.type._cached_result_processor(conn.dialect, None)
+    return [InboxRow(i, name, email, handles(h) if handles is not None and h is not None else h, hour)
+            for i, name, email, h, hour in found]
+
 
 def write_messages(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     """Put an action's messages into the outbox (addressed and rendered by :mod:`workflow.notify.outbox`);
