@@ -87,7 +87,7 @@ REPORT = ROOT / "bench" / "report" / "service.md"
 DEFINITION = "microcredential"
 ACTOR = "bench"
 BY = Caller.system(ACTOR)  # the benchmark acts as the service itself: no role checks to set up
-TARGET = 0.50  # service as a share of the Core baseline
+TARGET = 0.50  # service fire as a share of the raw driver baseline (stdlib sqlite3 on SQLite)
 SIDES = ("service", "core", "driver")
 OPS = ("fire", "check", "decide")
 
@@ -567,16 +567,17 @@ def run_postgres(base_url: str, data_dir: Path, plan: Plan) -> Result:
 
 def table(results: list[Result]) -> list[str]:
     lines = ["| database | op | service tx/s | Core tx/s | driver tx/s | service µs | Core µs | driver µs "
-             f"| service % of Core (IQR) | service % of driver (IQR) | target ≥ {TARGET:.0%} of Core |",
+             f"| service % of Core (IQR) | service % of driver (IQR) | fire target ≥ {TARGET:.0%} of driver |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for res in results:
         for op in OPS:
             s, c, d = (res.median(op, side) for side in SIDES)
             core, drv = res.ratio(op, "core"), res.ratio(op, "driver")
+            target = ("met" if round(drv * 100) >= TARGET * 100 else "MISSED") if op == "fire" else "(reported)"
             lines.append(f"| {res.backend} | {op} | {s:,.0f} | {c:,.0f} | {d:,.0f} ({res.driver}) | {1e6 / s:,.0f} "
                          f"| {1e6 / c:,.0f} | {1e6 / d:,.0f} | {core:.0%} ({res.spread(op, 'core')}) "
                          f"| {drv:.0%} ({res.spread(op, 'driver')}) "
-                         f"| {'met' if round(core * 100) >= TARGET * 100 else 'MISSED'} |")
+                         f"| {target} |")
     return lines
 
 

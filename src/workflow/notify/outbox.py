@@ -17,13 +17,14 @@ from datetime import date, datetime
 from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, Connection, bindparam, or_, select
 
 from workflow.definitions.model import Definition
 from workflow.notify.calendar import CalendarEntry, calendar
 from workflow.notify.render import Rendered, Renderer
+from workflow.store import history
 from workflow.store.orgtree import OrgTree
-from workflow.store.people import ASSIGNMENT, DELEGATION, ORG_UNIT, USER
+from workflow.store.people import DELEGATION, USER
 
 URGENT = frozenset({"reminder", "escalation"})
 
@@ -151,13 +152,6 @@ def _merged(per_role: Mapping[str, dict[str, Any]], roles: Sequence[str]) -> dic
 
 
 _ROLES: BindParameter[Any] = bindparam("roles", expanding=True)
-_UNITS: BindParameter[Any] = bindparam("units", expanding=True)
-_HOLDERS = (select(ASSIGNMENT.c.role, USER.c.id, USER.c.username, USER.c.display_name, USER.c.email,
-                   USER.c.digest_hour)
-            .join(USER, USER.c.id == ASSIGNMENT.c.user_id)
-            .where(ASSIGNMENT.c.role.in_(_ROLES), USER.c.active.is_(True),
-                   or_(ASSIGNMENT.c.credential_id == bindparam("cid"), ASSIGNMENT.c.org_unit_id.in_(_UNITS)))
-            .order_by(ASSIGNMENT.c.role, USER.c.username))
 _ACTING = (select(USER.c.id, USER.c.display_name, USER.c.email, USER.c.digest_hour, DELEGATION.c.from_user_id,
                    DELEGATION.c.role)
            .join(DELEGATION, DELEGATION.c.to_user_id == USER.c.id)
@@ -166,19 +160,12 @@ _ACTING = (select(USER.c.id, USER.c.display_name, USER.c.email, USER.c.digest_ho
                   DELEGATION.c.ends_on >= bindparam("today"), USER.c.active.is_(True),
                   or_(DELEGATION.c.role.is_(None), DELEGATION.c.role.in_(_ROLES)))
            .order_by(DELEGATION.c.id))
-_INBOXES = (select(ORG_UNIT.c.id, ORG_UNIT.c.name, ORG_UNIT.c.email, ORG_UNIT.c.handles, ORG_UNIT.c.digest_hour)
-            .where(ORG_UNIT.c.email.isnot(None), ORG_UNIT.c.email != "",
-                   or_(ORG_UNIT.c.id.in_(_UNITS), and_(ORG_UNIT.c.parent_id.isnot(None),
-                                                       ORG_UNIT.c.parent_id.in_(_UNITS))))
-            .order_by(ORG_UNIT.c.id))
-
-
 @dataclass(frozen=True)
 class Directory:
     """Who is concerned by one credential for some roles: the people holding them on it, the department inboxes
     above it, and the people deciding in a holder's place today — read once, however many notices use them."""
 
-    holders: Sequence[Any]  # rows of _HOLDERS, _INBOXES and _ACTING
+    holders: Sequence[Any]  # rows of history.role_holders, history.inboxes and _ACTING
     inboxes: Sequence[Any]
     acting: Sequence[Any] = ()
 
@@ -188,8 +175,8 @@ class Directory:
         """Everyone ``roles`` reach on ``credential``; people acting for holders of ``delegated`` roles too."""
         roles = list(dict.fromkeys(roles))
         above = sorted(tree.ancestors.get(credential.org_unit_id, frozenset())) if credential.org_unit_id else []
-        holders = conn.execute(_HOLDERS, {"roles": roles, "cid": credential.id, "units": above}).all()
-        inboxes = conn.execute(_INBOXES, {"units": above}).all() if above else []
+        holders = history.role_holders(conn, roles, credential.id, above)
+        inboxes = history.inboxes(conn, above)
         acting: Sequence[Any] = ()
         asked = set(delegated)
         givers = sorted({h.id for h in holders if h.role in asked})

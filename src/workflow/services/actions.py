@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from workflow.clock import Clock
@@ -26,16 +26,12 @@ from workflow.errors import Conflict, NotFound, StaleVersion
 from workflow.notify.outbox import CredentialRef, Notice, Notifier, Queued
 from workflow.services.access import AccessService, Caller
 from workflow.services.definitions import DefinitionRegistry
-from workflow.services.facts import DECISIONS, ENTRIES, current, gather
+from workflow.services.facts import current, gather
 from workflow.services.notices import Notices
 from workflow.store import history
 from workflow.store.database import Database
-from workflow.store.history import History
+from workflow.store.history import CredentialRow, DecisionRow, History
 from workflow.store.orgtree import OrgTree
-from workflow.store.tables import CREDENTIAL
-
-_CID: BindParameter[int] = bindparam("cid")
-_LOCK = select(CREDENTIAL).where(CREDENTIAL.c.id == _CID).with_for_update()
 
 
 @dataclass
@@ -48,17 +44,17 @@ class Action:
     """
 
     conn: Connection
-    row: Row[Any]
+    row: CredentialRow
     engine: Engine
     by: Caller
     history: History
     changes: dict[str, Any] = field(default_factory=dict)
-    latest: Row[Any] | None = None  # the row as the last write of this action left it
+    written: bool = False  # whether a write of this action has changed the row (see latest())
     queued: list[Queued] = field(default_factory=list)
     holders: dict[str, int] = field(default_factory=dict)
     _tree: OrgTree | None = None
     _entries: list[Any] | None = None
-    _decisions: list[Any] | None = None
+    _decisions: list[DecisionRow] | None = None
 
     @property
     def id(self) -> int:
@@ -83,6 +79,10 @@ class Action:
     def value(self, column: str) -> Any:
         return self.changes.get(column, getattr(self.row, column))
 
+    def latest(self) -> CredentialRow | Row[Any]:
+        """The credential row as this action's writes so far have left it (read again only if they changed it)."""
+        return history.reread(self.conn, self.id) if self.written else self.row
+
     def tree(self, access: AccessService) -> OrgTree:
         """The org tree, read once per action."""
         if self._tree is None:
@@ -92,38 +92,24 @@ class Action:
     def entries(self) -> dict[str, Any]:
         """The checklist entries of the current rounds (all rounds are read once per action)."""
         if self._entries is None:
-            self._entries = list(self.conn.execute(ENTRIES, {"cid": self.id}))
+            self._entries = history.read_entries(self.conn, self.id)
         return current(self._entries, self.rounds)
 
-    def decisions(self) -> list[Any]:
+    def decisions(self) -> list[DecisionRow]:
         """Every gate decision on the credential, oldest first: read once per action, then kept up to date."""
         if self._decisions is None:
-            self._decisions = list(self.conn.execute(DECISIONS, {"cid": self.id}))
+            self._decisions = history.read_decisions(self.conn, self.id)
         return self._decisions
 
     def decided(self, row: Mapping[str, Any]) -> None:
         """Keep a decision this action has just stored."""
         if self._decisions is not None:
-            self._decisions.append(_Decided(row["gate"], row["round"], row["role"], row["actor"], row["principal"],
-                                            row["verdict"], row["comment"], row["seen"]))
+            self._decisions.append(DecisionRow(row["gate"], row["round"], row["role"], row["actor"],
+                                               row["principal"], row["verdict"], row["comment"], row["seen"]))
 
     def ref(self) -> CredentialRef:
         """The credential as its messages name it."""
         return CredentialRef(self.id, str(self.value("title")), self.state, self.row.org_unit_id)
-
-
-@dataclass(frozen=True)
-class _Decided:
-    """A decision as stored (the columns ``DECISIONS`` reads)."""
-
-    gate: str
-    round: int
-    role: str
-    actor: str
-    principal: str
-    verdict: str
-    comment: str
-    seen: Any
 
 
 class Actions:
@@ -151,7 +137,7 @@ class Actions:
         """
         try:
             with self.db.begin() as conn:
-                row = conn.execute(_LOCK, {"cid": credential_id}).first()
+                row = history.lock(conn, credential_id)
                 if row is None or not by.can_view(row.id, row.org_unit_id):
                     raise NotFound("credential", credential_id)
                 if expected_version is not None and row.version != expected_version:
@@ -172,9 +158,8 @@ class Actions:
 
     def write(self, act: Action) -> None:
         """Store what the action has recorded so far (see :func:`workflow.store.history.write`)."""
-        latest = history.write(act.conn, act.history, act.changes)
-        if latest is not None:
-            act.latest = latest
+        if history.write(act.conn, act.history, act.changes):
+            act.written = True
 
     def record(self, act: Action, kind: str, *, comment: str = "", trigger: str | None = None,
                from_state: str | None = None, to_state: str | None = None,

@@ -31,6 +31,7 @@ from workflow.services.facts import next_timers
 from workflow.services.views import CredentialDetail, describe
 from workflow.store import history
 from workflow.store.database import Database
+from workflow.store.history import CredentialRow
 from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
 from workflow.store.tables import TIMER
 
@@ -156,8 +157,7 @@ class CredentialCommands:
             if entry is not None and entry.done == done and entry.note == note:
                 return act.version
             history.write_entry(act.conn, history.entry_row(credential_id, item, round_, done=done, note=note,
-                                                            actor=by.username, at=self._clock.now()),
-                                entry.id if entry is not None else None)
+                                                            actor=by.username, at=self._clock.now()))
             return self._actions.record(act, "checklist", comment=note,
                                         details={"item": item, "done": done, "owner": spec.owner})
 
@@ -362,11 +362,12 @@ class CredentialCommands:
             raise NotFound("gate", gate)
         raise Conflict(f"gate '{gate}' is not open while the credential is in '{act.state}'")
 
-    def _detail_parts(self, act: Action) -> tuple[Engine, Row[Any], Facts, dict[str, Any], list[dict[str, Any]]]:
+    def _detail_parts(self, act: Action) -> tuple[Engine, CredentialRow | Row[Any], Facts, dict[str, Any],
+                                                  list[dict[str, Any]]]:
         """What :func:`describe` needs to show the credential as this action leaves it (read in the action, once
         what it recorded is written)."""
         self._actions.write(act)
-        row = act.latest if act.latest is not None else act.row
+        row = act.latest()
         return (act.engine, row, self._actions.facts(act), act.entries(),
                 next_timers(act.conn, act.id))
 

@@ -17,6 +17,7 @@ from workflow.services.access import AccessService, Caller, visible_clause
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import current_entries, next_timers, row_facts
 from workflow.store.database import Database
+from workflow.store.history import CredentialRow
 from workflow.store.tables import CREDENTIAL, EVENT, TIMER
 
 GATHER_STATE = 10_000  # lists of one state with at most this many rows are gathered before being sorted
@@ -129,7 +130,7 @@ class HistoryEvent:
                    dict(row.details))
 
 
-def describe(engine: Engine, credential: Row[Any], facts: Facts, entries: dict[str, Any],
+def describe(engine: Engine, credential: Row[Any] | CredentialRow, facts: Facts, entries: dict[str, Any],
              timers: list[dict[str, Any]] | None = None) -> CredentialDetail:
     """Build the read model of a credential from its row, facts and current checklist entries."""
     state = engine.definition.states[credential.state]

@@ -7,6 +7,7 @@ the credential row they change (``SELECT ... FOR UPDATE``).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from workflow.config import Settings
@@ -88,4 +90,10 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN, "BEGIN IMMEDIATE"))
+        # Straight to the driver: this runs before every transaction, and exec_driver_sql's machinery (events,
+        # result set-up) would cost more than the BEGIN itself. Its errors are SQLAlchemy's, as they would be.
+        begin = connection.get_execution_options().get(_BEGIN, "BEGIN IMMEDIATE")
+        try:
+            connection.connection.driver_connection.execute(begin)
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(begin, (), error, sqlite3.Error, dialect=connection.dialect) from error
