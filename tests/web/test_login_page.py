@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.organisation import PASSWORD
 
 
-def form_token(client: TestClient, next_: str = "/docs") -> str:
+def form_token(client: TestClient, next_: str = "/approvals") -> str:
     page = client.get("/login", params={"next": next_})
     assert page.status_code == 200 and '<label for="password">Password</label>' in page.text
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -18,16 +18,16 @@ def form_token(client: TestClient, next_: str = "/docs") -> str:
 
 
 def test_signing_in_opens_a_session_and_goes_on_to_the_page_asked_for(app_client: TestClient) -> None:
-    to_docs = app_client.get("/docs", headers={"Accept": "text/html"}, follow_redirects=False)
-    assert (to_docs.status_code, to_docs.headers["location"]) == (303, "/login?next=/docs")
+    to_approvals = app_client.get("/approvals", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert (to_approvals.status_code, to_approvals.headers["location"]) == (303, "/login?next=/approvals")
 
     token = form_token(app_client)
     signed_in = app_client.post("/login", data={"username": "dean.business", "password": PASSWORD,
-                                                "csrf_token": token, "next": "/docs"}, follow_redirects=False)
-    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/docs")
+                                                "csrf_token": token, "next": "/approvals"}, follow_redirects=False)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/approvals")
     cookie = signed_in.headers["set-cookie"].lower()
     assert "mcw_session=" in cookie and "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie
-    assert app_client.get("/docs").status_code == 200
+    assert app_client.get("/approvals").status_code == 200
     assert app_client.get("/api/v1/me").json()["username"] == "dean.business"
 
 

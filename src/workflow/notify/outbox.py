@@ -22,7 +22,7 @@ from sqlalchemy import BindParameter, Connection, bindparam, or_, select
 from workflow.definitions.model import Definition
 from workflow.notify.calendar import CalendarEntry, calendar
 from workflow.notify.render import Rendered, Renderer
-from workflow.store import history
+from workflow.store import lookups
 from workflow.store.orgtree import OrgTree
 from workflow.store.people import DELEGATION, USER
 
@@ -165,7 +165,7 @@ class Directory:
     """Who is concerned by one credential for some roles: the people holding them on it, the department inboxes
     above it, and the people deciding in a holder's place today — read once, however many notices use them."""
 
-    holders: Sequence[Any]  # rows of history.role_holders, history.inboxes and _ACTING
+    holders: Sequence[Any]  # rows of lookups.role_holders, lookups.inboxes and _ACTING
     inboxes: Sequence[Any]
     acting: Sequence[Any] = ()
 
@@ -175,8 +175,8 @@ class Directory:
         """Everyone ``roles`` reach on ``credential``; people acting for holders of ``delegated`` roles too."""
         roles = list(dict.fromkeys(roles))
         above = sorted(tree.ancestors.get(credential.org_unit_id, frozenset())) if credential.org_unit_id else []
-        holders = history.role_holders(conn, roles, credential.id, above)
-        inboxes = history.inboxes(conn, above)
+        holders = lookups.role_holders(conn, roles, credential.id, above)
+        inboxes = lookups.inboxes(conn, above)
         acting: Sequence[Any] = ()
         asked = set(delegated)
         givers = sorted({h.id for h in holders if h.role in asked})

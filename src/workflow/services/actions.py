@@ -28,9 +28,10 @@ from workflow.services.access import AccessService, Caller
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import current, gather
 from workflow.services.notices import Notices
-from workflow.store import history
+from workflow.store import history, lookups
 from workflow.store.database import Database
-from workflow.store.history import CredentialRow, DecisionRow, History
+from workflow.store.history import History
+from workflow.store.lookups import CredentialRow, DecisionRow
 from workflow.store.orgtree import OrgTree
 
 
@@ -81,7 +82,7 @@ class Action:
 
     def latest(self) -> CredentialRow | Row[Any]:
         """The credential row as this action's writes so far have left it (read again only if they changed it)."""
-        return history.reread(self.conn, self.id) if self.written else self.row
+        return lookups.reread(self.conn, self.id) if self.written else self.row
 
     def tree(self, access: AccessService) -> OrgTree:
         """The org tree, read once per action."""
@@ -92,13 +93,13 @@ class Action:
     def entries(self) -> dict[str, Any]:
         """The checklist entries of the current rounds (all rounds are read once per action)."""
         if self._entries is None:
-            self._entries = history.read_entries(self.conn, self.id)
+            self._entries = lookups.read_entries(self.conn, self.id)
         return current(self._entries, self.rounds)
 
     def decisions(self) -> list[DecisionRow]:
         """Every gate decision on the credential, oldest first: read once per action, then kept up to date."""
         if self._decisions is None:
-            self._decisions = history.read_decisions(self.conn, self.id)
+            self._decisions = lookups.read_decisions(self.conn, self.id)
         return self._decisions
 
     def decided(self, row: Mapping[str, Any]) -> None:
@@ -137,7 +138,7 @@ class Actions:
         """
         try:
             with self.db.begin() as conn:
-                row = history.lock(conn, credential_id)
+                row = lookups.lock(conn, credential_id)
                 if row is None or not by.can_view(row.id, row.org_unit_id):
                     raise NotFound("credential", credential_id)
                 if expected_version is not None and row.version != expected_version:

@@ -31,7 +31,7 @@ from workflow.services.facts import next_timers
 from workflow.services.views import CredentialDetail, describe
 from workflow.store import history
 from workflow.store.database import Database
-from workflow.store.history import CredentialRow
+from workflow.store.lookups import CredentialRow
 from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
 from workflow.store.tables import TIMER
 

@@ -17,7 +17,7 @@ from workflow.services.access import AccessService, Caller, visible_clause
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import current_entries, next_timers, row_facts
 from workflow.store.database import Database
-from workflow.store.history import CredentialRow
+from workflow.store.lookups import CredentialRow
 from workflow.store.tables import CREDENTIAL, EVENT, TIMER
 
 GATHER_STATE = 10_000  # lists of one state with at most this many rows are gathered before being sorted

@@ -12,30 +12,28 @@ Every event row carries ``hash`` = SHA-256 over a canonical serialisation of its
 frozen version 1 of :mod:`workflow.store.frozen`. The credential row keeps the chain head (``chain_seq``,
 ``chain_hash``), so deleting the newest events is noticed too.
 
-The statements of a live action (lock, version bump, events, checklist entry, decision, outbox) go to the
-DBAPI cursor of the action's connection as SQL text built once per dialect, with the values converted by the
-columns' own SQLAlchemy types (so that they are stored exactly as through Core); the rest is SQLAlchemy Core,
-built once. On this path ORM objects — and even Core's per-statement machinery — cost more than the database.
+The hot statements of a live action (version bump, events, checklist entry, decision) go straight to the driver
+(:mod:`workflow.store.driver`); what an action reads is :mod:`workflow.store.lookups`; the rest is SQLAlchemy
+Core, built once. On this path ORM objects — and even Core's per-statement machinery — cost more than the
+database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BindParameter, Column, Connection, Dialect, Row, Table, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, select, update
 
 from workflow.engine.timers import PlannedTimer
 from workflow.errors import StaleVersion
+from workflow.store.driver import execute, insert_into, statement
 from workflow.store.frozen import CONTENT, GENESIS, event_hash
-from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, OUTBOX, TIMER
 
-__all__ = ["CONTENT", "GENESIS", "CredentialRow", "DecisionRow", "EntryRow", "Head", "History", "chain_rows",
-           "event_hash"]
+__all__ = ["CONTENT", "GENESIS", "Head", "History", "chain_rows", "event_hash"]
 
 KIND_OF_TIMER = {"remind": "reminder", "escalate": "escalation", "warn": "warning"}
 """The history event a timer that does not fire a transition records."""
@@ -112,183 +110,6 @@ class History:
         return taken
 
 
-# -- statements straight to the driver ---------------------------------------------------------------------------
-
-class CredentialRow(NamedTuple):
-    """A credential row as an action reads it (the columns of ``credential``, converted as SQLAlchemy would)."""
-
-    id: int
-    title: str
-    definition_name: str
-    definition_version: int
-    state: str
-    previous_state: str | None
-    data: dict[str, Any]
-    rounds: dict[str, int]
-    version: int
-    org_unit_id: int | None
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    state_entered_at: datetime
-    chain_seq: int
-    chain_hash: str
-
-
-assert CredentialRow._fields == tuple(CREDENTIAL.c.keys()), "CredentialRow must follow the credential table"
-
-_Convert = Callable[[Any], Any] | None
-
-
-@dataclass(frozen=True)
-class _Raw:
-    """One statement for the driver: its SQL text and how each positional value is converted."""
-
-    sql: str
-    binds: tuple[_Convert, ...]
-
-    def values(self, params: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(v if convert is None else convert(v) for convert, v in zip(self.binds, params, strict=True))
-
-
-_STATEMENTS: dict[tuple[str, Any], _Raw] = {}
-_RESULTS: dict[str, tuple[_Convert, ...]] = {}
-
-
-def _raw(conn: Connection, key: Any, build: Callable[[str], tuple[str, Sequence[Column[Any]]]]) -> _Raw:
-    """The statement ``key`` for the connection's dialect, built (by ``build(placeholder)``) once per process."""
-    dialect = conn.dialect
-    found = _STATEMENTS.get((dialect.name, key))
-    if found is None:
-        sql, columns = build("?" if dialect.paramstyle == "qmark" else "%s")
-        found = _STATEMENTS[dialect.name, key] = _Raw(sql, tuple(_bind(c, dialect) for c in columns))
-    return found
-
-
-def _bind(column: Column[Any], dialect: Dialect) -> _Convert:
-    convert: _Convert = column.type._cached_bind_processor(dialect)
-    return convert
-
-
-def _execute(conn: Connection, statement: _Raw, params: Sequence[Any], *, many: bool = False) -> Any:
-    """Run a statement on the connection's DBAPI cursor (in the connection's transaction); returns the cursor.
-    Driver errors are raised as SQLAlchemy's (IntegrityError, OperationalError, ...), as Core would."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    values: Any = [statement.values(p) for p in params] if many else statement.values(params)
-    dispatch = conn.dispatch  # the engine's cursor listeners still see the statement (tests, tracing)
-    if dispatch.before_cursor_execute:
-        dispatch.before_cursor_execute(conn, cursor, statement.sql, values, None, many)
-    try:
-        if many:
-            cursor.executemany(statement.sql, values)
-        else:
-            cursor.execute(statement.sql, values)
-    except conn.dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(statement.sql, values, error, conn.dialect.loaded_dbapi.Error,
-                                  dialect=conn.dialect) from error
-    if dispatch.after_cursor_execute:
-        dispatch.after_cursor_execute(conn, cursor, statement.sql, values, None, many)
-    return cursor
-
-
-def _insert(table: Table, columns: Sequence[str]) -> Callable[[str], tuple[str, Sequence[Column[Any]]]]:
-    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
-        return (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([p] * len(columns))})",
-                [table.c[name] for name in columns])
-    return build
-
-
-def lock(conn: Connection, credential_id: int) -> CredentialRow | None:
-    """Read a credential for an action, locked for it (``FOR UPDATE`` on PostgreSQL; on SQLite the transaction
-    holds the write lock already); None if there is no such credential."""
-    dialect = conn.dialect
-    columns = list(CREDENTIAL.c)
-
-    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
-        tail = " FOR UPDATE" if dialect.name == "postgresql" else ""
-        return (f"SELECT {', '.join(c.name for c in columns)} FROM credential WHERE id = {p}{tail}",
-                [CREDENTIAL.c.id])
-
-    cursor = _execute(conn, _raw(conn, "lock", build), (credential_id,))
-    found = cursor.fetchone()
-    cursor.close()
-    if found is None:
-        return None
-    results = _RESULTS.get(dialect.name)
-    if results is None:
-        results = _RESULTS[dialect.name] = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
-    return CredentialRow(*(v if convert is None or v is None else convert(v)
-                           for convert, v in zip(results, found, strict=True)))
-
-
-class EntryRow(NamedTuple):
-    """A checklist entry as an action reads it."""
-
-    id: int
-    credential_id: int
-    item_key: str
-    round: int
-    done: bool
-    note: str
-    actor: str
-    updated_at: datetime
-
-
-class DecisionRow(NamedTuple):
-    """A gate decision as an action reads it (what the engine's facts need)."""
-
-    gate: str
-    round: int
-    role: str
-    actor: str
-    principal: str
-    verdict: str
-    comment: str
-    seen: Any
-
-
-assert EntryRow._fields == tuple(CHECKLIST_ENTRY.c.keys()), "EntryRow must follow the checklist_entry table"
-
-
-def _select(conn: Connection, key: str, table: Table, columns: Sequence[str], tail: str,
-            params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Rows of ``SELECT columns FROM table WHERE credential_id = ? tail``, converted as SQLAlchemy would."""
-    dialect = conn.dialect
-
-    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
-        return (f"SELECT {', '.join(columns)} FROM {table.name} WHERE credential_id = {p}{tail}",
-                [table.c.credential_id])
-
-    cursor = _execute(conn, _raw(conn, key, build), params)
-    found = cursor.fetchall()
-    cursor.close()
-    results = _RESULTS.get(f"{dialect.name}:{key}")
-    if results is None:
-        results = _RESULTS[f"{dialect.name}:{key}"] = tuple(
-            table.c[name].type._cached_result_processor(dialect, None) for name in columns)
-    if not any(results):
-        return [tuple(row) for row in found]
-    return [tuple(v if convert is None or v is None else convert(v) for convert, v in zip(results, row, strict=True))
-            for row in found]
-
-
-def read_entries(conn: Connection, credential_id: int) -> list[EntryRow]:
-    """A credential's checklist entries, of every round."""
-    return [EntryRow(*row) for row in _select(conn, "entries", CHECKLIST_ENTRY, EntryRow._fields, "",
-                                               (credential_id,))]
-
-
-def read_decisions(conn: Connection, credential_id: int) -> list[DecisionRow]:
-    """A credential's gate decisions, of every round, oldest first."""
-    return [DecisionRow(*row) for row in _select(conn, "decisions", GATE_DECISION, DecisionRow._fields,
-                                                 " ORDER BY id", (credential_id,))]
-
-
-def reread(conn: Connection, credential_id: int) -> Row[Any]:
-    """The credential row as it stands now (in the action's transaction)."""
-    return conn.execute(select(CREDENTIAL).where(CREDENTIAL.c.id == credential_id)).one()
-
-
 # -- one action's writes -------------------------------------------------------------------------------------
 
 _CID: BindParameter[int] = bindparam("cid")
@@ -325,12 +146,12 @@ def write(conn: Connection, history: History, changes: Mapping[str, Any]) -> boo
         return (f"UPDATE credential SET {', '.join(f'{n} = {p}' for n in sets)} WHERE id = {p} AND version = {p}",
                 [CREDENTIAL.c[n] for n in (*sets, "id", "version")])
 
-    bumped = _execute(conn, _raw(conn, ("bump", names), build),
+    bumped = execute(conn, statement(conn, ("bump", names), build),
                       (history.seq, history.seq, history.hash, *(changes[n] for n in names),
                        history.credential_id, seen))
     if bumped.rowcount != 1:
         raise StaleVersion(history.credential_id, seen)
-    _execute(conn, _raw(conn, "event", _insert(EVENT, _EVENT_COLUMNS)),
+    execute(conn, statement(conn, "event", insert_into(EVENT, _EVENT_COLUMNS)),
              [tuple(event[c] for c in _EVENT_COLUMNS) for event in events], many=True)
     return True
 
@@ -351,11 +172,11 @@ def write_entry(conn: Connection, row: Mapping[str, Any]) -> None:
     """Store a checklist entry, over the one of the same item and round if there is one (one upsert)."""
 
     def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
-        sql, columns = _insert(CHECKLIST_ENTRY, _ENTRY_COLUMNS)(p)
+        sql, columns = insert_into(CHECKLIST_ENTRY, _ENTRY_COLUMNS)(p)
         return (f"{sql} ON CONFLICT (credential_id, item_key, round) DO UPDATE SET done = excluded.done, "
                 "note = excluded.note, actor = excluded.actor, updated_at = excluded.updated_at", columns)
 
-    _execute(conn, _raw(conn, "entry", build), tuple(row[c] for c in _ENTRY_COLUMNS))
+    execute(conn, statement(conn, "entry", build), tuple(row[c] for c in _ENTRY_COLUMNS))
 
 
 def decision_row(credential_id: int, gate: str, round_: int, *, role: str, actor: str, principal: str,
@@ -367,7 +188,7 @@ def decision_row(credential_id: int, gate: str, round_: int, *, role: str, actor
 
 def write_decision(conn: Connection, row: Mapping[str, Any]) -> None:
     """Store a decision on a gate."""
-    _execute(conn, _raw(conn, "decision", _insert(GATE_DECISION, _DECISION_COLUMNS)),
+    execute(conn, statement(conn, "decision", insert_into(GATE_DECISION, _DECISION_COLUMNS)),
              tuple(row[c] for c in _DECISION_COLUMNS))
 
 
@@ -445,76 +266,6 @@ def timer_done(conn: Connection, timer_id: int, outcome: str, at: datetime) -> N
 
 
 # -- the outbox -------------------------------------------------------------------------------------------------
-
-class HolderRow(NamedTuple):
-    """Someone holding a role on a credential, as addressing reads them."""
-
-    role: str
-    id: int
-    username: str
-    display_name: str
-    email: str
-    digest_hour: int | None
-
-
-class InboxRow(NamedTuple):
-    """A department inbox above a credential, as addressing reads it."""
-
-    id: int
-    name: str
-    email: str | None
-    handles: list[str] | None
-    digest_hour: int | None
-
-
-def _marks(p: str, n: int) -> str:
-    return ", ".join([p] * n)
-
-
-def role_holders(conn: Connection, roles: Sequence[str], credential_id: int,
-                 units: Sequence[int]) -> list[HolderRow]:
-    """The active people holding ``roles`` on a credential itself or on one of ``units`` (the org units at and
-    above it), by role then username: what addressing an action's messages reads, once per action."""
-    if not roles:
-        return []
-
-    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
-        on_units = f" OR role_assignment.org_unit_id IN ({_marks(p, len(units))})" if units else ""
-        return ("SELECT role_assignment.role, app_user.id, app_user.username, app_user.display_name, "
-                "app_user.email, app_user.digest_hour FROM role_assignment "
-                "JOIN app_user ON app_user.id = role_assignment.user_id "
-                f"WHERE role_assignment.role IN ({_marks(p, len(roles))}) AND app_user.active = {p} "
-                f"AND (role_assignment.credential_id = {p}{on_units}) "
-                "ORDER BY role_assignment.role, app_user.username",
-                [ASSIGNMENT.c.role] * len(roles) + [USER.c.active, ASSIGNMENT.c.credential_id]
-                + [ASSIGNMENT.c.org_unit_id] * len(units))
-
-    cursor = _execute(conn, _raw(conn, ("holders", len(roles), len(units)), build),
-                      (*roles, True, credential_id, *units))
-    found = [HolderRow(*row) for row in cursor.fetchall()]
-    cursor.close()
-    return found
-
-
-def inboxes(conn: Connection, units: Sequence[int]) -> list[InboxRow]:
-    """The department inboxes of ``units`` and of the units right below them, by id."""
-    if not units:
-        return []
-
-    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
-        return ("SELECT id, name, email, handles, digest_hour FROM org_unit "
-                "WHERE email IS NOT NULL AND email != '' "
-                f"AND (id IN ({_marks(p, len(units))}) OR (parent_id IS NOT NULL "
-                f"AND parent_id IN ({_marks(p, len(units))}))) ORDER BY id",
-                [ORG_UNIT.c.id] * len(units) + [ORG_UNIT.c.parent_id] * len(units))
-
-    cursor = _execute(conn, _raw(conn, ("inboxes", len(units)), build), (*units, *units))
-    found = cursor.fetchall()
-    cursor.close()
-    handles = ORG_UNIT.c.handles.type._cached_result_processor(conn.dialect, None)
-    return [InboxRow(i, name, email, handles(h) if handles is not None and h is not None else h, hour)
-            for i, name, email, h, hour in found]
-
 
 def write_messages(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     """Put an action's messages into the outbox (addressed and rendered by :mod:`workflow.notify.outbox`);

@@ -1,0 +1,174 @@
+"""What an action reads, straight from the driver (:mod:`workflow.store.driver`): the credential row it locks, its
+checklist entries and gate decisions, and the people and department inboxes its messages go to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Column, Connection, Row, select
+
+from workflow.store.driver import RESULTS, execute, marks, select_by_credential, statement
+from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION
+
+
+class CredentialRow(NamedTuple):
+    """A credential row as an action reads it (the columns of ``credential``, converted as SQLAlchemy would)."""
+
+    id: int
+    title: str
+    definition_name: str
+    definition_version: int
+    state: str
+    previous_state: str | None
+    data: dict[str, Any]
+    rounds: dict[str, int]
+    version: int
+    org_unit_id: int | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    state_entered_at: datetime
+    chain_seq: int
+    chain_hash: str
+
+
+assert CredentialRow._fields == tuple(CREDENTIAL.c.keys()), "CredentialRow must follow the credential table"
+
+def lock(conn: Connection, credential_id: int) -> CredentialRow | None:
+    """Read a credential for an action, locked for it (``FOR UPDATE`` on PostgreSQL; on SQLite the transaction
+    holds the write lock already); None if there is no such credential."""
+    dialect = conn.dialect
+    columns = list(CREDENTIAL.c)
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        tail = " FOR UPDATE" if dialect.name == "postgresql" else ""
+        return (f"SELECT {', '.join(c.name for c in columns)} FROM credential WHERE id = {p}{tail}",
+                [CREDENTIAL.c.id])
+
+    cursor = execute(conn, statement(conn, "lock", build), (credential_id,))
+    found = cursor.fetchone()
+    cursor.close()
+    if found is None:
+        return None
+    results = RESULTS.get(dialect.name)
+    if results is None:
+        results = RESULTS[dialect.name] = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
+    return CredentialRow(*(v if convert is None or v is None else convert(v)
+                           for convert, v in zip(results, found, strict=True)))
+
+
+class EntryRow(NamedTuple):
+    """A checklist entry as an action reads it."""
+
+    id: int
+    credential_id: int
+    item_key: str
+    round: int
+    done: bool
+    note: str
+    actor: str
+    updated_at: datetime
+
+
+class DecisionRow(NamedTuple):
+    """A gate decision as an action reads it (what the engine's facts need)."""
+
+    gate: str
+    round: int
+    role: str
+    actor: str
+    principal: str
+    verdict: str
+    comment: str
+    seen: Any
+
+
+assert EntryRow._fields == tuple(CHECKLIST_ENTRY.c.keys()), "EntryRow must follow the checklist_entry table"
+
+
+def read_entries(conn: Connection, credential_id: int) -> list[EntryRow]:
+    """A credential's checklist entries, of every round."""
+    return [EntryRow(*row) for row in select_by_credential(conn, "entries", CHECKLIST_ENTRY, EntryRow._fields, "",
+                                               (credential_id,))]
+
+
+def read_decisions(conn: Connection, credential_id: int) -> list[DecisionRow]:
+    """A credential's gate decisions, of every round, oldest first."""
+    return [DecisionRow(*row) for row in select_by_credential(conn, "decisions", GATE_DECISION, DecisionRow._fields,
+                                                 " ORDER BY id", (credential_id,))]
+
+
+def reread(conn: Connection, credential_id: int) -> Row[Any]:
+    """The credential row as it stands now (in the action's transaction)."""
+    return conn.execute(select(CREDENTIAL).where(CREDENTIAL.c.id == credential_id)).one()
+
+
+class HolderRow(NamedTuple):
+    """Someone holding a role on a credential, as addressing reads them."""
+
+    role: str
+    id: int
+    username: str
+    display_name: str
+    email: str
+    digest_hour: int | None
+
+
+class InboxRow(NamedTuple):
+    """A department inbox above a credential, as addressing reads it."""
+
+    id: int
+    name: str
+    email: str | None
+    handles: list[str] | None
+    digest_hour: int | None
+
+
+def role_holders(conn: Connection, roles: Sequence[str], credential_id: int,
+                 units: Sequence[int]) -> list[HolderRow]:
+    """The active people holding ``roles`` on a credential itself or on one of ``units`` (the org units at and
+    above it), by role then username: what addressing an action's messages reads, once per action."""
+    if not roles:
+        return []
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        on_units = f" OR role_assignment.org_unit_id IN ({marks(p, len(units))})" if units else ""
+        return ("SELECT role_assignment.role, app_user.id, app_user.username, app_user.display_name, "
+                "app_user.email, app_user.digest_hour FROM role_assignment "
+                "JOIN app_user ON app_user.id = role_assignment.user_id "
+                f"WHERE role_assignment.role IN ({marks(p, len(roles))}) AND app_user.active = {p} "
+                f"AND (role_assignment.credential_id = {p}{on_units}) "
+                "ORDER BY role_assignment.role, app_user.username",
+                [ASSIGNMENT.c.role] * len(roles) + [USER.c.active, ASSIGNMENT.c.credential_id]
+                + [ASSIGNMENT.c.org_unit_id] * len(units))
+
+    cursor = execute(conn, statement(conn, ("holders", len(roles), len(units)), build),
+                      (*roles, True, credential_id, *units))
+    found = [HolderRow(*row) for row in cursor.fetchall()]
+    cursor.close()
+    return found
+
+
+def inboxes(conn: Connection, units: Sequence[int]) -> list[InboxRow]:
+    """The department inboxes of ``units`` and of the units right below them, by id."""
+    if not units:
+        return []
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        return ("SELECT id, name, email, handles, digest_hour FROM org_unit "
+                "WHERE email IS NOT NULL AND email != '' "
+                f"AND (id IN ({marks(p, len(units))}) OR (parent_id IS NOT NULL "
+                f"AND parent_id IN ({marks(p, len(units))}))) ORDER BY id",
+                [ORG_UNIT.c.id] * len(units) + [ORG_UNIT.c.parent_id] * len(units))
+
+    cursor = execute(conn, statement(conn, ("inboxes", len(units)), build), (*units, *units))
+    found = cursor.fetchall()
+    cursor.close()
+    handles = ORG_UNIT.c.handles.type._cached_result_processor(conn.dialect, None)
+    return [InboxRow(i, name, email, handles(h) if handles is not None and h is not None else h, hour)
+            for i, name, email, h, hour in found]
+
+
