@@ -56,7 +56,7 @@ def execute(conn: Connection, statement: Raw, params: Sequence[Any], *, many: bo
     values: Any = [statement.values(p) for p in params] if many else statement.values(params)
     dispatch = conn.dispatch  # the engine's cursor listeners still see the statement (tests, tracing)
     if dispatch.before_cursor_execute:
-        dispatch.before_cursorexecute(conn, cursor, statement.sql, values, None, many)
+        dispatch.before_cursor_execute(conn, cursor, statement.sql, values, None, many)
     try:
         if many:
             cursor.executemany(statement.sql, values)
@@ -66,7 +66,7 @@ def execute(conn: Connection, statement: Raw, params: Sequence[Any], *, many: bo
         raise DBAPIError.instance(statement.sql, values, error, conn.dialect.loaded_dbapi.Error,
                                   dialect=conn.dialect) from error
     if dispatch.after_cursor_execute:
-        dispatch.after_cursorexecute(conn, cursor, statement.sql, values, None, many)
+        dispatch.after_cursor_execute(conn, cursor, statement.sql, values, None, many)
     return cursor
 
 
