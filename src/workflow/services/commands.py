@@ -230,11 +230,7 @@ class CredentialCommands:
         """Perform a transition if every guard holds; otherwise raise :class:`TransitionNotAllowed`."""
         _check_text("comment", comment)
         with self._actions.open(credential_id, expected_version, by) as act:
-            facts = self._actions.facts(act, trigger)
-            try:
-                outcome = act.engine.fire(facts, trigger)
-            except TransitionNotAllowed as refused:
-                raise refused.with_credential(credential_id) from None
+            _, outcome = self._allowed(act, trigger)
             transition = outcome.transition
             _require(act, transition.by or act.engine.definition.permissions.edit, f"'{trigger}'")
             return self._actions.move(act, outcome, comment=comment)
@@ -248,11 +244,7 @@ class CredentialCommands:
             raise InvalidInput("comment", "an override needs a comment saying why (at least 10 characters)")
         _check_text("comment", comment)
         with self._actions.open(credential_id, expected_version, by) as act:
-            facts = self._actions.facts(act, trigger)
-            try:
-                outcome = act.engine.force(facts, trigger)
-            except TransitionNotAllowed as refused:
-                raise refused.with_credential(credential_id) from None
+            facts, outcome = self._allowed(act, trigger, force=True)
             skipped = [str(u) for u in act.engine.requirements[outcome.index].unmet(facts)]
             return self._actions.move(act, outcome, comment=comment, kind="override", extra={"skipped": skipped})
 
@@ -361,6 +353,15 @@ class CredentialCommands:
         if gate not in act.engine.definition.gates:
             raise NotFound("gate", gate)
         raise Conflict(f"gate '{gate}' is not open while the credential is in '{act.state}'")
+
+    def _allowed(self, act: Action, trigger: str, *, force: bool = False) -> tuple[Facts, Outcome]:
+        """The facts and the engine's outcome for ``trigger`` (``force``: past unmet guards, for an override);
+        a refusal names the credential."""
+        facts = self._actions.facts(act, trigger)
+        try:
+            return facts, (act.engine.force if force else act.engine.fire)(facts, trigger)
+        except TransitionNotAllowed as refused:
+            raise refused.with_credential(act.id) from None
 
     def _detail_parts(self, act: Action) -> tuple[Engine, CredentialRow | Row[Any], Facts, dict[str, Any],
                                                   list[dict[str, Any]]]:
