@@ -36,8 +36,10 @@ users:
      roles: [{{role: project_manager, unit: health}}, {{role: initiative_lead, unit: health}}]}}
   - {{username: registrar, name: Registrar, password: "{PASSWORD}", roles: [{{role: registrar, unit: northern}}]}}
   - {{username: qa, name: QA Office, password: "{PASSWORD}", roles: [{{role: qa_office, unit: northern}}]}}
-  - {{username: council.a, name: Council A, roles: [{{role: academic_governance, unit: northern}}]}}
-  - {{username: council.b, name: Council B, roles: [{{role: academic_governance, unit: northern}}]}}
+  - {{username: council.a, name: Council A, password: "{PASSWORD}",
+     roles: [{{role: academic_governance, unit: northern}}]}}
+  - {{username: council.b, name: Council B, password: "{PASSWORD}",
+     roles: [{{role: academic_governance, unit: northern}}]}}
   - {{username: council.c, name: Council C, roles: [{{role: academic_governance, unit: northern}}]}}
   - {{username: sme, name: SME, roles: [{{role: sme, unit: northern}}]}}
   - {{username: engage, name: Engagement lead, roles: [{{role: employer_engagement_lead, unit: northern}}]}}

@@ -16,6 +16,7 @@ from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
 from workflow.services.auth import AuthService
 from workflow.services.commands import CredentialCommands
+from workflow.services.decisions import DecisionViews
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
@@ -48,6 +49,7 @@ class Services:
     outbox: OutboxService
     portfolio: PortfolioService
     looks: LookService
+    decisions: DecisionViews
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -80,6 +82,7 @@ class Services:
         notifier = Notifier(renderer, public_url=settings.public_url, mail_domain=settings.mail_domain)
         credentials = CredentialCommands(database, definitions, access, clock, notifier)
         views = CredentialViews(database, definitions, access, clock)
+        looks = LookService(database, clock)
         sender = SmtpSender(SmtpSettings(
             host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
             username=settings.smtp_username, password=settings.smtp_password, sender=settings.mail_from,
@@ -97,7 +100,7 @@ class Services:
                                   mail_domain=settings.mail_domain, public_url=settings.public_url),
             outbox=OutboxService(database, clock),
             portfolio=PortfolioService(database, definitions, views, clock),
-            looks=LookService(database, clock),
+            looks=looks, decisions=DecisionViews(definitions, access, views, looks),
         )
 
     def reload_definitions(self) -> dict[str, int]:

@@ -112,6 +112,8 @@ page.tasks            303  303  303  303  303  200  200  200  200  200  200  200
 page.portfolio        303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.portfolio.csv    303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.cred             303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.cred.gate        303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.cred.move        303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
 page.cred.decide      303  303  303  303  303  403  303  404  403  404  403  403  404  303  404  403  403
 page.cred.item.lead   303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
 page.cred.hold        303  303  303  303  303  403  303  404  303  404  403  403  404  403  404  303  403
@@ -408,8 +410,12 @@ PROBES: dict[str, Probe] = {
     "page.portfolio.csv": Probe("GET", "/portfolio.csv", _fixed("/portfolio.csv"), page=True),
     "page.cred": Probe("GET", "/credentials/{credential_id}", lambda w: (f"/credentials/{w.credential_id}", None),
                        page=True),
-    "page.cred.decide": Probe("POST", "/credentials/{credential_id}/decisions", _fresh_page(
-        "/decisions", {"gate": "feasibility_approval", "verdict": "approve", "comment": "Go ahead"}), page=True),
+    "page.cred.gate": Probe("GET", "/credentials/{credential_id}/gates/{gate}", lambda w: (
+        f"/credentials/{w.credential_id}/gates/feasibility_approval", None), page=True),
+    "page.cred.move": Probe("GET", "/credentials/{credential_id}/moves/{trigger}", lambda w: (
+        f"/credentials/{w.credential_id}/moves/withdraw", None), page=True),
+    "page.cred.decide": Probe("POST", "/credentials/{credential_id}/gates/{gate}/decision", _fresh_page(
+        "/gates/feasibility_approval/decision", {"verdict": "approve", "comment": "Go ahead"}), page=True),
     "page.cred.item.lead": Probe("POST", "/credentials/{credential_id}/items/{item}", _fresh_page(
         "/items/priorities_alignment", {"done": "yes", "note": "Shown in the one-pager"}), page=True),
     "page.cred.hold": Probe("POST", "/credentials/{credential_id}/transitions", _fresh_page("/transitions", HOLD),

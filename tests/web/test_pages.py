@@ -34,11 +34,13 @@ def test_a_dean_approves_the_feasibility_gate_from_the_page(org: Services, app_c
     assert "Feasibility approval: Supply-chain analytics" in inbox.text and "New to you." in inbox.text
     page = app_client.get(f"/credentials/{cid}")
     assert page.status_code == 200 and 'aria-current="step" class="current"' in page.text
-    token = form_token(page.text)
-    version = re.search(r'name="version" value="(\d+)"', page.text)
+    assert f'href="/credentials/{cid}/gates/feasibility_approval">Review and decide' in page.text
+    sheet = app_client.get(f"/credentials/{cid}/gates/feasibility_approval")
+    token = form_token(sheet.text)
+    version = re.search(r'name="version" value="(\d+)"', sheet.text)
     assert version is not None
-    done = app_client.post(f"/credentials/{cid}/decisions", data={
-        "csrf_token": token, "gate": "feasibility_approval", "verdict": "approve", "acting_as": "dean|",
+    done = app_client.post(f"/credentials/{cid}/gates/feasibility_approval/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "dean|",
         "comment": "Strong employer demand", "version": version.group(1)}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith(f"/credentials/{cid}?done=moved")
     after = app_client.get(done.headers["location"])
@@ -51,17 +53,15 @@ def test_a_dean_approves_the_feasibility_gate_from_the_page(org: Services, app_c
 def test_a_refused_decision_keeps_what_was_typed_and_says_why(org: Services, app_client: TestClient) -> None:
     cid = at_feasibility(org)
     token = sign_in(app_client, "dean.business")
-    stale = app_client.post(f"/credentials/{cid}/decisions", data={
-        "csrf_token": token, "gate": "feasibility_approval", "verdict": "reject", "acting_as": "dean|",
-        "comment": "", "version": "1"})
-    assert stale.status_code in (409, 422) and 'role="alert"' in stale.text
-    no_comment = app_client.post(f"/credentials/{cid}/decisions", data={
-        "csrf_token": token, "gate": "feasibility_approval", "verdict": "reject", "acting_as": "dean|",
-        "comment": ""})
-    assert no_comment.status_code == 422 and "a comment is required to reject" in no_comment.text
-    forged = app_client.post(f"/credentials/{cid}/decisions", data={
-        "csrf_token": "forged", "gate": "feasibility_approval", "verdict": "approve", "acting_as": "dean|"},
-        headers=HTML)
+    decide = f"/credentials/{cid}/gates/feasibility_approval/decision"
+    stale = app_client.post(decide, data={"csrf_token": token, "verdict": "approve", "acting_as": "dean|",
+                                          "comment": "Fine by me", "version": "1"})
+    assert stale.status_code == 409 and 'role="alert"' in stale.text and "Fine by me" in stale.text
+    no_comment = app_client.post(decide, data={"csrf_token": token, "verdict": "reject", "acting_as": "dean|",
+                                               "comment": ""})
+    assert no_comment.status_code == 422 and 'id="comment-error"' in no_comment.text
+    forged = app_client.post(decide, data={"csrf_token": "forged", "verdict": "approve", "acting_as": "dean|"},
+                             headers=HTML)
     assert forged.status_code == 403 and "this form has expired" in forged.text
     assert org.views.get(cid, by=SYSTEM).state == "feasibility"
 
@@ -115,9 +115,8 @@ def test_someone_from_another_faculty_cannot_reach_the_page(org: Services, app_c
     token = sign_in(app_client, "dean.health")
     page = app_client.get(f"/credentials/{cid}", headers=HTML)
     assert page.status_code == 404 and "Supply-chain analytics" not in page.text
-    posted = app_client.post(f"/credentials/{cid}/decisions", data={
-        "csrf_token": token, "gate": "feasibility_approval", "verdict": "approve", "acting_as": "dean|"},
-        headers=HTML)
+    posted = app_client.post(f"/credentials/{cid}/gates/feasibility_approval/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "dean|"}, headers=HTML)
     assert posted.status_code == 404
     assert "Supply-chain analytics" not in app_client.get("/portfolio").text
     assert app_client.get("/admin", headers=HTML).status_code == 403
@@ -136,8 +135,8 @@ def test_a_dean_delegates_and_the_delegate_decides_for_them(org: Services, app_c
     sign_in(app_client, "acting.dean")
     inbox = app_client.get("/approvals").text
     assert "acting for dean.business" in inbox and "Supply-chain analytics" in inbox
-    page = app_client.get(f"/credentials/{cid}").text
-    assert "You decide as dean, for dean.business." in page
+    page = app_client.get(f"/credentials/{cid}/gates/feasibility_approval").text
+    assert "You decide as Dean (leadership champion), for dean.business." in page
 
 
 def test_administrators_see_definitions_people_and_the_outbox(org: Services, app_client: TestClient) -> None:

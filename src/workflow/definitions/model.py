@@ -102,6 +102,7 @@ class Transition(_Frozen):
     checklist: tuple[ChecklistItem, ...] = ()
     requires_fields: Names = ()
     by: Names = ()
+    confirm: StrictBool = False  # hard to undo: people confirm it and say why (the history keeps the reason)
 
 
 class Timer(_Frozen):

@@ -299,7 +299,8 @@ class Walk:
             requirements = self._requirements(leave)
             if requirements.gate is None:
                 who = self.people["qa_office"] if leave == "start_review" and self.rng.random() < 0.3 else pm
-                self.move(end, leave, who)
+                self.move(end, leave, who, comment="All learners completed; listings removed"
+                          if leave == "retire" else "")
                 return
             approvals = self._approvals(requirements, self.data)
             moments = self._times(visit.start, max(visit.days, 0.01), len(approvals) - 1, visit.hold, 0.8, 0.99)

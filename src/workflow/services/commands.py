@@ -178,6 +178,10 @@ class CredentialCommands:
         _check_text("comment", comment)
         with self._actions.open(credential_id, expected_version, by) as act:
             trigger, requirements = self._open_gate(act, gate)
+            if verdict == "approve" and not comment.strip() and _confirmed(act.engine, trigger):
+                title = requirements.gate.title if requirements.gate else gate
+                raise InvalidInput("comment", f"say why: approving “{title}” is hard to undo, and the history "
+                                              "keeps the reason")
             facts = self._actions.facts(act)
             approver, grant_principal = _choose_role(act, requirements, facts, role, on_behalf_of)
             principal = grant_principal
@@ -233,6 +237,9 @@ class CredentialCommands:
             _, outcome = self._allowed(act, trigger)
             transition = outcome.transition
             _require(act, transition.by or act.engine.definition.permissions.edit, f"'{trigger}'")
+            if transition.confirm and not by.is_system and not comment.strip():
+                raise InvalidInput("comment", f"say why: “{transition.title or trigger}” is hard to undo, and the "
+                                              "history keeps the reason")
             return self._actions.move(act, outcome, comment=comment)
 
     def override(self, *, credential_id: int, trigger: str, comment: str, by: Caller,
@@ -411,3 +418,8 @@ def _check_text(field_name: str, text: str) -> None:
     if len(text) > MAX_COMMENT:
         raise InvalidInput(field_name, f"is too long (at most {MAX_COMMENT} characters)")
     check_plain_text(field_name, text)
+
+
+def _confirmed(engine: Engine, trigger: str) -> bool:
+    """Whether a transition is one people confirm and give a reason for (hard to undo)."""
+    return any(t.confirm for t in engine.definition.transitions if t.trigger == trigger)

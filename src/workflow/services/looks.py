@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -34,6 +35,13 @@ class LookService:
                                                           "seen_at": statement.excluded.seen_at})
         with self._db.begin() as conn:
             conn.execute(statement)
+
+    def seen(self, user_id: int, credential_id: int) -> tuple[int, datetime] | None:
+        """The last event of the credential's history the person has seen, and when they looked; ``None`` if never."""
+        with self._db.begin_read() as conn:
+            look = conn.execute(select(LOOK.c.seq, LOOK.c.seen_at).where(
+                LOOK.c.user_id == user_id, LOOK.c.credential_id == credential_id)).first()
+        return (look.seq, look.seen_at) if look is not None else None
 
     def changes(self, user_id: int, credential_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """For each credential the person has looked at: when, and what happened since (by kind)."""

@@ -27,10 +27,11 @@ def test_a_dean_finds_the_pending_feasibility_gate_and_approves_it(org: Services
     expect(card).to_contain_text("Checklist: 10 of 10 done")
     screenshot(page, "approvals")
     card.get_by_role("link", name="Review and decide").click()
-    expect(page.get_by_role("heading", name="Feasibility approval")).to_be_visible()
-    page.get_by_label("Comment (required to reject or ask for changes)").fill("Strong employer demand; go ahead.")
+    expect(page.get_by_role("heading", name="Feasibility approval: Supply-chain analytics")).to_be_visible()
+    page.get_by_label("Approve").check()
+    page.get_by_label("Your comment").fill("Strong employer demand; go ahead.")
     screenshot(page, "credential-deciding")
-    page.get_by_role("button", name="Approve", exact=True).click()
+    page.get_by_role("button", name="Record my decision").click()
     expect(page.get_by_role("status")).to_have_text("The credential moved on.")
     expect(page.get_by_test_id("state")).to_have_text("Design")
     expect(page.locator("#history")).to_contain_text("Strong employer demand; go ahead.")
@@ -117,7 +118,7 @@ def test_the_credential_page_reads_on_a_phone(org: Services, open_page: OpenPage
     cid = at_feasibility(org)
     page = open_page(viewport=(390, 844))
     sign_in(page, "dean.business", f"/credentials/{cid}")
-    expect(page.get_by_role("button", name="Approve", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Review and decide")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
     assert axe_violations(page) == []

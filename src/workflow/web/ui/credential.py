@@ -11,11 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from workflow.definitions.lifecycle import lifecycle
 from workflow.errors import InvalidInput, NotFound, WorkflowError
 from workflow.services.access import Caller
+from workflow.services.decisions import choices_for, move_consequence
 from workflow.services.milestones import timeline
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
 from workflow.web.ui.charts import bars
+from workflow.web.ui.decision import decision_page
 from workflow.web.ui.fields import as_text, from_form
 from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller, same_site
@@ -24,20 +26,6 @@ router = APIRouter(include_in_schema=False)
 
 Comment = Annotated[str, Form(max_length=4000)]
 Version = Annotated[int | None, Form(ge=1, le=2_000_000_000)]
-
-
-def decision_choices(caller: Caller, detail: Any, gate: Any) -> list[dict[str, str]]:
-    """The ways the caller may decide a gate: each approver role they hold, themselves or for someone."""
-    waiting = {a.role for a in gate.approvers if a.approvals < a.needed
-               and (gate.open_stage is None or a.stage <= gate.open_stage)}
-    choices = []
-    for grant in caller.grants_on(detail.id, detail.org_unit_id):
-        if grant.role in waiting:
-            label = grant.role.replace("_", " ") + (f", for {grant.principal}" if grant.delegated else "")
-            choice = {"value": f"{grant.role}|{grant.principal if grant.delegated else ''}", "label": label}
-            if choice not in choices:
-                choices.append(choice)
-    return choices
 
 
 def credential_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, *,
@@ -66,7 +54,8 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
         "c": detail, "definition": definition, "life": lifecycle(definition), "milestones": milestones,
         "history": list(reversed(history)), "changes": list(reversed(changes)), "owners": owners,
         "roles_here": roles_here, "discussion": discussion, "moves": moves, "may_edit": may_edit,
-        "choices": {g.gate: decision_choices(caller, detail, g) for g in detail.gates},
+        "choices": {g.gate: choices_for(definition, caller, detail, g) for g in detail.gates},
+        "confirmed": {t.trigger for t in definition.transitions if t.confirm},
         "fields": definition.fields, "error": error, "form": form or {}, "bars": bars(milestones, now),
         "as_text": as_text,
     }
@@ -95,23 +84,6 @@ def show(credential_id: RowId, request: Request, caller: PageCaller, services: S
     return response
 
 
-@router.post("/credentials/{credential_id}/decisions")
-def decide(credential_id: RowId, request: Request, caller: PageCaller, services: ServicesDep,
-           gate: Annotated[str, Form(max_length=100)], verdict: Annotated[str, Form(max_length=30)],
-           acting_as: Annotated[str, Form(max_length=300)] = "", comment: Comment = "",
-           version: Version = None) -> Response:
-    """Approve, reject or ask for changes, with a comment."""
-    role, _, principal = acting_as.partition("|")
-    try:
-        result = services.credentials.decide(credential_id=credential_id, gate=gate, verdict=verdict, by=caller,
-                                             comment=comment, role=role or None, on_behalf_of=principal or None,
-                                             expected_version=version)
-    except WorkflowError as error:
-        return _refused(request, services, caller, credential_id, error,
-                        {"gate": gate, "comment": comment, "verdict": verdict})
-    return _done(credential_id, "moved" if result.fired else verdict, f"gate-{gate}")
-
-
 @router.post("/credentials/{credential_id}/items/{item}")
 def tick(credential_id: RowId, item: str, request: Request, caller: PageCaller,
          services: ServicesDep, done: Annotated[str, Form(max_length=5)] = "",
@@ -130,26 +102,63 @@ def tick(credential_id: RowId, item: str, request: Request, caller: PageCaller,
                             status_code=303)
 
 
+def confirm_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, trigger: str, *,
+                 comment: str = "", error: str = "", status_code: int = 200) -> HTMLResponse:
+    """Ask for confirmation and a reason before a move that is hard to undo."""
+    detail = services.views.get(credential_id, by=caller)
+    definition = services.definitions.engine(detail.definition, detail.definition_version).definition
+    option = next((o for o in detail.options if o.trigger == trigger and o.gate is None), None)
+    if option is None:
+        raise NotFound("move", trigger)
+    transition = next(t for t in definition.transitions if t.trigger == trigger)
+    return page(request, "move_confirm.html", caller, {
+        "c": detail, "trigger": trigger, "move_title": transition.title or trigger, "comment": comment,
+        "error": error, "consequence": move_consequence(definition, detail.state, trigger),
+        "final": transition.dest in definition.states and definition.states[transition.dest].final,
+    }, status_code=status_code, section="portfolio")
+
+
+@router.get("/credentials/{credential_id}/moves/{trigger}")
+def confirm_move(credential_id: RowId, trigger: str, request: Request, caller: PageCaller,
+                 services: ServicesDep) -> HTMLResponse:
+    """The confirmation page of a move that is hard to undo (withdraw, hold, retire)."""
+    return confirm_page(request, services, caller, credential_id, trigger[:100])
+
+
 @router.post("/credentials/{credential_id}/transitions")
 def move(credential_id: RowId, request: Request, caller: PageCaller, services: ServicesDep,
-         trigger: Annotated[str, Form(max_length=100)], comment: Comment = "", version: Version = None) -> Response:
-    """Perform a transition that needs no gate decision."""
+         trigger: Annotated[str, Form(max_length=100)], comment: Comment = "", version: Version = None,
+         back: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Perform a transition that needs no gate decision (``back=confirm``: sent from its confirmation page)."""
     try:
         services.credentials.fire(credential_id=credential_id, trigger=trigger, by=caller, comment=comment,
                                   expected_version=version)
+    except InvalidInput as error:
+        if back == "confirm":
+            return confirm_page(request, services, caller, credential_id, trigger, comment=comment,
+                                error=error.message[:1].upper() + error.message[1:] + ".",
+                                status_code=status_of(error))
+        return _refused(request, services, caller, credential_id, error, {"trigger": trigger, "comment": comment})
     except WorkflowError as error:
         return _refused(request, services, caller, credential_id, error, {"trigger": trigger, "comment": comment})
-    return _done(credential_id, "fired")
+    return _done(credential_id, "fired", "history")
 
 
 @router.post("/credentials/{credential_id}/comments")
 def post_comment(credential_id: RowId, request: Request, caller: PageCaller, services: ServicesDep,
-                 gate: Annotated[str, Form(max_length=100)], text: Comment = "") -> Response:
-    """Add to a gate's discussion."""
+                 gate: Annotated[str, Form(max_length=100)], text: Comment = "",
+                 back: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Add to a gate's discussion (from the credential page, or from the gate's decision page: ``back=gate``)."""
     try:
         services.credentials.comment(credential_id=credential_id, gate=gate, text=text, by=caller)
     except WorkflowError as error:
+        if back == "gate" and not isinstance(error, NotFound):
+            return decision_page(request, services, caller, credential_id, gate, error=str(error),
+                                 status_code=status_of(error))
         return _refused(request, services, caller, credential_id, error, {"gate": gate, "text": text})
+    if back == "gate":
+        return RedirectResponse(f"/credentials/{credential_id}/gates/{gate}?done=comment#discussion",
+                                status_code=303)
     return _done(credential_id, "comment", f"gate-{gate}")
 
 

@@ -1,0 +1,91 @@
+"""The decision page: one credential at one gate — the proposal, its checklist evidence and the approval path
+beside a decision panel that stays in view; decisions that are hard to undo are confirmed first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from workflow.errors import InvalidInput, WorkflowError
+from workflow.services.access import Caller
+from workflow.services.decisions import GateSheet
+from workflow.web.api.schemas import RowId
+from workflow.web.deps import ServicesDep
+from workflow.web.problems import status_of
+from workflow.web.ui.render import page
+from workflow.web.ui.session import PageCaller
+
+router = APIRouter(include_in_schema=False)
+
+GateKey = Annotated[str, Form(max_length=100)]
+
+
+def why_not(sheet: GateSheet, caller: Caller) -> str:
+    """Why the person has no decision to make here, in a sentence."""
+    mine = [d for step in (s for stage in sheet.stages for s in stage.steps) for d in step.decisions
+            if caller.username in (d.who, d.actor) and d.current]
+    if mine:
+        return f"You have {mine[-1].words} this gate. You can change your decision while it is open."
+    waiting = [s.title for stage in sheet.stages if stage.status == "open" for s in stage.steps if s.next]
+    if waiting:
+        return f"This gate waits for {' and '.join(waiting)}; your roles do not decide it now."
+    return "None of your roles decides this gate."
+
+
+def decision_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, gate: str, *,
+                  form: dict[str, str] | None = None, errors: dict[str, str] | None = None, error: str = "",
+                  confirm: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+    """The gate's decision sheet; ``form``/``errors`` re-show a refused decision, ``confirm`` asks to confirm."""
+    sheet = services.decisions.sheet(credential_id, gate, by=caller)
+    return page(request, "decision.html", caller, {
+        "s": sheet, "form": form or {}, "errors": errors or {}, "error": error, "confirm": confirm,
+        "why_not": why_not(sheet, caller)}, status_code=status_code, section="approvals")
+
+
+@router.get("/credentials/{credential_id}/gates/{gate}")
+def show(credential_id: RowId, gate: str, request: Request, caller: PageCaller,
+         services: ServicesDep) -> HTMLResponse:
+    """Read and decide (opening it marks the credential's history as seen by the person)."""
+    response = decision_page(request, services, caller, credential_id, gate[:100])
+    if caller.user_id is not None:
+        sheet: GateSheet = response.context["s"]  # type: ignore[attr-defined]
+        services.looks.mark(caller.user_id, sheet.credential.id, sheet.credential.version)
+    return response
+
+
+@router.post("/credentials/{credential_id}/gates/{gate}/decision")
+def decide(credential_id: RowId, gate: str, request: Request, caller: PageCaller, services: ServicesDep,
+           verdict: Annotated[str, Form(max_length=30)] = "", acting_as: Annotated[str, Form(max_length=300)] = "",
+           comment: Annotated[str, Form(max_length=4000)] = "", confirmed: Annotated[str, Form(max_length=5)] = "",
+           version: Annotated[int | None, Form(ge=1, le=2_000_000_000)] = None) -> Response:
+    """Record a decision; rejecting, and approving a gate that is hard to undo, are confirmed first."""
+    gate = gate[:100]
+    form = {"verdict": verdict, "acting_as": acting_as, "comment": comment}
+    errors: dict[str, str] = {}
+    sheet = services.decisions.sheet(credential_id, gate, by=caller)
+    if verdict not in ("approve", "request_changes", "reject"):
+        errors["verdict"] = "Choose approve, request changes or reject."
+    elif not comment.strip() and (verdict != "approve" or sheet.confirm):
+        errors["comment"] = ("Say why: the team reads your comment to know what to change." if verdict != "approve"
+                             else "Say why: approving this is hard to undo, and the history keeps the reason.")
+    if errors:
+        return decision_page(request, services, caller, credential_id, gate, form=form, errors=errors,
+                             status_code=422)
+    if confirmed != "yes" and (verdict == "reject" or (verdict == "approve" and sheet.confirm)):
+        return decision_page(request, services, caller, credential_id, gate, confirm=form)
+    role, _, principal = acting_as.partition("|")
+    try:
+        result = services.credentials.decide(credential_id=credential_id, gate=gate, verdict=verdict, by=caller,
+                                             comment=comment, role=role or None, on_behalf_of=principal or None,
+                                             expected_version=version)
+    except InvalidInput as refused:
+        return decision_page(request, services, caller, credential_id, gate, form=form,
+                             errors={refused.field: refused.message}, status_code=status_of(refused))
+    except WorkflowError as refused:
+        return decision_page(request, services, caller, credential_id, gate, form=form, error=str(refused),
+                             status_code=status_of(refused))
+    if result.fired:
+        return RedirectResponse(f"/credentials/{credential_id}?done=moved", status_code=303)
+    return RedirectResponse(f"/credentials/{credential_id}/gates/{gate}?done={verdict}#decide", status_code=303)

@@ -1,0 +1,173 @@
+"""The decision page (one credential at one gate) and the confirmation of moves that are hard to undo."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.organisation import as_person
+from tests.steps import SYSTEM, at_build, at_feasibility
+from tests.web.pages import sign_in
+from workflow.context import Services
+
+GATE = "feasibility_approval"
+
+
+def version_of(html: str) -> str:
+    found = re.search(r'name="version" value="(\d+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def text_of(html: str) -> str:
+    """What a person reads: tags dropped, whitespace folded."""
+    return re.sub(r" ([:,.;)])", r"\1", re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
+
+
+def test_the_page_puts_the_proposal_evidence_and_path_beside_the_decision(org: Services,
+                                                                          app_client: TestClient) -> None:
+    cid = at_feasibility(org, leave_open=("initial_budget",))
+    sign_in(app_client, "dean.business")
+    page = app_client.get(f"/credentials/{cid}/gates/{GATE}")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "Feasibility approval: Supply-chain analytics" in text
+    assert "Need addressed (purpose) (needed for this gate) Logistics employers need analysts" in text
+    assert "Checklist evidence — 9 of 10 done" in text
+    assert "Finance — 0 of 2 done" not in text and "Finance — 1 of 2 done" in text  # grouped by the owning role
+    assert "Dean (leadership champion): 0 of 1 approval (any one of them) next" in text  # the approval path
+    assert "Before it can pass: 1 checklist item not done, approval by the Dean (leadership champion)." in text
+    assert "You decide as Dean (leadership champion)." in text
+    assert "Feasibility approval then still waits for: 1 checklist item not done." in text  # what approving does
+    assert 'data-testid="decision-panel"' in page.text and "new to you" in text
+
+
+def test_approving_the_last_thing_says_where_it_goes_and_who_is_told(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "dean.business")
+    page = app_client.get(f"/credentials/{cid}/gates/{GATE}")
+    assert ("Your approval completes Feasibility approval: the credential moves to Design. "
+            in text_of(page.text))
+    assert "Instructional designer (pedagogy and edTech support)" in text_of(page.text)  # the owners it opens work for
+    done = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "dean|", "version": version_of(page.text)},
+        follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"/credentials/{cid}?done=moved"
+    assert org.views.get(cid, by=SYSTEM).state == "design"
+
+
+def test_asking_for_changes_needs_a_comment_which_the_team_then_reads(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "dean.business")
+    before = org.views.get(cid, by=SYSTEM).version
+    refused = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "request_changes", "acting_as": "dean|", "comment": "  "})
+    assert refused.status_code == 422
+    assert 'id="comment-error"' in refused.text and "Say why" in refused.text
+    assert 'id="v-request_changes" name="verdict" value="request_changes" aria-describedby="then-request_changes" ' \
+           'checked' in refused.text  # the choice is kept
+    assert org.views.get(cid, by=SYSTEM).version == before  # nothing recorded
+    done = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "request_changes", "acting_as": "dean|",
+        "comment": "Show the employer letters first"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/credentials/{cid}/gates/{GATE}")
+    assert "Your request for changes is recorded." in app_client.get(done.headers["location"]).text
+    sign_in(app_client, "pm.business")
+    seen_by_pm = text_of(app_client.get(f"/credentials/{cid}/gates/{GATE}").text)
+    assert "dean.business asked for changes" in seen_by_pm
+    assert "Show the employer letters first" in seen_by_pm
+    assert "This gate waits for Dean (leadership champion); your roles do not decide it now." in seen_by_pm
+
+
+def test_rejecting_is_confirmed_before_it_is_recorded(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "dean.business")
+    before = org.views.get(cid, by=SYSTEM).version
+    asked = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "reject", "acting_as": "dean|", "comment": "No budget this year"})
+    assert asked.status_code == 200 and "Please confirm." in asked.text
+    assert "Feasibility approval cannot pass while your rejection stands" in text_of(asked.text)
+    assert org.views.get(cid, by=SYSTEM).version == before  # not yet
+    done = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "reject", "acting_as": "dean|", "comment": "No budget this year",
+        "confirmed": "yes"}, follow_redirects=False)
+    assert done.status_code == 303
+    last = org.views.history(cid, by=SYSTEM)[-1]
+    assert (last.kind, last.details["verdict"], last.comment) == ("decision", "reject", "No budget this year")
+
+
+def test_a_committee_members_approval_advances_the_quorum_shown(org: Services, app_client: TestClient) -> None:
+    cid = at_build(org, credit_bearing=True)
+    for username in ("qa", "registrar"):
+        org.credentials.decide(credential_id=cid, gate="governance_signoff", verdict="approve",
+                               by=as_person(org, username))
+    token = sign_in(app_client, "council.a")
+    page = app_client.get(f"/credentials/{cid}/gates/governance_signoff")
+    text = text_of(page.text)
+    assert "Stage 1 — complete" in text and "Stage 2 — deciding now" in text
+    assert "Academic governance body (college council / quality council): 0 of 2 approvals" in text
+    assert "Your approval is recorded (1 of 2 approvals from Academic governance body" in text
+    app_client.post(f"/credentials/{cid}/gates/governance_signoff/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "academic_governance|", "comment": ""})
+    sign_in(app_client, "council.b")
+    text = text_of(app_client.get(f"/credentials/{cid}/gates/governance_signoff").text)
+    assert "Academic governance body (college council / quality council): 1 of 2 approvals" in text
+    assert "council.a approved" in text
+    assert "Your approval completes Governance sign-off: the credential moves to Marketing and launch." in text
+
+
+def test_the_page_marks_what_changed_since_the_person_last_looked(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    sign_in(app_client, "dean.business")
+    app_client.get(f"/credentials/{cid}/gates/{GATE}")  # the dean reads it once
+    org.credentials.update(credential_id=cid, changes={"purpose": "Regional logistics need analysts"}, by=SYSTEM)
+    page = app_client.get(f"/credentials/{cid}/gates/{GATE}")
+    text = text_of(page.text)
+    assert "1 change since you looked" in text
+    assert ("Regional logistics need analysts changed before: Logistics employers need analysts" in text)
+    assert text.count(" changed before:") == 1  # only that field
+    assert "unchanged since you looked" in text_of(app_client.get(f"/credentials/{cid}/gates/{GATE}").text)
+
+
+def test_a_gate_that_is_not_open_is_not_found(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    sign_in(app_client, "dean.business")
+    assert app_client.get(f"/credentials/{cid}/gates/launch_approval").status_code == 404
+    sign_in(app_client, "dean.health")  # another faculty
+    assert app_client.get(f"/credentials/{cid}/gates/{GATE}").status_code == 404
+
+
+def test_withdrawing_asks_for_a_reason_which_the_history_keeps(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "pm.business")
+    page = app_client.get(f"/credentials/{cid}")
+    assert f'href="/credentials/{cid}/moves/withdraw"' in page.text  # a link to a confirmation, not a one-click form
+    confirm = app_client.get(f"/credentials/{cid}/moves/withdraw")
+    assert "This is final: once Withdrawn, the credential can no longer change." in text_of(confirm.text)
+    refused = app_client.post(f"/credentials/{cid}/transitions", data={
+        "csrf_token": token, "trigger": "withdraw", "comment": "", "back": "confirm"})
+    assert refused.status_code == 422 and 'id="reason-error"' in refused.text
+    assert org.views.get(cid, by=SYSTEM).state == "feasibility"
+    done = app_client.post(f"/credentials/{cid}/transitions", data={
+        "csrf_token": token, "trigger": "withdraw", "comment": "The employer partner pulled out",
+        "back": "confirm"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert org.views.get(cid, by=SYSTEM).state == "withdrawn"
+    history = app_client.get(done.headers["location"]).text
+    assert "The employer partner pulled out" in history
+
+
+def test_a_mistaken_hold_is_resumed_from_the_page(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "pm.business")
+    confirm = text_of(app_client.get(f"/credentials/{cid}/moves/hold").text)
+    assert "“Resume” brings it back to Feasibility later." in confirm
+    app_client.post(f"/credentials/{cid}/transitions", data={
+        "csrf_token": token, "trigger": "hold", "comment": "Waiting for the budget", "back": "confirm"})
+    assert org.views.get(cid, by=SYSTEM).state == "on_hold"
+    page = app_client.get(f"/credentials/{cid}").text
+    assert 'name="trigger" value="resume"' in page
+    app_client.post(f"/credentials/{cid}/transitions", data={
+        "csrf_token": token, "trigger": "resume", "version": version_of(page)})
+    assert org.views.get(cid, by=SYSTEM).state == "feasibility"
