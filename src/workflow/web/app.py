@@ -80,10 +80,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Micro-credential workflow — API",
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="Micro-credential workflow — API",
                                    swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-                                   swagger_favicon_url="/static/favicon.svg")
+                                   swagger_css_url="/static/docs.css", swagger_favicon_url="/static/favicon.svg",
+                                   swagger_ui_parameters={"deepLinking": False})  # no links inside buttons
+        html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
+        return HTMLResponse(html)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # The docs page never changes, so the hash of its inline script is taken once, here.
