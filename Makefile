@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 CHROMIUM ?= /usr/bin/chromium
+DOT ?= /usr/bin/dot
 AXE := tests/web/browser/node_modules/axe-core/axe.min.js
+APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 .PHONY: install run test lint bench clean browser
 
@@ -14,13 +16,19 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed $(DOT)
+
+# Graphviz's dot lays out the lifecycle drawings of the credential and administration pages.
+$(DOT):
+	@echo "installing Debian's graphviz for the lifecycle drawings"
+	$(APT) update -qq
+	$(APT) install -y -qq graphviz
 
 # The browser tests drive Debian's Chromium with Playwright (no browser download) and check pages with axe-core.
 $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser tests"
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
+	$(APT) update -qq
+	$(APT) install -y -qq chromium
 
 $(AXE): tests/web/browser/package.json tests/web/browser/package-lock.json
 	npm ci --prefix tests/web/browser --no-audit --no-fund --loglevel=error

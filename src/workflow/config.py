@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     scheduler_in_app: bool = True
     timer_poll_seconds: float = 30.0
     timer_lease_seconds: float = 120.0
+    graphviz_dot: str = "dot"  # Graphviz's layout command (a name on PATH or a path) that draws the lifecycles
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

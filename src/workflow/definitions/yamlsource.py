@@ -183,7 +183,9 @@ def read_yaml(text: str) -> Document:
         returned as a problem, never raised.
     """
     reader = _Reader()
-    yaml = YAML(typ="rt", pure=True)
+    # The safe pipeline, not the round-trip one: the round-trip scanner marks every fold of a folded scalar
+    # (``description: >``) with U+0007 for its own dumper to restore, and that mark would reach the text.
+    yaml = YAML(typ="safe", pure=True)
     yaml.Composer = _DepthLimitedComposer
     try:
         node = yaml.compose(text)

@@ -24,6 +24,7 @@ from workflow.web.limits import BodyLimit
 from workflow.web.security import SecurityHeaders
 from workflow.web.ui import admin as admin_pages
 from workflow.web.ui import approvals, calendar, credential, decision, pages, portfolio, tasks
+from workflow.web.ui.dot_layout import Layouts
 from workflow.web.ui.render import error_page
 
 API_PREFIX = "/api/v1"
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
                   docs_url=None, redoc_url=None, openapi_url=None)
     if services is not None:
         app.state.services = services
+    app.state.layouts = Layouts(settings.graphviz_dot)
     problems.install(app, html=error_page)
 
     api = APIRouter(prefix=API_PREFIX)

@@ -98,7 +98,8 @@ def test_the_main_pages_pass_an_accessibility_check(org: Services, open_page: Op
     org.credentials.comment(credential_id=cid, gate="feasibility_approval", text="Budget confirmed", by=SYSTEM)
     at_build(org, leave_open=("transcript_entry_planned",))
     found: dict[str, list[object]] = {}
-    checks = {"dean.business": ["/", "/approvals", f"/credentials/{cid}", f"/credentials/{cid}/gates/feasibility_approval",
+    checks = {"dean.business": ["/", "/approvals", f"/credentials/{cid}",
+                                f"/credentials/{cid}/gates/feasibility_approval",
                                 f"/credentials/{cid}/moves/withdraw", "/portfolio"],
               "registrar": ["/tasks"], "admin": ["/admin", "/admin/people", "/admin/outbox"]}
     page = open_page()

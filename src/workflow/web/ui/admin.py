@@ -14,6 +14,7 @@ from workflow.services.access import Caller
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
+from workflow.web.ui.lifecycle_svg import layouts_of, whole
 from workflow.web.ui.render import page
 from workflow.web.ui.session import AdminPageCaller, admin_page
 
@@ -48,6 +49,7 @@ def _definitions_page(request: Request, caller: Caller, services: ServicesDep, *
         definition = services.definitions.engine(name, version).definition
         item = loaded.get(name)
         shown.append({"name": name, "version": version, "d": definition, "life": lifecycle(definition),
+                      "drawing": whole(layouts_of(request), definition, version),
                       "mermaid": mermaid(definition), "file": item.path if item else None})
     problems = [str(p) for p in services.definitions.problems()]
     return page(request, "admin_definitions.html", caller, {"definitions": shown, "problems": problems,

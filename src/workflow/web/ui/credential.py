@@ -19,6 +19,7 @@ from workflow.web.problems import status_of
 from workflow.web.ui.charts import bars
 from workflow.web.ui.decision import decision_page
 from workflow.web.ui.fields import as_text, from_form
+from workflow.web.ui.lifecycle_svg import for_credential, layouts_of
 from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller, same_site
 
@@ -50,8 +51,11 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
     moves = [o for o in detail.options if o.gate is None and bool(
         roles_here & set(next(t for t in definition.transitions if t.trigger == o.trigger).by
                          or definition.permissions.edit))]
+    made = [(e.from_state, e.to_state, e.trigger) for e in history if e.from_state and e.to_state and e.trigger]
+    drawing = for_credential(layouts_of(request), definition, detail.definition_version, detail.state, made)
     context = {
-        "c": detail, "definition": definition, "life": lifecycle(definition), "milestones": milestones,
+        "c": detail, "definition": definition, "life": lifecycle(definition), "drawing": drawing,
+        "milestones": milestones,
         "history": list(reversed(history)), "changes": list(reversed(changes)), "owners": owners,
         "roles_here": roles_here, "discussion": discussion, "moves": moves, "may_edit": may_edit,
         "choices": {g.gate: choices_for(definition, caller, detail, g) for g in detail.gates},
