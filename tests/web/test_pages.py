@@ -83,7 +83,7 @@ def test_a_registrar_ticks_an_item_from_my_tasks(org: Services, app_client: Test
     cid = at_build(org, leave_open=("transcript_entry_planned",))
     token = sign_in(app_client, "registrar")
     tasks = app_client.get("/tasks").text
-    assert "Supply-chain analytics" in tasks and "registrar" in tasks
+    assert "Supply-chain analytics" in tasks and "Registrar&#39;s office" in tasks
     done = app_client.post(f"/credentials/{cid}/items/transcript_entry_planned", data={
         "csrf_token": token, "done": "yes", "note": "Transcript codes set", "back": "/tasks"}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/tasks?done=item")
@@ -137,7 +137,7 @@ def test_a_dean_delegates_and_the_delegate_decides_for_them(org: Services, app_c
     inbox = app_client.get("/approvals").text
     assert "acting for dean.business" in inbox and "Supply-chain analytics" in inbox
     page = app_client.get(f"/credentials/{cid}").text
-    assert "You decide as dean, for dean.business." in page
+    assert "You decide as Dean (leadership champion), for dean.business." in page
 
 
 def test_administrators_see_definitions_people_and_the_outbox(org: Services, app_client: TestClient) -> None:

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.definitions.lifecycle import lifecycle
+from workflow.definitions.model import Definition
+from workflow.definitions.words import role_title
 from workflow.errors import InvalidInput, NotFound, WorkflowError
 from workflow.services.access import Caller
 from workflow.services.milestones import timeline
@@ -26,14 +28,15 @@ Comment = Annotated[str, Form(max_length=4000)]
 Version = Annotated[int | None, Form(ge=1, le=2_000_000_000)]
 
 
-def decision_choices(caller: Caller, detail: Any, gate: Any) -> list[dict[str, str]]:
+def decision_choices(caller: Caller, detail: Any, gate: Any, definition: Definition | None = None
+                     ) -> list[dict[str, str]]:
     """The ways the caller may decide a gate: each approver role they hold, themselves or for someone."""
     waiting = {a.role for a in gate.approvers if a.approvals < a.needed
                and (gate.open_stage is None or a.stage <= gate.open_stage)}
     choices = []
     for grant in caller.grants_on(detail.id, detail.org_unit_id):
         if grant.role in waiting:
-            label = grant.role.replace("_", " ") + (f", for {grant.principal}" if grant.delegated else "")
+            label = role_title(definition, grant.role) + (f", for {grant.principal}" if grant.delegated else "")
             choice = {"value": f"{grant.role}|{grant.principal if grant.delegated else ''}", "label": label}
             if choice not in choices:
                 choices.append(choice)
@@ -66,7 +69,7 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
         "c": detail, "definition": definition, "life": lifecycle(definition), "milestones": milestones,
         "history": list(reversed(history)), "changes": list(reversed(changes)), "owners": owners,
         "roles_here": roles_here, "discussion": discussion, "moves": moves, "may_edit": may_edit,
-        "choices": {g.gate: decision_choices(caller, detail, g) for g in detail.gates},
+        "choices": {g.gate: decision_choices(caller, detail, g, definition) for g in detail.gates},
         "fields": definition.fields, "error": error, "form": form or {}, "bars": bars(milestones, now),
         "as_text": as_text,
     }
