@@ -110,7 +110,7 @@ def test_two_of_three_council_members_open_the_gate_on_the_second_approval(org: 
     assert second.fired is not None and second.fired.trigger == "sign_off"
     assert state(org, cid) == "launch"
 
-    with pytest.raises(Conflict, match="^Governance sign-off is not open while the credential is in Marketing and"):
+    with pytest.raises(Conflict, match=r"^Governance sign-off is not open while the credential is in Marketing and"):
         approve(org, cid, "governance_signoff", "council.c")
     assert transitions(org, cid)[-1] == ("build", "launch")
 

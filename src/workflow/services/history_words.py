@@ -23,6 +23,13 @@ _DECIDED = {"approve": "Approved", "request_changes": "Asked for changes to", "r
 _TIMER_KINDS = {"reminder": "Reminder", "escalation": "Escalation", "warning": "Warning"}
 
 
+def actor_words(definition: Definition | None, actor: str) -> str:
+    """Who did it: a person's user name, or the timer that acted ("Timer: Feasibility decision waiting")."""
+    if actor.startswith("timer:"):
+        return f"Timer: {timer_title(definition, actor.removeprefix('timer:'))}"
+    return actor
+
+
 def summarize(definition: Definition | None, kind: str, trigger: str | None, from_state: str | None,
               to_state: str | None, details: Mapping[str, Any]) -> str:
     """What one history event says, as people read it."""

@@ -18,7 +18,7 @@ from workflow.errors import NotFound
 from workflow.services.access import AccessService, Caller, visible_clause
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import current_entries, next_timers, row_facts
-from workflow.services.history_words import summarize
+from workflow.services.history_words import actor_words, summarize
 from workflow.services.missing import Missing, missing
 from workflow.store.database import Database
 from workflow.store.lookups import CredentialRow
@@ -128,13 +128,15 @@ class HistoryEvent:
     comment: str
     details: dict[str, Any]
     summary: str = ""  # what happened, in words (with the definition's titles)
+    actor_title: str = ""  # who, in words (a timer by its title)
 
     @classmethod
     def from_row(cls, row: Row[Any], definition: Definition | None = None) -> HistoryEvent:
         """The entry stored in an ``event`` row (said in ``definition``'s words)."""
         details = dict(row.details)
         return cls(row.seq, row.at, row.actor, row.kind, row.trigger, row.from_state, row.to_state, row.comment,
-                   details, summarize(definition, row.kind, row.trigger, row.from_state, row.to_state, details))
+                   details, summarize(definition, row.kind, row.trigger, row.from_state, row.to_state, details),
+                   actor_words(definition, row.actor))
 
 
 def describe(engine: Engine, credential: Row[Any] | CredentialRow, facts: Facts, entries: dict[str, Any],
