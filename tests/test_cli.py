@@ -33,10 +33,12 @@ def test_walk_a_credential_from_the_terminal(run, tmp_path: Path) -> None:  # ty
 
     refused = run("credentials", "fire", "1", "submit_for_feasibility", "--as", "pm.jones", ok=False)
     assert "refused: 'submit_for_feasibility' from 'ideation'" in refused.stderr
-    assert '  - sme: "Skills and competencies industry wants identified" not done' in refused.stderr
+    assert "  - “Skills and competencies industry wants identified” is not done (Subject matter expert)" in (
+        refused.stderr)
 
     forbidden = run("credentials", "check", "1", "industry_skills_identified", "--as", "pm.jones", ok=False)
-    assert "ticking 'industry_skills_identified' needs one of the roles sme on this credential" in forbidden.stderr
+    assert ("ticking “Skills and competencies industry wants identified” needs one of the roles Subject matter "
+            "expert on this credential") in forbidden.stderr
     for item, who in (("labour_market_research", "pm.jones"), ("employers_contacted", "eng.li"),
                       ("working_group_formed", "pm.jones"), ("industry_skills_identified", "sme.ode")):
         run("credentials", "check", "1", item, "--note", "see shared drive", "--as", who)
@@ -45,13 +47,14 @@ def test_walk_a_credential_from_the_terminal(run, tmp_path: Path) -> None:  # ty
 
     shown = run("credentials", "show", "1", "--as", "dean.arts").stdout
     assert "state: feasibility (Feasibility)" in shown
-    assert "approve_feasibility → design: missing" in shown and "      - dean: approval needed" in shown
+    assert "approve_feasibility → design: missing" in shown
+    assert "      - Approval by the Dean (leadership champion) is needed" in shown
 
     bad = run("credentials", "decide", "1", "feasibility_approval", "--decision", "reject", "--as", "dean.arts",
               ok=False)
     assert "error: comment: a comment is required to reject" in bad.stderr
     bad = run("credentials", "set", "1", "notional_hours=lots", "--as", "pm.jones", ok=False)
-    assert "error: notional_hours: must be a whole number" in bad.stderr
+    assert "error: Notional learning hours: must be a whole number" in bad.stderr
     stale = run("credentials", "set", "1", "purpose=Changed", "--version", "1", "--as", "pm.jones", ok=False)
     assert "changed since version 1" in stale.stderr
     nobody = run("credentials", "show", "1", "--as", "ghost", ok=False)

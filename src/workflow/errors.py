@@ -64,12 +64,14 @@ class NotFound(WorkflowError):
 
 
 class InvalidInput(WorkflowError):
-    """Input that cannot be accepted; ``field`` names what is wrong."""
+    """Input that cannot be accepted; ``field`` names what is wrong (for programs), ``label`` the same as people
+    read it (a credential field's label; the field's name when there is none)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, label: str | None = None) -> None:
         self.field = field
+        self.label = label or field
         self.message = message
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{self.label}: {message}")
 
 
 class Conflict(WorkflowError):
@@ -90,26 +92,35 @@ class StaleVersion(Conflict):
 
 
 class TransitionNotAllowed(Conflict):
-    """A trigger cannot fire from the current state; ``unmet`` says exactly what is missing."""
+    """A trigger cannot fire from the current state; ``unmet`` says exactly what is missing.
+
+    ``trigger`` and ``state`` are keys, for programs; the text says the transition's and the state's titles
+    (``trigger_title``, ``state_title``; the keys when none are given)."""
 
     def __init__(
-        self, trigger: str, state: str, unmet: Sequence[Unmet] = (), *, credential_id: int | None = None
+        self, trigger: str, state: str, unmet: Sequence[Unmet] = (), *, credential_id: int | None = None,
+        trigger_title: str | None = None, state_title: str | None = None,
     ) -> None:
         self.trigger = trigger
         self.state = state
         self.unmet = tuple(unmet)
         self.credential_id = credential_id
-        who = f"credential {credential_id}: " if credential_id is not None else ""
+        self.trigger_title = trigger_title or trigger
+        self.state_title = state_title or state
+        who = f"Credential {credential_id}: " if credential_id is not None else ""
         if self.unmet:
+            count = len(self.unmet)
+            things = "1 thing is missing" if count == 1 else f"{count} things are missing"
             missing = "; ".join(str(u) for u in self.unmet)
-            text = f"{who}'{trigger}' is not allowed from '{state}' yet: {missing}"
+            text = f"{who}“{self.trigger_title}” cannot happen yet from {self.state_title}: {things}: {missing}"
         else:
-            text = f"{who}there is no transition '{trigger}' from '{state}'"
+            text = f"{who}“{self.trigger_title}” is not possible while the credential is in {self.state_title}"
         super().__init__(text)
 
     def with_credential(self, credential_id: int) -> TransitionNotAllowed:
         """The same refusal, naming the credential."""
-        return TransitionNotAllowed(self.trigger, self.state, self.unmet, credential_id=credential_id)
+        return TransitionNotAllowed(self.trigger, self.state, self.unmet, credential_id=credential_id,
+                                    trigger_title=self.trigger_title, state_title=self.state_title)
 
 
 class Forbidden(WorkflowError):

@@ -18,6 +18,9 @@ from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVe
 from workflow.services.access import Caller
 from workflow.services.commands import DecisionResult
 
+DEAN = "Dean (leadership champion)"
+GOVERNANCE = "Academic governance body (college council / quality council)"
+
 
 def approve(org: Services, cid: int, gate: str, username: str, *, role: str | None = None,
             comment: str = "") -> DecisionResult:
@@ -50,7 +53,7 @@ def transitions(org: Services, cid: int) -> list[tuple[str | None, str | None]]:
 def test_the_approval_that_completes_the_gate_performs_its_transition(org: Services) -> None:
     cid = at_feasibility(org)
     before = org.views.get(cid, by=SYSTEM).version
-    assert missing(org, cid, "approve_feasibility") == ["dean: approval needed"]
+    assert missing(org, cid, "approve_feasibility") == [f"Approval by the {DEAN} is needed"]
 
     result = approve(org, cid, "feasibility_approval", "dean.business", comment="Strong employer demand")
 
@@ -74,12 +77,12 @@ def test_an_approval_with_something_else_missing_waits_and_the_change_asks_for_a
     result = approve(org, cid, "feasibility_approval", "dean.business")
 
     assert result.fired is None and state(org, cid) == "feasibility"
-    assert missing(org, cid, "approve_feasibility") == ['finance: "Funding applied for" not done']
+    assert missing(org, cid, "approve_feasibility") == ["“Funding applied for” is not done (Finance)"]
 
     # Ticking an item of the gate changes what the dean approved: the approval was for an earlier version.
     tick(org, cid)
     assert missing(org, cid, "approve_feasibility") == [
-        "dean: approval needed (the approval by dean.business was for an earlier version)"]
+        f"Approval by the {DEAN} is needed (the approval by dean.business was for an earlier version)"]
     assert gate_decisions(org, cid, "feasibility_approval") == [
         {"role": "dean", "by": "dean.business", "actor": "dean.business", "verdict": "approve", "comment": "",
          "current": False}]
@@ -101,13 +104,13 @@ def test_two_of_three_council_members_open_the_gate_on_the_second_approval(org: 
     first = approve(org, cid, "governance_signoff", "council.a")
     assert first.fired is None and first.role == "academic_governance"
     assert state(org, cid) == "build"
-    assert missing(org, cid, "sign_off") == ["academic_governance: 2 approvals needed (1 so far)"]
+    assert missing(org, cid, "sign_off") == [f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
 
     second = approve(org, cid, "governance_signoff", "council.b")
     assert second.fired is not None and second.fired.trigger == "sign_off"
     assert state(org, cid) == "launch"
 
-    with pytest.raises(Conflict, match="gate 'governance_signoff' is not open while the credential is in 'launch'"):
+    with pytest.raises(Conflict, match=r"^Governance sign-off is not open while the credential is in Marketing and"):
         approve(org, cid, "governance_signoff", "council.c")
     assert transitions(org, cid)[-1] == ("build", "launch")
 
@@ -152,18 +155,18 @@ def test_concurrent_second_and_third_council_approvals_open_the_gate_once(org: S
 def test_stage_two_cannot_approve_before_stage_one(org: Services) -> None:
     cid = at_build(org)
     for username in ("registrar", "council.a"):
-        with pytest.raises(Conflict, match=r"approves at stage 2; stage 1 \(qa_office\) must approve first"):
+        with pytest.raises(Conflict, match=r"stage 2; stage 1 \(Quality assurance office\) must approve first"):
             approve(org, cid, "governance_signoff", username)
     assert gate_decisions(org, cid, "governance_signoff") == []
 
     approve(org, cid, "governance_signoff", "qa")
     assert approve(org, cid, "governance_signoff", "registrar").fired is None
-    assert missing(org, cid, "sign_off") == ["academic_governance: 2 approvals needed (0 so far)"]
+    assert missing(org, cid, "sign_off") == [f"2 approvals by the {GOVERNANCE} are needed (0 so far)"]
 
 
 def test_without_credit_the_qa_office_alone_signs_off(org: Services) -> None:
     cid = at_build(org, credit_bearing=False)
-    with pytest.raises(Forbidden, match="needs one of the roles qa_office"):
+    with pytest.raises(Forbidden, match="needs one of the roles Quality assurance office"):
         approve(org, cid, "governance_signoff", "registrar")
     assert approve(org, cid, "governance_signoff", "qa").fired is not None
     assert state(org, cid) == "launch"
@@ -177,11 +180,11 @@ def test_nobody_approves_twice(org: Services) -> None:
     approve(org, cid, "governance_signoff", "qa")
     approve(org, cid, "governance_signoff", "council.a")
 
-    with pytest.raises(Conflict, match=r"council\.a has already approved gate 'governance_signoff'"):
+    with pytest.raises(Conflict, match=r"council\.a has already approved Governance sign-off"):
         approve(org, cid, "governance_signoff", "council.a")
 
-    assert missing(org, cid, "sign_off") == ["registrar: approval needed",
-                                             "academic_governance: 2 approvals needed (1 so far)"]
+    assert missing(org, cid, "sign_off") == ["Approval by the Registrar's office is needed",
+                                             f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
 
 
 def test_the_proposer_cannot_approve_their_own_credential(org: Services) -> None:
@@ -196,12 +199,12 @@ def test_the_proposer_cannot_approve_their_own_credential(org: Services) -> None
         approve(org, cid, "feasibility_approval", "acting.dean")
 
     assert state(org, cid) == "feasibility"
-    assert missing(org, cid, "approve_feasibility") == ["dean: approval needed"]
+    assert missing(org, cid, "approve_feasibility") == [f"Approval by the {DEAN} is needed"]
 
 
 def test_people_without_an_approver_role_are_refused(org: Services) -> None:
     cid = at_feasibility(org)
-    with pytest.raises(Forbidden, match="deciding gate 'feasibility_approval' needs one of the roles dean"):
+    with pytest.raises(Forbidden, match="deciding Feasibility approval needs one of the roles Dean"):
         approve(org, cid, "feasibility_approval", "pm.business")
     with pytest.raises(NotFound):  # another faculty's dean does not even see it
         approve(org, cid, "feasibility_approval", "dean.health")
@@ -222,15 +225,15 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
                                        by=as_person(org, "council.b"))
 
     assert sent_back.fired is None and state(org, cid) == "build"
-    assert missing(org, cid, "sign_off") == ["academic_governance: changes requested by council.b",
-                                             "academic_governance: 2 approvals needed (1 so far)"]
+    assert missing(org, cid, "sign_off") == [f"Changes requested by council.b ({GOVERNANCE})",
+                                             f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
     approvals = {a.role: a.approvals for a in org.views.get(cid, by=SYSTEM).gates[0].approvers}
     assert approvals == {"qa_office": 1, "registrar": 1, "academic_governance": 1}
 
     # A field the gate does not look at: every decision still counts, the request for changes too.
     org.credentials.update(credential_id=cid, changes={"time_period": "10 weeks"}, by=as_person(org, "pm.business"))
-    assert missing(org, cid, "sign_off") == ["academic_governance: changes requested by council.b",
-                                             "academic_governance: 2 approvals needed (1 so far)"]
+    assert missing(org, cid, "sign_off") == [f"Changes requested by council.b ({GOVERNANCE})",
+                                             f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
     assert all(d["current"] for d in gate_decisions(org, cid, "governance_signoff"))
 
     # The change asked for, in a field the gate requires: what was decided before was decided on something else.
@@ -238,9 +241,9 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
                            by=as_person(org, "pm.business"))
     assert state(org, cid) == "build"
     assert missing(org, cid, "sign_off") == [
-        "qa_office: approval needed (the approval by qa was for an earlier version)",
-        "registrar: approval needed (the approval by registrar was for an earlier version)",
-        "academic_governance: 2 approvals needed (0 so far) (the approval by council.a was for an earlier version)",
+        "Approval by the Quality assurance office is needed (the approval by qa was for an earlier version)",
+        "Approval by the Registrar's office is needed (the approval by registrar was for an earlier version)",
+        f"2 approvals by the {GOVERNANCE} are needed (0 so far) (the approval by council.a was for an earlier version)",
     ]
     assert {d["by"]: d["current"] for d in gate_decisions(org, cid, "governance_signoff")} == {
         "qa": False, "registrar": False, "council.a": False, "council.b": False}
@@ -252,8 +255,8 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
     assert {d["by"]: d["current"] for d in gate_decisions(org, cid, "governance_signoff")} == {
         "qa": True, "registrar": False, "council.a": False, "council.b": False}
     assert missing(org, cid, "sign_off") == [
-        "registrar: approval needed (the approval by registrar was for an earlier version)",
-        "academic_governance: 2 approvals needed (0 so far) (the approval by council.a was for an earlier version)",
+        "Approval by the Registrar's office is needed (the approval by registrar was for an earlier version)",
+        f"2 approvals by the {GOVERNANCE} are needed (0 so far) (the approval by council.a was for an earlier version)",
     ]
     for username in ("registrar", "council.a"):
         assert approve(org, cid, "governance_signoff", username).fired is None
@@ -270,19 +273,19 @@ def test_reopening_an_item_of_the_gate_outdates_the_approvals_made_before(org: S
                              by=Caller.system("instructional_designer"))
 
     assert missing(org, cid, "sign_off") == [
-        'instructional_designer: "Rubric and clear instructions written" not done',
-        "qa_office: approval needed (the approval by qa was for an earlier version)",
-        "registrar: approval needed",
-        "academic_governance: 2 approvals needed (0 so far) (the approval by council.a was for an earlier version)",
+        "“Rubric and clear instructions written” is not done (Instructional designer (pedagogy and edTech support))",
+        "Approval by the Quality assurance office is needed (the approval by qa was for an earlier version)",
+        "Approval by the Registrar's office is needed",
+        f"2 approvals by the {GOVERNANCE} are needed (0 so far) (the approval by council.a was for an earlier version)",
     ]
     # Stage 1 is open again: the registrar has to wait for the QA office's fresh look.
-    with pytest.raises(Conflict, match=r"stage 1 \(qa_office\) must approve first"):
+    with pytest.raises(Conflict, match=r"stage 1 \(Quality assurance office\) must approve first"):
         approve(org, cid, "governance_signoff", "registrar")
 
     # An approval counts while what it saw is what the gate shows: ticking the item again brings it back to that.
     tick(org, cid)
-    assert missing(org, cid, "sign_off") == ["registrar: approval needed",
-                                             "academic_governance: 2 approvals needed (1 so far)"]
+    assert missing(org, cid, "sign_off") == ["Approval by the Registrar's office is needed",
+                                             f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
 
 
 # -- delegation ------------------------------------------------------------------------------------------------
@@ -314,8 +317,8 @@ def test_a_delegates_decision_shows_who_acted_and_for_whom(org: Services) -> Non
     assert gate_decisions(org, cid, "feasibility_approval") == [
         {"role": "dean", "by": "dean.business", "actor": "acting.dean", "verdict": "request_changes",
          "comment": "Budget is too thin", "current": True}]
-    assert missing(org, cid, "approve_feasibility") == ["dean: changes requested by dean.business",
-                                                        "dean: approval needed"]
+    assert missing(org, cid, "approve_feasibility") == [f"Changes requested by dean.business ({DEAN})",
+                                                        f"Approval by the {DEAN} is needed"]
     # The dean's own later approval replaces the decision made in their name.
     assert approve(org, cid, "feasibility_approval", "dean.business").fired is not None
 
@@ -367,7 +370,7 @@ def test_a_delegation_for_another_role_does_not_carry_the_dean_role(org: Service
                         ends_on=date(2026, 9, 30), by=as_person(org, "dean.business"))
     cid = at_feasibility(org)
 
-    with pytest.raises(Forbidden, match="needs one of the roles dean"):
+    with pytest.raises(Forbidden, match="needs one of the roles Dean"):
         approve(org, cid, "feasibility_approval", "acting.dean")
     with pytest.raises(InvalidInput):  # naming the dean role does not help
         approve(org, cid, "feasibility_approval", "acting.dean", role="finance")
@@ -432,9 +435,9 @@ def test_only_an_administrator_overrides_with_a_reason_and_the_history_keeps_wha
     event = org.views.history(cid, by=SYSTEM)[-1]
     assert (event.kind, event.actor, event.comment, event.trigger) == ("override", "admin", reason, "sign_off")
     assert event.details["skipped"] == [
-        'it: "Technology infrastructure confirmed" not done',
-        "registrar: approval needed",
-        "academic_governance: 2 approvals needed (0 so far)",
+        "“Technology infrastructure confirmed” is not done (IT and e-learning)",
+        "Approval by the Registrar's office is needed",
+        f"2 approvals by the {GOVERNANCE} are needed (0 so far)",
     ]
 
 

@@ -8,6 +8,9 @@ from workflow.context import Services
 from workflow.errors import TransitionNotAllowed
 from workflow.services.access import Caller
 
+DEAN = "Dean (leadership champion)"
+GOVERNANCE = "Academic governance body (college council / quality council)"
+
 SUMMARY = {
     "provider": "Northern College",
     "description": "Hands-on analytics for regional supply chains.",
@@ -47,41 +50,41 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
 
     # Ideation → feasibility: four ideation tasks and the purpose are missing, in definition order.
     assert refusal(services, cid, "submit_for_feasibility") == [
-        'initiative_lead: "Labour-market research done" not done',
-        'employer_engagement_lead: "Local employers and partners contacted" not done',
-        'initiative_lead: "Focus group or working group formed" not done',
-        'sme: "Skills and competencies industry wants identified" not done',
-        'field "purpose" (Need addressed (purpose)) is empty',
+        "“Labour-market research done” is not done (Initiative lead)",
+        "“Local employers and partners contacted” is not done (Employer engagement lead)",
+        "“Focus group or working group formed” is not done (Initiative lead)",
+        "“Skills and competencies industry wants identified” is not done (Subject matter expert)",
+        "Need addressed (purpose) is empty",
     ]
     tick_all(services, cid)
     assert refusal(services, cid, "submit_for_feasibility") == [
-        'field "purpose" (Need addressed (purpose)) is empty']
+        "Need addressed (purpose) is empty"]
     creds.update(credential_id=cid, changes={"purpose": "Logistics employers need analysts"}, by=as_("pm"))
     creds.fire(credential_id=cid, trigger="submit_for_feasibility", by=as_("pm"))
 
     # Feasibility approval: ten checklist items, the description and the dean's approval.
     missing = refusal(services, cid, "approve_feasibility")
     assert len(missing) == 12
-    assert missing[0] == 'initiative_lead: "Alignment with institutional priorities and the micro-credential ' \
-                         'policy shown" not done'
-    assert 'finance: "Funding applied for" not done' in missing
-    assert missing[-2:] == ['field "description" (Description and purpose) is empty', "dean: approval needed"]
+    assert missing[0] == ("“Alignment with institutional priorities and the micro-credential "
+                          "policy shown” is not done (Initiative lead)")
+    assert "“Funding applied for” is not done (Finance)" in missing
+    assert missing[-2:] == ["Description and purpose is empty", f"Approval by the {DEAN} is needed"]
     tick_all(services, cid)
     creds.update(credential_id=cid, changes={"description": SUMMARY["description"]}, by=as_("pm"))
-    assert refusal(services, cid, "approve_feasibility") == ["dean: approval needed"]
+    assert refusal(services, cid, "approve_feasibility") == [f"Approval by the {DEAN} is needed"]
     opened = creds.decide(credential_id=cid, gate="feasibility_approval", role="dean", verdict="approve",
                  comment="Strong employer demand", by=as_("dean.smith"))
     assert opened.fired is not None and opened.fired.trigger == "approve_feasibility"  # the last approval opens it
 
     # Design → build.
     assert refusal(services, cid, "complete_design") == [
-        'sme: "Competencies and skills listed" not done',
-        'instructional_designer: "Learning goals and objectives drafted" not done',
-        'initiative_lead: "Learner profile described" not done',
-        'employer_partner: "Co-designed with industry experts" not done',
-        'field "learning_outcomes" (Learning outcomes) is empty',
-        'field "participation_mode" (Participation mode) is empty',
-        'field "notional_hours" (Notional learning hours) is empty',
+        "“Competencies and skills listed” is not done (Subject matter expert)",
+        "“Learning goals and objectives drafted” is not done (Instructional designer (pedagogy and edTech support))",
+        "“Learner profile described” is not done (Initiative lead)",
+        "“Co-designed with industry experts” is not done (Employer partner)",
+        "Learning outcomes is empty",
+        "Participation mode is empty",
+        "Notional learning hours is empty",
     ]
     tick_all(services, cid)
     creds.update(credential_id=cid, changes=SUMMARY | {"credit_bearing": True}, by=as_("pm"))
@@ -89,22 +92,23 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
 
     # Governance sign-off, credit-bearing: the registrar's items and approvals apply, academic governance 2 of n.
     missing = refusal(services, cid, "sign_off")
-    assert 'registrar: "Transcript entry planned" not done' in missing
-    assert missing[-3:] == ["qa_office: approval needed", "registrar: approval needed",
-                            "academic_governance: 2 approvals needed (0 so far)"]
+    assert "“Transcript entry planned” is not done (Registrar's office)" in missing
+    assert missing[-3:] == ["Approval by the Quality assurance office is needed",
+                            "Approval by the Registrar's office is needed",
+                            f"2 approvals by the {GOVERNANCE} are needed (0 so far)"]
     tick_all(services, cid)
     creds.decide(credential_id=cid, gate="governance_signoff", role="qa_office", verdict="approve", by=as_("qa.lee"))
     creds.decide(credential_id=cid, gate="governance_signoff", role="registrar", verdict="approve", by=as_("reg.ng"))
     creds.decide(credential_id=cid, gate="governance_signoff", role="academic_governance", verdict="approve",
                  by=as_("council.a"))
-    assert refusal(services, cid, "sign_off") == ["academic_governance: 2 approvals needed (1 so far)"]
+    assert refusal(services, cid, "sign_off") == [f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
     opened = creds.decide(credential_id=cid, gate="governance_signoff", role="academic_governance", verdict="approve",
                  by=as_("council.b"))
     assert opened.fired is not None and opened.fired.trigger == "sign_off"  # the last approval opens it
 
     # Launch.
     missing = refusal(services, cid, "launch")
-    assert len(missing) == 11 and missing[-1] == "dean: approval needed"
+    assert len(missing) == 11 and missing[-1] == f"Approval by the {DEAN} is needed"
     tick_all(services, cid)
     opened = creds.decide(credential_id=cid, gate="launch_approval", role="dean", verdict="approve",
                           by=as_("dean.smith"))
@@ -114,7 +118,7 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
     # Review, then renewal after a content review.
     creds.fire(credential_id=cid, trigger="start_review", by=as_("pm"))
     missing = refusal(services, cid, "renew")
-    assert len(missing) == 7 and missing[-1] == "dean: approval needed"
+    assert len(missing) == 7 and missing[-1] == f"Approval by the {DEAN} is needed"
     tick_all(services, cid, "renew")
     opened = creds.decide(credential_id=cid, gate="renewal", role="dean", verdict="approve", by=as_("dean.smith"))
     assert opened.fired is not None and opened.fired.trigger == "renew"  # the last approval opens it
@@ -125,17 +129,17 @@ def test_walk_from_ideation_to_retirement_through_every_gate(services: Services)
 
     # Sunset, then retirement after the teach-out.
     missing = refusal(services, cid, "sunset")
-    assert len(missing) == 6 and missing[-1] == "dean: approval needed"
+    assert len(missing) == 6 and missing[-1] == f"Approval by the {DEAN} is needed"
     tick_all(services, cid)
     opened = creds.decide(credential_id=cid, gate="sunset_approval", role="dean", verdict="approve",
                  comment="Skills now taught in the diploma", by=as_("dean.smith"))
     assert opened.fired is not None and opened.fired.trigger == "sunset"  # the last approval opens it
     assert refusal(services, cid, "retire") == [
-        'registrar: "Registration closed" not done',
-        'student_success: "Learners completed or transferred" not done',
-        'marketing: "Portal and website listing removed" not done',
-        'registrar: "Expiry of issued credentials recorded" not done',
-        'it: "LMS course archived" not done',
+        "“Registration closed” is not done (Registrar's office)",
+        "“Learners completed or transferred” is not done (Student success)",
+        "“Portal and website listing removed” is not done (Marketing)",
+        "“Expiry of issued credentials recorded” is not done (Registrar's office)",
+        "“LMS course archived” is not done (IT and e-learning)",
     ]
     tick_all(services, cid)
     creds.fire(credential_id=cid, trigger="retire", by=as_("pm"))

@@ -200,7 +200,7 @@ def test_two_servers_and_two_schedulers_share_one_database_under_load(pg_url: st
         for cid in raced:  # exactly one dean moved it on; the other was told the gate had closed
             assert approvals[(f"approve {cid}", 201)] == 1 and approvals[(f"approve {cid}", 409)] == 1, approvals
         refusals = [a.body["detail"] for a in answers if a.status == 409]
-        assert refusals and all(f"gate '{GATE}' is not open while the credential is in 'design'" in detail
+        assert refusals and all("Feasibility approval is not open while the credential is in Design" in detail
                                 for detail in refusals), refusals
         assert {a.status for a in answers if not a.what.startswith("approve")} <= {200, 201}
         assert_states(services, first + second, raced)

@@ -12,6 +12,8 @@ from httpx2 import Response
 from tests.steps import SYSTEM, at_build, at_feasibility
 from workflow.context import Services
 
+GOVERNANCE = "Academic governance body (college council / quality council)"
+
 Clients = Callable[[str], TestClient]
 PROBLEM = "application/problem+json"
 
@@ -50,13 +52,13 @@ def test_the_second_council_approval_opens_the_gate_not_the_first(org: Services,
     credential = first.json()["credential"]
     assert credential["state"] == "build"
     sign_off = next(t for t in credential["transitions"] if t["trigger"] == "sign_off")
-    assert sign_off["missing"] == ["academic_governance: 2 approvals needed (1 so far)"]
+    assert sign_off["missing"] == [f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
 
     second = decide(client_for("council.b"), cid, "governance_signoff")
     assert second.json()["fired"] == {"trigger": "sign_off", "from": "build", "to": "launch"}
 
     late = problem(decide(client_for("council.c"), cid, "governance_signoff"), 409, "conflict")
-    assert "is not open while the credential is in 'launch'" in late["detail"]
+    assert "is not open while the credential is in Marketing and launch" in late["detail"]
 
 
 def test_a_gated_transition_fired_early_is_409_with_what_is_missing(org: Services, client_for: Clients) -> None:
@@ -69,8 +71,9 @@ def test_a_gated_transition_fired_early_is_409_with_what_is_missing(org: Service
 
     body = fire()
     assert (body["trigger"], body["state"]) == ("sign_off", "build")
-    assert body["missing"] == ["qa_office: approval needed", "registrar: approval needed",
-                               "academic_governance: 2 approvals needed (0 so far)"]
+    assert body["missing"] == ["Approval by the Quality assurance office is needed",
+                               "Approval by the Registrar's office is needed",
+                               f"2 approvals by the {GOVERNANCE} are needed (0 so far)"]
 
     decide(client_for("qa"), cid, "governance_signoff")
     decide(client_for("registrar"), cid, "governance_signoff")
@@ -78,26 +81,26 @@ def test_a_gated_transition_fired_early_is_409_with_what_is_missing(org: Service
     sent_back = decide(client_for("council.b"), cid, "governance_signoff", "request_changes",
                        comment="Add an oral component to the assessment")
     assert sent_back.status_code == 201 and sent_back.json()["credential"]["state"] == "build"
-    assert fire()["missing"] == ["academic_governance: changes requested by council.b",
-                                 "academic_governance: 2 approvals needed (1 so far)"]
+    assert fire()["missing"] == [f"Changes requested by council.b ({GOVERNANCE})",
+                                 f"2 approvals by the {GOVERNANCE} are needed (1 so far)"]
 
 
 def test_stage_order_and_double_approvals_are_409(org: Services, client_for: Clients) -> None:
     cid = at_build(org)
 
     early = problem(decide(client_for("registrar"), cid, "governance_signoff"), 409, "conflict")
-    assert "stage 1 (qa_office) must approve first" in early["detail"]
+    assert "stage 1 (Quality assurance office) must approve first" in early["detail"]
 
     assert decide(client_for("qa"), cid, "governance_signoff").status_code == 201
     twice = problem(decide(client_for("qa"), cid, "governance_signoff"), 409, "conflict")
-    assert twice["detail"] == ("qa has already approved gate 'governance_signoff' (in their own name or as a "
+    assert twice["detail"] == ("qa has already approved Governance sign-off (in their own name or as a "
                                "delegate); one person gives one approval")
 
 
 def test_approvals_by_people_who_may_not_are_403(org: Services, client_for: Clients) -> None:
     cid = at_feasibility(org)
     not_a_dean = problem(decide(client_for("pm.business"), cid, "feasibility_approval"), 403, "forbidden")
-    assert "needs one of the roles dean" in not_a_dean["detail"]
+    assert "needs one of the roles Dean" in not_a_dean["detail"]
 
     own = at_feasibility(org, created_by="dean.business")
     proposer = problem(decide(client_for("dean.business"), own, "feasibility_approval"), 403, "forbidden")
@@ -173,5 +176,6 @@ def test_only_an_administrator_overrides_with_a_reason(org: Services, client_for
     assert done.json()["state"] == "launch"
     last = client_for("admin").get(f"/api/v1/credentials/{cid}/events").json()[-1]
     assert (last["kind"], last["actor"], last["comment"]) == ("override", "admin", reason)
-    assert last["details"]["skipped"] == ["qa_office: approval needed", "registrar: approval needed",
-                                          "academic_governance: 2 approvals needed (0 so far)"]
+    assert last["details"]["skipped"] == ["Approval by the Quality assurance office is needed",
+                                          "Approval by the Registrar's office is needed",
+                                          f"2 approvals by the {GOVERNANCE} are needed (0 so far)"]

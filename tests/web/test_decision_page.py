@@ -36,10 +36,10 @@ def test_the_page_puts_the_proposal_evidence_and_path_beside_the_decision(org: S
     assert "Need addressed (purpose) (needed for this gate) Logistics employers need analysts" in text
     assert "Checklist evidence — 9 of 10 done" in text
     assert "Finance — 0 of 2 done" not in text and "Finance — 1 of 2 done" in text  # grouped by the owning role
-    assert "Dean (leadership champion): 0 of 1 approval (any one of them) next" in text  # the approval path
-    assert "Before it can pass: 1 checklist item not done, approval by the Dean (leadership champion)." in text
+    assert "Dean (leadership champion): 0 of 1 approval (any one) next" in text  # the approval path
+    assert "Before it can pass: 1 checklist item and the approval of the Dean (leadership champion)." in text
     assert "You decide as Dean (leadership champion)." in text
-    assert "Feasibility approval then still waits for: 1 checklist item not done." in text  # what approving does
+    assert "Feasibility approval then still waits for: 1 checklist item." in text  # what approving does
     assert 'data-testid="decision-panel"' in page.text and "new to you" in text
 
 

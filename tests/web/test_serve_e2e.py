@@ -68,7 +68,8 @@ def walk(base: str, api: httpx.Client, browser: httpx.Client) -> None:
     refused = api.post(f"/credentials/{cid}/transitions", json={"trigger": "submit_for_feasibility"})
     assert refused.status_code == 409
     assert refused.headers["content-type"] == "application/problem+json"
-    assert 'sme: "Skills and competencies industry wants identified" not done' in refused.json()["missing"]
+    assert ("“Skills and competencies industry wants identified” is not done (Subject matter expert)"
+            in refused.json()["missing"])
 
     listed = api.get("/credentials", params={"state": "ideation"}).json()
     assert [item["id"] for item in listed["items"]] == [cid] and listed["total"] == 1

@@ -49,7 +49,10 @@ def check_changes(definition: Definition, changes: Mapping[str, Any]) -> dict[st
         if field is None:
             raise InvalidInput(name, f"unknown field{did_you_mean(name, definition.fields)}; "
                                      f"known fields: {', '.join(definition.fields)}")
-        checked[name] = None if value is None else _check(name, field, value)
+        try:
+            checked[name] = None if value is None else _check(name, field, value)
+        except InvalidInput as refused:  # said with the field's label, as the person knows the field
+            raise InvalidInput(name, refused.message, label=field.label) from None
     return checked
 
 

@@ -15,6 +15,7 @@ from transitions import EventData, Machine
 
 from workflow.definitions.graph import Edge, edges
 from workflow.definitions.model import Definition, Transition
+from workflow.definitions.words import state_title, transition_title
 from workflow.engine.facts import Facts
 from workflow.engine.requirements import Requirements
 from workflow.errors import TransitionNotAllowed, Unmet
@@ -71,7 +72,8 @@ class _Guard:
 
     def unmet(self, facts: Facts) -> list[Unmet]:
         if self.edge.previous is not None and facts.previous_state != self.edge.previous:
-            return [Unmet("state", self.edge.previous, f"only returns to '{self.edge.previous}'")]
+            back = state_title(self.requirements.definition, self.edge.previous)
+            return [Unmet("state", self.edge.previous, f"It only returns to {back}")]
         return self.requirements.unmet(facts)
 
     def __call__(self, event: EventData) -> bool:
@@ -143,12 +145,12 @@ class Engine:
                 missing.
         """
         if trigger not in self._triggers.get(facts.state, ()):
-            raise TransitionNotAllowed(trigger, facts.state)
+            raise self.refusal(trigger, facts.state)
         subject = _Subject(facts)
         if not self._machine.events[trigger].trigger(subject) or subject.passed is None:
-            raise TransitionNotAllowed(trigger, facts.state, subject.unmet or [
-                Unmet("state", facts.state, f"'{trigger}' cannot return from '{facts.state}' to where it came from")
-            ])
+            raise self.refusal(trigger, facts.state, subject.unmet or [Unmet(
+                "state", facts.state, f"“{transition_title(self.definition, trigger, facts.state)}” cannot return "
+                f"from {state_title(self.definition, facts.state)} to where it came from")])
         edge = subject.passed.edge
         transition = self.definition.transitions[edge.index]
         return Outcome(trigger, facts.state, subject.state, transition.gate, transition, edge.index)
@@ -164,7 +166,13 @@ class Engine:
             if edge.trigger == trigger and (edge.previous is None or edge.previous == facts.previous_state):
                 transition = self.definition.transitions[edge.index]
                 return Outcome(trigger, facts.state, edge.dest, transition.gate, transition, edge.index)
-        raise TransitionNotAllowed(trigger, facts.state)
+        raise self.refusal(trigger, facts.state)
+
+    def refusal(self, trigger: str, state: str, unmet: list[Unmet] | None = None) -> TransitionNotAllowed:
+        """The refusal of ``trigger`` from ``state``, in the definition's words."""
+        return TransitionNotAllowed(trigger, state, unmet or (),
+                                    trigger_title=transition_title(self.definition, trigger, state),
+                                    state_title=state_title(self.definition, state))
 
     def triggers_from(self, state: str) -> set[str]:
         """The triggers defined out of ``state``."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from workflow.definitions.model import Approver, ChecklistItem, Condition, Definition, Gate
+from workflow.definitions.words import role_title
 from workflow.engine.facts import Decision, Facts
 from workflow.errors import Unmet
 
@@ -44,6 +45,7 @@ class Requirements:
     fields: tuple[tuple[str, str], ...]  # (name, label)
     gate_id: str | None
     gate: Gate | None
+    definition: Definition | None = field(default=None, compare=False, repr=False)  # for titles in messages
 
     @classmethod
     def compile(cls, definition: Definition, index: int) -> Requirements:
@@ -53,7 +55,7 @@ class Requirements:
         items = transition.checklist + (gate.checklist if gate else ())
         names = dict.fromkeys(transition.requires_fields + (gate.requires_fields if gate else ()))
         fields = tuple((name, definition.fields[name].label) for name in names)
-        return cls(items, fields, transition.gate, gate)
+        return cls(items, fields, transition.gate, gate, definition)
 
     def items_for(self, data: Mapping[str, Any]) -> list[ChecklistItem]:
         """The checklist items that apply to a credential with this data."""
@@ -63,16 +65,20 @@ class Requirements:
         """The approvers that apply to a credential with this data."""
         return [a for a in self.gate.approvers if applies(a.when, data)] if self.gate else []
 
+    def role(self, key: str) -> str:
+        """The title of a role, as people read it."""
+        return role_title(self.definition, key)
+
     def unmet(self, facts: Facts) -> list[Unmet]:
         """Everything that still stands between the credential and this transition, in plain words."""
         missing: list[Unmet] = []
         data = facts.data
         for item in self.items:
             if item.key not in facts.done and applies(item.when, data):
-                missing.append(Unmet("checklist", item.key, f'{item.owner}: "{item.title}" not done'))
+                missing.append(Unmet("checklist", item.key, f"“{item.title}” is not done ({self.role(item.owner)})"))
         for name, label in self.fields:
             if is_blank(data.get(name)):
-                missing.append(Unmet("field", name, f'field "{name}" ({label}) is empty'))
+                missing.append(Unmet("field", name, f"{label} is empty"))
         if self.gate is not None:
             missing.extend(self._approvals(facts))
         return missing
@@ -126,20 +132,22 @@ class Requirements:
         valid, stale = self.standing(facts)
         for decision in valid:
             if decision.verdict == "reject":
-                missing.append(Unmet("decision", decision.role, f"{decision.role}: rejected by {decision.who}"))
+                missing.append(Unmet("decision", decision.role,
+                                     f"Rejected by {decision.who} ({self.role(decision.role)})"))
             elif decision.verdict == "request_changes":
                 missing.append(Unmet("decision", decision.role,
-                                     f"{decision.role}: changes requested by {decision.who}"))
+                                     f"Changes requested by {decision.who} ({self.role(decision.role)})"))
         outdated = {d.role: d.who for d in stale if d.verdict == "approve"}
         for approver, have, need in self.tally(facts, valid):
             if have >= need:
                 continue
-            if approver.policy == "all":
-                text = f"{approver.role}: approval needed from all {need} ({have} so far)"
+            title = self.role(approver.role)
+            if approver.policy == "all" and need > 1:
+                text = f"Approval by all {need} of the {title} is needed ({have} so far)"
             elif need == 1:
-                text = f"{approver.role}: approval needed"
+                text = f"Approval by the {title} is needed"
             else:
-                text = f"{approver.role}: {need} approvals needed ({have} so far)"
+                text = f"{need} approvals by the {title} are needed ({have} so far)"
             if approver.role in outdated:
                 text += f" (the approval by {outdated[approver.role]} was for an earlier version)"
             missing.append(Unmet("approval", approver.role, text))

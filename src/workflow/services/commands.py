@@ -17,6 +17,7 @@ from sqlalchemy import Row, insert, select, update
 from workflow.clock import Clock
 from workflow.definitions.model import Approver
 from workflow.definitions.validate import did_you_mean
+from workflow.definitions.words import gate_title, role_title, state_title, timer_title, transition_title
 from workflow.engine import Engine, Facts, Outcome
 from workflow.engine.data import check_changes, check_plain_text
 from workflow.engine.requirements import Requirements, applies
@@ -28,6 +29,7 @@ from workflow.services.access import AccessService, Caller, Grant
 from workflow.services.actions import Action, Actions
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import next_timers
+from workflow.services.missing import missing as lacking
 from workflow.services.views import CredentialDetail, describe
 from workflow.store import history
 from workflow.store.database import Database
@@ -36,6 +38,7 @@ from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
 from workflow.store.tables import TIMER
 
 VERDICTS = ("approve", "reject", "request_changes")
+ASKING = {"reject": "reject", "request_changes": "ask for changes"}  # what a comment is required to do
 MAX_COMMENT = 4000
 
 
@@ -149,9 +152,9 @@ class CredentialCommands:
             spec = act.engine.items.get(item)
             if spec is None:
                 raise NotFound("checklist item", item)
-            _require(act, [spec.owner], f"ticking '{item}'")
+            _require(act, [spec.owner], f"ticking “{spec.title}”")
             if not applies(spec.when, act.data):
-                raise InvalidInput("item", f"'{item}' does not apply to this credential ({dict(spec.when or {})})")
+                raise InvalidInput("item", f"“{spec.title}” does not apply to this credential")
             round_ = act.rounds.get(item, 0)
             entry = act.entries().get(item)
             if entry is not None and entry.done == done and entry.note == note:
@@ -174,7 +177,7 @@ class CredentialCommands:
         if verdict not in VERDICTS:
             raise InvalidInput("decision", f"must be one of {', '.join(VERDICTS)}")
         if verdict != "approve" and not comment.strip():
-            raise InvalidInput("comment", f"a comment is required to {verdict.replace('_', ' ')}")
+            raise InvalidInput("comment", f"a comment is required to {ASKING[verdict]}")
         _check_text("comment", comment)
         with self._actions.open(credential_id, expected_version, by) as act:
             trigger, requirements = self._open_gate(act, gate)
@@ -189,19 +192,19 @@ class CredentialCommands:
             assert gate_spec is not None
             if verdict == "approve":
                 if not gate_spec.allow_self_approval and act.row.created_by in (principal, by.username):
-                    raise Forbidden(f"{act.row.created_by} proposed this credential; gate '{gate}' does not accept "
-                                    "its proposer's approval, in their own name or as anyone's delegate")
+                    raise Forbidden(f"{act.row.created_by} proposed this credential; {gate_spec.title} does not "
+                                    "accept its proposer's approval, in their own name or as anyone's delegate")
                 stage = requirements.open_stage(facts)
                 if stage is not None and approver.stage > stage:
-                    waiting = sorted({a.role for a, have, need in requirements.tally(facts)
+                    waiting = sorted({requirements.role(a.role) for a, have, need in requirements.tally(facts)
                                       if a.stage == stage and have < need})
-                    raise Conflict(f"'{approver.role}' approves at stage {approver.stage}; stage {stage} "
-                                   f"({', '.join(waiting)}) must approve first")
+                    raise Conflict(f"The {requirements.role(approver.role)} approves at stage {approver.stage}; "
+                                   f"stage {stage} ({', '.join(waiting)}) must approve first")
                 valid, _ = requirements.standing(facts)
                 people = {principal, by.username}
                 if any(d.verdict == "approve" and ({d.who, d.actor} & people) for d in valid):
-                    raise Conflict(f"{by.username} has already approved gate '{gate}' (in their own name or as a "
-                                   "delegate); one person gives one approval")
+                    raise Conflict(f"{by.username} has already approved {gate_spec.title} (in their own name or as "
+                                   "a delegate); one person gives one approval")
             decision = history.decision_row(credential_id, gate, act.rounds.get(gate, 0), role=approver.role,
                                             actor=by.username, principal=principal, verdict=verdict, comment=comment,
                                             seen=requirements.snapshot(facts), at=self._clock.now())
@@ -236,7 +239,8 @@ class CredentialCommands:
         with self._actions.open(credential_id, expected_version, by) as act:
             _, outcome = self._allowed(act, trigger)
             transition = outcome.transition
-            _require(act, transition.by or act.engine.definition.permissions.edit, f"'{trigger}'")
+            _require(act, transition.by or act.engine.definition.permissions.edit,
+                     f"“{transition_title(act.engine.definition, trigger, outcome.source)}”")
             if transition.confirm and not by.is_system and not comment.strip():
                 raise InvalidInput("comment", f"say why: “{transition.title or trigger}” is hard to undo, and the "
                                               "history keeps the reason")
@@ -275,11 +279,12 @@ class CredentialCommands:
                 raise InvalidInput("role", f"unknown role '{role}'{did_you_mean(role, act.engine.definition.roles)}")
             approvers = {a.role for gate in act.engine.definition.gates.values() for a in gate.approvers}
             if not by.is_admin:
+                title = role_title(act.engine.definition, role)
                 if role in approvers:
-                    raise Forbidden(f"'{role}' decides gates; only an administrator may give it, so that a "
-                                    "credential's team never picks its own approvers")
+                    raise Forbidden(f"The {title} decides gates; only an administrator may give that role, so that "
+                                    "a credential's team never picks its own approvers")
                 if act.engine.definition.roles[role].kind != "person":
-                    raise Forbidden(f"'{role}' is a department's or committee's role; only an administrator may "
+                    raise Forbidden(f"The {title} is a department's or committee's role; only an administrator may "
                                     "give it")
                 if user_id == by.user_id:
                     raise Forbidden("you cannot give yourself a role; ask a colleague or an administrator")
@@ -318,8 +323,7 @@ class CredentialCommands:
             return f"cancelled: {error}"
 
     def _carry_out(self, act: Action, timer: Row[Any]) -> str:
-        spec = next((t for t in act.engine.definition.timers if t.key == timer.timer), None)
-        title = spec.title if spec is not None and spec.title else timer.timer
+        title = timer_title(act.engine.definition, timer.timer)
         if timer.state is not None and act.state != timer.state:
             return f"cancelled: the credential left '{timer.state}'"
         details = {"timer": timer.key, "due_at": timer.due_at.isoformat()}
@@ -338,7 +342,7 @@ class CredentialCommands:
         if self._notifier is not None:
             facts = self._actions.facts(act)
             missing = [str(u) for _, req in act.engine.requirements_from(act.state) if req.gate or req.items
-                       for u in req.unmet(facts)]
+                       for u in lacking(req, facts).unmet]
             target = timer.due_at + parse_duration(timer.key.split("@", 1)[1]) if "@" in timer.key else timer.due_at
             entries = [CalendarEntry(f"{timer.timer}-{act.id}-{target:%Y%m%d}@{self._notifier.mail_domain}",
                                      f"{title} — {act.value('title')}", target,
@@ -359,7 +363,9 @@ class CredentialCommands:
                 return trigger, requirements
         if gate not in act.engine.definition.gates:
             raise NotFound("gate", gate)
-        raise Conflict(f"gate '{gate}' is not open while the credential is in '{act.state}'")
+        definition = act.engine.definition
+        raise Conflict(f"{gate_title(definition, gate)} is not open while the credential is in "
+                       f"{state_title(definition, act.state)}")
 
     def _allowed(self, act: Action, trigger: str, *, force: bool = False) -> tuple[Facts, Outcome]:
         """The facts and the engine's outcome for ``trigger`` (``force``: past unmet guards, for an override);
@@ -387,8 +393,10 @@ def _require(act: Action, roles: Collection[str], what: str, *, delegation: bool
         return
     held = {g.role for g in act.by.grants_on(act.id, act.row.org_unit_id) if delegation or not g.delegated}
     if not held & set(roles):
-        yours = f"; you hold {', '.join(sorted(held))}" if held else ""
-        raise Forbidden(f"{what} needs one of the roles {', '.join(roles)} on this credential{yours}")
+        definition = act.engine.definition
+        yours = f"; you hold {', '.join(sorted(role_title(definition, r) for r in held))}" if held else ""
+        raise Forbidden(f"{what} needs one of the roles {', '.join(role_title(definition, r) for r in roles)} "
+                        f"on this credential{yours}")
 
 
 def _choose_role(act: Action, requirements: Requirements, facts: Facts, role: str | None,
@@ -396,19 +404,20 @@ def _choose_role(act: Action, requirements: Requirements, facts: Facts, role: st
     """The approver rule the caller decides under, and the principal the decision counts for."""
     approvers = requirements.approvers_for(facts.data)
     roles = [a.role for a in approvers]
+    titles = ", ".join(requirements.role(r) for r in roles)
+    gate = requirements.gate.title if requirements.gate is not None else requirements.gate_id
     if role is not None and role not in roles:
-        raise InvalidInput("role", f"'{role}' does not decide gate '{requirements.gate_id}'; "
-                                   f"its approvers: {', '.join(roles)}")
+        raise InvalidInput("role", f"'{role}' does not decide {gate}; its approvers: {titles}")
     if act.by.is_system:
         if role is None:
-            raise InvalidInput("role", f"say which role decides; the approvers: {', '.join(roles)}")
+            raise InvalidInput("role", f"say which role decides; the approvers: {titles}")
         return next(a for a in approvers if a.role == role), on_behalf_of or act.by.username
     grants: list[Grant] = [g for g in act.by.grants_on(act.id, act.row.org_unit_id) if g.role in roles
                            and (role is None or g.role == role)
                            and (on_behalf_of is None or g.principal == on_behalf_of)]
     if not grants:
-        raise Forbidden(f"deciding gate '{requirements.gate_id}' needs one of the roles {', '.join(roles)} on this "
-                        "credential, held or delegated to you today")
+        raise Forbidden(f"deciding {gate} needs one of the roles {titles} on this credential, held or delegated "
+                        "to you today")
     grants.sort(key=lambda g: (g.delegated, roles.index(g.role)))
     chosen = grants[0]
     return next(a for a in approvers if a.role == chosen.role), chosen.principal

@@ -9,15 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from workflow.definitions.model import Definition
+from workflow.definitions.words import counted, listed, policy_words, role_title, verdict_words
 from workflow.engine import Engine
 from workflow.errors import NotFound, Unmet
 from workflow.services.access import AccessService, Caller
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.looks import LookService
+from workflow.services.missing import approval_phrase
 from workflow.services.views import CredentialDetail, CredentialViews, GateStatus, HistoryEvent
-
-VERDICT_WORDS = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected"}
-POLICY_WORDS = {"any": "any one of them", "all": "every one of them"}
 
 
 @dataclass(frozen=True)
@@ -191,37 +190,26 @@ class DecisionViews:
             consequences=_consequences(definition, status, option.unmet, choices, definition.states[dest].title, told),
             discussion=tuple(e for e in history if e.kind in ("comment", "decision") and e.details.get("gate") == gate),
             seen_at=look[1] if look is not None else None, changes_since=len(since), people_told=told,
-            missing_summary=missing_summary(definition, status, option.unmet),
+            missing_summary=detail.missing[status.trigger].summary() if status.trigger in detail.missing
+            else missing_summary(definition, status, option.unmet),
         )
-
-
-def role_title(definition: Definition, role: str) -> str:
-    """A role as people name it."""
-    found = definition.roles.get(role)
-    return found.title if found is not None else role
 
 
 def missing_summary(definition: Definition, gate: GateStatus, missing: tuple[Unmet, ...],
                     given: str | None = None) -> str:
-    """What stands before a gate in one line: "3 checklist items not done, approval by the Dean" (``given``: a role
-    whose next approval is counted as made)."""
-    parts: list[str] = []
+    """What stands before a gate in one line, worded as :meth:`Missing.summary` words it: "3 checklist items and
+    the approval of the Dean" (``given``: a role whose next approval is counted as made)."""
     items = sum(1 for u in missing if u.kind == "checklist")
     fields = sum(1 for u in missing if u.kind == "field")
-    if items:
-        parts.append(f"{items} checklist item{'s' if items != 1 else ''} not done")
-    if fields:
-        parts.append(f"{fields} field{'s' if fields != 1 else ''} empty")
-    for u in missing:
-        if u.kind == "decision":
-            parts.append(str(u))
-    short = {a.role: a.needed - a.approvals - (a.role == given) for a in gate.approvers}
-    for u in missing:
-        if u.kind == "approval":
-            more = short.get(u.subject, 1)
-            title = role_title(definition, u.subject)
-            parts.append(f"{more} more approvals from the {title}" if more > 1 else f"approval by the {title}")
-    return ", ".join(parts)
+    objections = sum(1 for u in missing if u.kind == "decision")
+    parts = ([counted(items, "checklist item")] if items else []) + ([counted(fields, "field")] if fields else []) \
+        + ([counted(objections, "standing objection")] if objections else [])
+    needs = {u.subject for u in missing if u.kind == "approval"}
+    for rule in gate.approvers:
+        short = rule.needed - rule.approvals - (rule.role == given)
+        if rule.role in needs and short > 0:
+            parts.append(approval_phrase(role_title(definition, rule.role), short, rule.needed))
+    return listed(parts)
 
 
 def _fields(definition: Definition, detail: CredentialDetail, required: set[str],
@@ -261,11 +249,11 @@ def _stages(definition: Definition, status: GateStatus, holders: dict[str, list[
     stages: dict[int, list[PathStep]] = {}
     for rule in status.approvers:
         decisions = tuple(
-            PathDecision(d["by"], d["actor"], d["verdict"], VERDICT_WORDS.get(d["verdict"], d["verdict"]),
+            PathDecision(d["by"], d["actor"], d["verdict"], verdict_words(d["verdict"]),
                          when.get((d["role"], d["by"])), d["comment"], d["current"])
             for d in status.decisions if d["role"] == rule.role)
         waiting = rule.approvals < rule.needed and status.open_stage == rule.stage
-        policy = POLICY_WORDS.get(rule.policy, f"{rule.needed} of them")
+        policy = policy_words(rule.policy, rule.needed)
         stages.setdefault(rule.stage, []).append(PathStep(
             rule.role, role_title(definition, rule.role), policy, rule.approvals, rule.needed,
             tuple(holders.get(rule.role, ())), decisions, waiting))

@@ -16,6 +16,7 @@ from workflow.engine.requirements import Requirements
 from workflow.notify.calendar import CalendarEntry
 from workflow.notify.outbox import CredentialRef, Notice, Notifier
 from workflow.services.access import Caller
+from workflow.services.missing import missing
 
 VERDICT_TEXT = {"approve": "approved", "reject": "rejected", "request_changes": "asked for changes to"}
 
@@ -90,11 +91,12 @@ class Notices:
             entries = [CalendarEntry(f"gate-{ref.id}-{requirements.gate_id}-{now:%Y%m%d}@{notifier.mail_domain}",
                                      f"Decision due: {gate.title} — {ref.title}", due, url=notifier.link(ref.id))
                        ] if due else []
-            items = requirements.items_for(facts.data)
+            lacking = missing(requirements, facts)
             notices.append(Notice("decision_needed", roles, {
                 "gate": requirements.gate_id, "gate_title": gate.title, "due": due.isoformat() if due else None,
                 "state_title": engine.definition.states[ref.state].title,
-                "checklist_done": sum(1 for i in items if i.key in facts.done), "checklist_total": len(items),
-                "missing": [str(u) for u in requirements.unmet(facts) if u.kind != "approval"]},
+                "checklist_done": lacking.done, "checklist_total": lacking.total,
+                "missing_summary": lacking.summary(approvals=False),
+                "missing": [str(u) for u in lacking.unmet if u.kind != "approval"]},
                 entries=entries, delegates=True))
         return notices

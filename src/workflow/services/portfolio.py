@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from workflow.clock import Clock
+from workflow.definitions.words import timer_title
 from workflow.services.access import Caller
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.milestones import Milestone, timeline
@@ -84,10 +85,12 @@ class PortfolioService:
             created = mine[0].at if mine else row.updated_at
             initial = mine[0].to_state if mine else None
             state = definition.states.get(row.state)
+            timer = timers.get(row.id)
             lines.append(PortfolioLine(row, state.title if state else row.state, state.phase if state else "",
                                        tuple(timeline(definition, mine[1:], created_at=created, now=now,
                                                       initial=initial)),
-                                       timers.get(row.id)))
+                                       {**timer, "title": timer_title(definition, str(timer["timer"]))}
+                                       if timer else None))
         return lines, total
 
     def _moves_and_timers(self, ids: Sequence[int]) -> tuple[dict[int, list[Any]], dict[int, dict[str, Any]]]:

@@ -4,18 +4,22 @@ its history; and the lists of credentials they may see. Reads only."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, Row, and_, bindparam, exists, false, func, or_, select
 
 from workflow.clock import Clock
+from workflow.definitions.model import Definition
+from workflow.definitions.words import timer_title
 from workflow.engine import Engine, Facts, Option
 from workflow.errors import NotFound
 from workflow.services.access import AccessService, Caller, visible_clause
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import current_entries, next_timers, row_facts
+from workflow.services.history_words import actor_words, summarize
+from workflow.services.missing import Missing, missing
 from workflow.store.database import Database
 from workflow.store.lookups import CredentialRow
 from workflow.store.tables import CREDENTIAL, EVENT, TIMER
@@ -86,6 +90,7 @@ class CredentialDetail:
     checklist: tuple[ItemStatus, ...]
     gates: tuple[GateStatus, ...]
     timers: tuple[dict[str, Any], ...] = ()  # pending timers, soonest first
+    missing: dict[str, Missing] = field(default_factory=dict)  # by trigger: what each transition still lacks
 
     def checklist_by_role(self) -> dict[str, list[ItemStatus]]:
         """The checklist grouped by owning role, in definition order."""
@@ -122,12 +127,16 @@ class HistoryEvent:
     to_state: str | None
     comment: str
     details: dict[str, Any]
+    summary: str = ""  # what happened, in words (with the definition's titles)
+    actor_title: str = ""  # who, in words (a timer by its title)
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> HistoryEvent:
-        """The entry stored in an ``event`` row."""
+    def from_row(cls, row: Row[Any], definition: Definition | None = None) -> HistoryEvent:
+        """The entry stored in an ``event`` row (said in ``definition``'s words)."""
+        details = dict(row.details)
         return cls(row.seq, row.at, row.actor, row.kind, row.trigger, row.from_state, row.to_state, row.comment,
-                   dict(row.details))
+                   details, summarize(definition, row.kind, row.trigger, row.from_state, row.to_state, details),
+                   actor_words(definition, row.actor))
 
 
 def describe(engine: Engine, credential: Row[Any] | CredentialRow, facts: Facts, entries: dict[str, Any],
@@ -136,7 +145,9 @@ def describe(engine: Engine, credential: Row[Any] | CredentialRow, facts: Facts,
     state = engine.definition.states[credential.state]
     items: list[ItemStatus] = []
     gates: list[GateStatus] = []
+    lacking: dict[str, Missing] = {}
     for trigger, requirements in engine.requirements_from(credential.state):
+        lacking[trigger] = missing(requirements, facts)
         for item in requirements.items_for(facts.data):
             entry = entries.get(item.key)
             items.append(ItemStatus(item.key, item.title, item.owner, trigger, bool(entry and entry.done),
@@ -161,7 +172,8 @@ def describe(engine: Engine, credential: Row[Any] | CredentialRow, facts: Facts,
         data=dict(credential.data), state_entered_at=credential.state_entered_at,
         org_unit_id=credential.org_unit_id, created_by=credential.created_by,
         options=tuple(engine.options(facts)), checklist=tuple(items), gates=tuple(gates),
-        timers=tuple(timers or ()),
+        timers=tuple({**t, "title": timer_title(engine.definition, str(t["timer"]))} for t in timers or ()),
+        missing=lacking,
     )
 
 
@@ -192,7 +204,9 @@ class CredentialViews:
             row = conn.execute(_READ, {"cid": credential_id}).first()
             if row is None or not by.can_view(row.id, row.org_unit_id):
                 raise NotFound("credential", credential_id)
-            return [HistoryEvent.from_row(event) for event in conn.execute(_HISTORY, {"cid": credential_id})]
+            definition = self._definitions.engine(row.definition_name, row.definition_version).definition
+            return [HistoryEvent.from_row(event, definition)
+                    for event in conn.execute(_HISTORY, {"cid": credential_id})]
 
     def search(self, *, by: Caller, state: str | None = None, org_unit_id: int | None = None,
                overdue: bool = False, limit: int = 50, offset: int = 0, states: Collection[str] | None = None,

@@ -50,6 +50,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                    "items": {"type": "object", "properties": {"field": {"type": "string"},
                                                                "message": {"type": "string"}}}},
         "missing": {"type": "array", "items": {"type": "string"}, "description": "what a transition lacks"},
+        "unmet": {"type": "array", "description": "what a transition lacks, for programs: the kind (checklist, "
+                  "field, approval, decision, state), the key concerned and the message people read",
+                  "items": {"type": "object", "properties": {"kind": {"type": "string"},
+                                                              "subject": {"type": "string"},
+                                                              "message": {"type": "string"}}}},
         "retry_after": {"type": "integer", "description": "seconds to wait before trying again (429)"},
     },
     "additionalProperties": True,
@@ -106,7 +111,8 @@ def problem_for(error: WorkflowError) -> JSONResponse:
             return problem(404, "not-found", "Not found", str(error), kind=error.kind)
         case TransitionNotAllowed():
             return problem(409, "transition-not-allowed", "Transition not allowed", str(error),
-                           trigger=error.trigger, state=error.state, missing=[str(u) for u in error.unmet])
+                           trigger=error.trigger, state=error.state, missing=[str(u) for u in error.unmet],
+                           unmet=[{"kind": u.kind, "subject": u.subject, "message": u.message} for u in error.unmet])
         case StaleVersion():
             return problem(409, "stale-version", "Changed since you looked", str(error),
                            expected_version=error.expected, current_version=error.actual)

@@ -141,14 +141,22 @@ def detail_json(detail: CredentialDetail) -> dict[str, Any]:
                    "approvers": [{"role": a.role, "policy": a.policy, "stage": a.stage, "approvals": a.approvals,
                                   "needed": a.needed} for a in g.approvers],
                    "decisions": list(g.decisions)} for g in detail.gates],
-        "timers": [{"key": t["key"], "action": t["action"], "due_at": t["due_at"], "state": t["state"],
-                    "trigger": t["trigger"]} for t in detail.timers],
+        "timers": [{"key": t["key"], "title": t["title"], "action": t["action"], "due_at": t["due_at"],
+                    "state": t["state"], "trigger": t["trigger"]} for t in detail.timers],
         "transitions": [{"trigger": o.trigger, "dest": o.dest, "title": o.title, "gate": o.gate,
-                         "allowed": o.allowed, "missing": [str(u) for u in o.unmet]} for o in detail.options],
+                         "allowed": o.allowed, "missing": [str(u) for u in o.unmet],
+                         "unmet": [{"kind": u.kind, "subject": u.subject, "message": u.message} for u in o.unmet],
+                         "missing_summary": _summary(detail, o.trigger)} for o in detail.options],
     }
+
+
+def _summary(detail: CredentialDetail, trigger: str) -> str:
+    """What a transition lacks, counted as the pages count it ("7 checklist items, 1 field and …")."""
+    lacking = detail.missing.get(trigger)
+    return lacking.summary() if lacking is not None else ""
 
 
 def event_json(event: HistoryEvent) -> dict[str, Any]:
     return {"seq": event.seq, "at": event.at, "actor": event.actor, "kind": event.kind, "trigger": event.trigger,
             "from_state": event.from_state, "to_state": event.to_state, "comment": event.comment,
-            "details": event.details}
+            "details": event.details, "summary": event.summary}

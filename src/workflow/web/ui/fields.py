@@ -41,10 +41,11 @@ def _typed(name: str, kind: str, text: str, label: str) -> Any:
         if kind == "number":
             return float(text)
     except ValueError:
-        raise InvalidInput(name, f"{label}: '{text}' is not a {'whole ' if kind == 'integer' else ''}number") from None
+        raise InvalidInput(name, f"'{text}' is not a {'whole ' if kind == 'integer' else ''}number",
+                           label=label) from None
     if kind == "boolean":
         if text not in ("yes", "no"):
-            raise InvalidInput(name, f"{label}: choose yes or no")
+            raise InvalidInput(name, "choose yes or no", label=label)
         return text == "yes"
     if kind == "list":
         return [line.strip() for line in text.splitlines() if line.strip()]

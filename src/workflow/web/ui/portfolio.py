@@ -65,7 +65,7 @@ def portfolio_csv(caller: PageCaller, services: ServicesDep, phase: Phase = "", 
                 timer = line.next_timer or {}
                 yield [c.id, c.title, units.get(c.org_unit_id, ""), line.state_title, line.phase,
                        c.state_entered_at.date().isoformat() if c.state_entered_at else "", line.slip_days,
-                       str(timer.get("timer", "")).replace("_", " "),
+                       str(timer.get("title", "")),
                        timer["due_at"].date().isoformat() if timer else ""]
             offset += EXPORT_BATCH
             if not lines or offset >= total:

@@ -11,9 +11,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from workflow.definitions.model import Definition
+from workflow.definitions.words import policy_words, role_title, timer_action_words, verdict_words
 from workflow.services.access import Caller
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals.update(verdict_words=verdict_words, policy_words=policy_words,
+                             timer_action_words=timer_action_words)
 
 NAV = (("approvals", "/approvals", "My approvals"), ("tasks", "/tasks", "My tasks"),
        ("portfolio", "/portfolio", "Portfolio"))
@@ -37,6 +41,19 @@ def _local(value: datetime | date | None, request: Request, fmt: str) -> str:
     return value.strftime(fmt)
 
 
+def _role_title(request: Request) -> Any:
+    """``role_title(key, definition=None)`` for templates: the role's title from ``definition``, or from the first
+    current definition naming the role (pages listing several credentials)."""
+    registry = request.app.state.services.definitions
+
+    def title(key: str, definition: Definition | None = None) -> str:
+        if definition is None:
+            definition = next((d for d in (registry.engine(name).definition for name in registry.names())
+                               if key in d.roles), None)
+        return role_title(definition, key)
+    return title
+
+
 def page(request: Request, template: str, caller: Caller | None, context: dict[str, Any] | None = None, *,
          status_code: int = 200, section: str = "") -> HTMLResponse:
     """A full page: the template with the person, their acting-for list, the navigation and any message."""
@@ -48,7 +65,7 @@ def page(request: Request, template: str, caller: Caller | None, context: dict[s
         "csrf_token": getattr(request.state, "csrf_token", ""), "message": MESSAGES.get(done, ""),
         "local": lambda value, fmt="%Y-%m-%d %H:%M": _local(value, request, fmt),
         "day": lambda value: _local(value, request, "%Y-%m-%d"),
-        "now": request.app.state.services.clock.now(),
+        "now": request.app.state.services.clock.now(), "role_title": _role_title(request),
         **(context or {}),
     }
     return templates.TemplateResponse(request, template, values, status_code=status_code)
