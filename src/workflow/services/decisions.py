@@ -272,8 +272,10 @@ def choices_for(definition: Definition, caller: Caller, detail: CredentialDetail
     waiting = {a.role for a in gate.approvers if a.approvals < a.needed
                and (gate.open_stage is None or a.stage <= gate.open_stage)}
     choices: list[Choice] = []
+    approved = {person for d in gate.decisions if d["verdict"] == "approve" and d["current"]
+                for person in (d["by"], d["actor"])}  # one person gives one approval
     for grant in caller.grants_on(detail.id, detail.org_unit_id):
-        if grant.role in waiting:
+        if grant.role in waiting and not {grant.principal, caller.username} & approved:
             choice = Choice(f"{grant.role}|{grant.principal if grant.delegated else ''}",
                             role_title(definition, grant.role) + (f", for {grant.principal}" if grant.delegated
                                                                   else ""))

@@ -39,7 +39,7 @@ def test_the_dean_reads_the_proposal_beside_the_panel_and_asks_for_changes(org: 
     page.locator("#path").scroll_into_view_if_needed()  # reading on: the panel stays where it is
     assert in_view(page, panel) and in_view(page, page.locator("#path-h"))
     assert axe_violations(page) == []
-    panel.get_by_label("Request changes").check()
+    panel.get_by_role("radio", name="Request changes").check()
     expect(panel.locator(".verdict.chosen")).to_contain_text("stays open")  # the consequence stands out
     panel.get_by_label("Your comment").fill("Apply for the provincial fund before we go on.")
     screenshot(page, "decision-request-changes")
@@ -62,7 +62,7 @@ def test_a_committee_members_approval_moves_the_quorum_on_the_page(org: Services
     sign_in(page, "council.a", f"/credentials/{cid}/gates/governance_signoff")
     council = page.get_by_test_id("step").filter(has_text="Academic governance body")
     expect(council.get_by_test_id("quorum")).to_have_text("0 of 2")
-    page.get_by_label("Approve").check()
+    page.get_by_role("radio", name="Approve").check()
     page.get_by_role("button", name="Record my decision").click()
     expect(page.get_by_role("status")).to_have_text("Your approval is recorded.")
     expect(council.get_by_test_id("quorum")).to_have_text("1 of 2")

@@ -28,7 +28,7 @@ def test_a_dean_finds_the_pending_feasibility_gate_and_approves_it(org: Services
     screenshot(page, "approvals")
     card.get_by_role("link", name="Review and decide").click()
     expect(page.get_by_role("heading", name="Feasibility approval: Supply-chain analytics")).to_be_visible()
-    page.get_by_label("Approve").check()
+    page.get_by_role("radio", name="Approve").check()
     page.get_by_label("Your comment").fill("Strong employer demand; go ahead.")
     screenshot(page, "credential-deciding")
     page.get_by_role("button", name="Record my decision").click()
