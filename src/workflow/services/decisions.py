@@ -128,7 +128,7 @@ class GateSheet:
     consequences: dict[str, str]
     discussion: tuple[HistoryEvent, ...]
     seen_at: datetime | None
-    changes_since: int  # events since the person last looked (0 when they never did)
+    changes_since: int  # others' events since the person last looked (0 when they never did)
     people_told: tuple[str, ...] = field(default=())
     missing_summary: str = ""  # one line counting what is missing, by kind
 
@@ -167,7 +167,7 @@ class DecisionViews:
         definition = engine.definition
         history = self._views.history(credential_id, by=by)
         look = self._looks.seen(by.user_id, credential_id) if by.user_id is not None else None
-        since = [e for e in history if look is not None and e.seq > look[0]]
+        since = [e for e in history if look is not None and e.seq > look[0] and e.actor != by.username]
         requirements = dict(engine.requirements_from(detail.state))[status.trigger]
         option = next(o for o in detail.options if o.trigger == status.trigger)
         roles = {item.owner for item in detail.checklist if item.trigger == status.trigger} | {
@@ -188,7 +188,8 @@ class DecisionViews:
             stages=tuple(_stages(definition, status, holders, history)),
             missing=option.unmet, choices=choices,
             consequences=_consequences(definition, status, option.unmet, choices, definition.states[dest].title, told),
-            discussion=tuple(e for e in history if e.kind in ("comment", "decision") and e.details.get("gate") == gate),
+            discussion=tuple(e for e in history if e.kind in ("comment", "decision") and e.comment
+                             and e.details.get("gate") == gate),
             seen_at=look[1] if look is not None else None, changes_since=len(since), people_told=told,
             missing_summary=detail.missing[status.trigger].summary() if status.trigger in detail.missing
             else missing_summary(definition, status, option.unmet),
