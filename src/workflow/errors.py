@@ -111,10 +111,11 @@ class TransitionNotAllowed(Conflict):
         if self.unmet:
             count = len(self.unmet)
             things = "1 thing is missing" if count == 1 else f"{count} things are missing"
-            missing = "; ".join(str(u) for u in self.unmet)
-            text = f"{who}“{self.trigger_title}” cannot happen yet from {self.state_title}: {things}: {missing}"
+            self.headline = f"“{self.trigger_title}” cannot happen yet from {self.state_title}: {things}"
+            text = f"{who}{self.headline}: {'; '.join(str(u) for u in self.unmet)}"
         else:
-            text = f"{who}“{self.trigger_title}” is not possible while the credential is in {self.state_title}"
+            self.headline = f"“{self.trigger_title}” is not possible while the credential is in {self.state_title}"
+            text = who + self.headline
         super().__init__(text)
 
     def with_credential(self, credential_id: int) -> TransitionNotAllowed:

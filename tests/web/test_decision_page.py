@@ -7,7 +7,7 @@ import re
 from fastapi.testclient import TestClient
 
 from tests.organisation import as_person
-from tests.steps import SYSTEM, at_build, at_feasibility
+from tests.steps import SYSTEM, at_build, at_feasibility, tick
 from tests.web.pages import sign_in
 from workflow.context import Services
 
@@ -171,3 +171,42 @@ def test_a_mistaken_hold_is_resumed_from_the_page(org: Services, app_client: Tes
     app_client.post(f"/credentials/{cid}/transitions", data={
         "csrf_token": token, "trigger": "resume", "version": version_of(page)})
     assert org.views.get(cid, by=SYSTEM).state == "feasibility"
+
+
+def test_a_refused_move_lists_what_is_missing_each_linked_to_where_it_is_done(org: Services,
+                                                                            app_client: TestClient) -> None:
+    cid = org.credentials.create(definition="microcredential", title="Supply-chain analytics",
+                                 by=as_person(org, "pm.business"), org_unit_id=org.people.unit_id("business"))
+    token = sign_in(app_client, "pm.business")
+    refused = app_client.post(f"/credentials/{cid}/transitions", data={
+        "csrf_token": token, "trigger": "submit_for_feasibility"})
+    assert refused.status_code == 409
+    assert "“Submit for feasibility” cannot happen yet from Ideation:" in refused.text
+    alert = refused.text[refused.text.index('id="form-error"'):]
+    alert = alert[:alert.index("</div>")]
+    assert f'<a href="/credentials/{cid}#item-{cid}-labour_market_research">' in alert  # to the checklist item
+    assert f'<a href="/credentials/{cid}#information">Need addressed (purpose) is empty</a>' in alert  # to the field
+    assert f'id="item-{cid}-labour_market_research"' in refused.text  # and the anchor is on the page
+
+
+def test_approving_a_sunset_is_confirmed_with_a_reason(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "dean.business")
+    admin = as_person(org, "admin")  # moved on to a review by an administrator (the way there is tested elsewhere)
+    for trigger in ("approve_feasibility", "complete_design", "sign_off", "launch", "start_review"):
+        org.credentials.override(credential_id=cid, trigger=trigger, comment="to the review, for this test", by=admin)
+    tick(org, cid)
+    page = app_client.get(f"/credentials/{cid}/gates/sunset_approval")
+    assert "required for every decision: approving this is hard to undo" in page.text
+    no_reason = app_client.post(f"/credentials/{cid}/gates/sunset_approval/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "dean|", "comment": ""})
+    assert no_reason.status_code == 422 and 'id="comment-error"' in no_reason.text
+    asked = app_client.post(f"/credentials/{cid}/gates/sunset_approval/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "dean|", "comment": "Folded into the diploma"})
+    assert asked.status_code == 200 and "Please confirm." in asked.text
+    assert org.views.get(cid, by=SYSTEM).state == "review"
+    done = app_client.post(f"/credentials/{cid}/gates/sunset_approval/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "dean|", "comment": "Folded into the diploma",
+        "confirmed": "yes"}, follow_redirects=False)
+    assert done.status_code == 303 and org.views.get(cid, by=SYSTEM).state == "sunset"
+    assert "Folded into the diploma" in [e.comment for e in org.views.history(cid, by=SYSTEM)]

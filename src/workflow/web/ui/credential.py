@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.definitions.lifecycle import lifecycle
-from workflow.errors import InvalidInput, NotFound, WorkflowError
+from workflow.errors import InvalidInput, NotFound, TransitionNotAllowed, Unmet, WorkflowError
 from workflow.services.access import Caller
 from workflow.services.decisions import choices_for, move_consequence
 from workflow.services.milestones import timeline
@@ -30,8 +30,10 @@ Version = Annotated[int | None, Form(ge=1, le=2_000_000_000)]
 
 
 def credential_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, *,
-                    error: str = "", form: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
-    """Everything about one credential on one page (``error`` and ``form`` re-show a refused form)."""
+                    error: str = "", form: dict[str, str] | None = None, status_code: int = 200,
+                    refused_unmet: tuple[Unmet, ...] = ()) -> HTMLResponse:
+    """Everything about one credential on one page (``error`` and ``form`` re-show a refused form; a refused move
+    lists ``refused_unmet``, each linked to where it is done)."""
     detail = services.views.get(credential_id, by=caller)
     history = services.views.history(credential_id, by=caller)
     definition = services.definitions.engine(detail.definition, detail.definition_version).definition
@@ -60,7 +62,8 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
         "roles_here": roles_here, "discussion": discussion, "moves": moves, "may_edit": may_edit,
         "choices": {g.gate: choices_for(definition, caller, detail, g) for g in detail.gates},
         "confirmed": {t.trigger for t in definition.transitions if t.confirm},
-        "fields": definition.fields, "error": error, "form": form or {}, "bars": bars(milestones, now),
+        "fields": definition.fields, "error": error, "refused_unmet": refused_unmet, "form": form or {},
+        "bars": bars(milestones, now),
         "as_text": as_text,
     }
     return page(request, "credential.html", caller, context, status_code=status_code, section="portfolio")
@@ -70,6 +73,10 @@ def _refused(request: Request, services: ServicesDep, caller: Caller, credential
              form: dict[str, str]) -> HTMLResponse:
     if isinstance(error, NotFound) and error.kind == "credential":
         raise error
+    if isinstance(error, TransitionNotAllowed):
+        headline = error.headline + (":" if error.unmet else ".")
+        return credential_page(request, services, caller, credential_id, error=headline, form=form,
+                               status_code=status_of(error), refused_unmet=error.unmet)
     return credential_page(request, services, caller, credential_id, error=str(error), form=form,
                            status_code=status_of(error))
 
