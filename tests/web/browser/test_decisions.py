@@ -21,7 +21,7 @@ def in_view(page: Page, locator: Locator) -> bool:
     box = locator.bounding_box()
     assert box is not None
     height = page.viewport_size["height"] if page.viewport_size else 0
-    return 0 <= box["y"] < height and box["y"] + min(box["height"], 40) <= height
+    return -1 <= box["y"] < height and box["y"] + min(box["height"], 40) <= height
 
 
 def test_the_dean_reads_the_proposal_beside_the_panel_and_asks_for_changes(org: Services,
@@ -86,3 +86,26 @@ def test_withdrawing_asks_for_a_reason_and_the_history_keeps_it(org: Services, o
     expect(page.get_by_test_id("state")).to_have_text("Withdrawn")
     expect(page.locator("#history")).to_contain_text("The employer partner pulled out.")
     screenshot(page, "withdrawn")
+
+
+def test_the_decision_page_reads_on_a_phone_and_rejecting_asks_first(org: Services, open_page: OpenPage) -> None:
+    cid = at_feasibility(org)
+    page = open_page(viewport=(390, 844))
+    sign_in(page, "dean.business", f"/credentials/{cid}/gates/feasibility_approval")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
+    page.get_by_role("link", name="Go to your decision").click()
+    assert in_view(page, page.get_by_test_id("decision-panel"))
+    assert axe_violations(page) == []
+    page.get_by_role("radio", name="Reject").check()
+    page.get_by_role("button", name="Record my decision").click()  # no comment: the browser asks for one
+    assert org.views.history(cid, by=SYSTEM)[-1].kind != "decision"
+    page.get_by_label("Your comment").fill("No budget this year.")
+    page.get_by_role("button", name="Record my decision").click()
+    expect(page.get_by_role("alert")).to_contain_text("cannot pass while your rejection stands")
+    assert axe_violations(page) == []
+    screenshot(page, "decision-reject-confirm-phone")
+    assert org.views.history(cid, by=SYSTEM)[-1].kind != "decision"  # not until confirmed
+    page.get_by_role("button", name="Yes, reject").click()
+    expect(page.get_by_role("status")).to_have_text("Your rejection is recorded.")
+    assert org.views.history(cid, by=SYSTEM)[-1].details["verdict"] == "reject"
