@@ -103,6 +103,7 @@ def test_the_decision_page_reads_on_a_phone_and_rejecting_asks_first(org: Servic
     page.get_by_label("Your comment").fill("No budget this year.")
     page.get_by_role("button", name="Record my decision").click()
     expect(page.get_by_role("alert")).to_contain_text("cannot pass while your rejection stands")
+    assert in_view(page, page.get_by_test_id("decision-panel"))  # the answer opens at the panel, not the top
     assert axe_violations(page) == []
     screenshot(page, "decision-reject-confirm-phone")
     assert org.views.history(cid, by=SYSTEM)[-1].kind != "decision"  # not until confirmed
