@@ -91,7 +91,7 @@ def test_rejecting_is_confirmed_before_it_is_recorded(org: Services, app_client:
     assert org.views.get(cid, by=SYSTEM).version == before  # not yet
     done = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
         "csrf_token": token, "verdict": "reject", "acting_as": "dean|", "comment": "No budget this year",
-        "confirmed": "yes"}, follow_redirects=False)
+        "confirmed": "yes", "version": version_of(asked.text)}, follow_redirects=False)
     assert done.status_code == 303
     last = org.views.history(cid, by=SYSTEM)[-1]
     assert (last.kind, last.details["verdict"], last.comment) == ("decision", "reject", "No budget this year")
@@ -108,8 +108,10 @@ def test_a_committee_members_approval_advances_the_quorum_shown(org: Services, a
     assert "Stage 1 — complete" in text and "Stage 2 — deciding now" in text
     assert "Academic governance body (college council / quality council): 0 of 2 approvals" in text
     assert "Your approval is recorded (1 of 2 approvals from Academic governance body" in text
-    app_client.post(f"/credentials/{cid}/gates/governance_signoff/decision", data={
-        "csrf_token": token, "verdict": "approve", "acting_as": "academic_governance|", "comment": ""})
+    approved = app_client.post(f"/credentials/{cid}/gates/governance_signoff/decision", data={
+        "csrf_token": token, "verdict": "approve", "acting_as": "academic_governance|", "comment": ""},
+        follow_redirects=False)
+    assert approved.status_code == 303
     sign_in(app_client, "council.b")
     text = text_of(app_client.get(f"/credentials/{cid}/gates/governance_signoff").text)
     assert "Academic governance body (college council / quality council): 1 of 2 approvals" in text
@@ -210,3 +212,85 @@ def test_approving_a_sunset_is_confirmed_with_a_reason(org: Services, app_client
         "confirmed": "yes"}, follow_redirects=False)
     assert done.status_code == 303 and org.views.get(cid, by=SYSTEM).state == "sunset"
     assert "Folded into the diploma" in [e.comment for e in org.views.history(cid, by=SYSTEM)]
+
+
+def test_a_confirmation_does_not_carry_a_decision_past_a_change_the_dean_did_not_see(
+        org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "dean.business")
+    seen = version_of(app_client.get(f"/credentials/{cid}/gates/{GATE}").text)
+    org.credentials.update(credential_id=cid, changes={"purpose": "Something else entirely"}, by=SYSTEM)
+    stale = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "reject", "acting_as": "dean|", "comment": "No", "version": seen})
+    assert stale.status_code == 409 and "changed since you opened this page" in stale.text
+    assert ">No</textarea>" in stale.text  # what was typed is kept
+    assert "Please confirm." not in stale.text
+    assert [e for e in org.views.history(cid, by=SYSTEM) if e.kind == "decision"] == []
+
+
+def test_going_back_from_a_confirmation_keeps_what_was_typed(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "dean.business")
+    back = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "reject", "acting_as": "dean|", "comment": "Not this year",
+        "confirmed": "edit"})
+    assert back.status_code == 200 and ">Not this year</textarea>" in back.text and "Please confirm." not in back.text
+    assert 'value="reject" aria-describedby="then-reject" checked' in back.text
+
+
+def test_an_approver_may_change_an_approval_into_a_request_for_changes(org: Services,
+                                                                       app_client: TestClient) -> None:
+    cid = at_build(org, credit_bearing=True)
+    org.credentials.decide(credential_id=cid, gate="governance_signoff", verdict="approve", by=as_person(org, "qa"))
+    org.credentials.decide(credential_id=cid, gate="governance_signoff", verdict="approve",
+                           by=as_person(org, "council.a"))
+    token = sign_in(app_client, "council.a")
+    page = app_client.get(f"/credentials/{cid}/gates/governance_signoff").text
+    assert "You have approved this gate" in text_of(page) and 'value="approve"' not in page
+    done = app_client.post(f"/credentials/{cid}/gates/governance_signoff/decision", data={
+        "csrf_token": token, "verdict": "request_changes", "acting_as": "academic_governance|",
+        "comment": "The rubric needs work after all"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert "council.a asked for changes" in text_of(app_client.get(done.headers["location"]).text)
+
+
+def test_approving_after_your_own_rejection_says_it_moves_on(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    org.credentials.decide(credential_id=cid, gate=GATE, verdict="reject", comment="Not yet",
+                           by=as_person(org, "dean.business"))
+    sign_in(app_client, "dean.business")
+    text = text_of(app_client.get(f"/credentials/{cid}/gates/{GATE}").text)
+    assert "Your approval completes Feasibility approval: the credential moves to Design." in text
+
+
+def test_the_proposer_is_not_offered_to_approve_their_own_proposal(org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org, created_by="dean.business")
+    sign_in(app_client, "dean.business")
+    page = app_client.get(f"/credentials/{cid}/gates/{GATE}").text
+    assert 'value="approve"' not in page
+    assert "You cannot approve: dean.business proposed it" in text_of(page)
+    assert 'value="request_changes"' in page
+
+
+def test_deciding_on_a_gate_that_closed_meanwhile_says_so_and_shows_what_was_written(
+        org: Services, app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "dean.business")
+    org.credentials.fire(credential_id=cid, trigger="hold", comment="Budget freeze", by=as_person(org, "pm.business"))
+    late = app_client.post(f"/credentials/{cid}/gates/{GATE}/decision", data={
+        "csrf_token": token, "verdict": "request_changes", "acting_as": "dean|", "comment": "More letters please"},
+        headers={"Accept": "text/html"})
+    assert late.status_code == 409 and "This gate has closed" in late.text and "More letters please" in late.text
+
+
+def test_a_comment_posted_as_the_gate_closes_lands_on_the_credential_page(org: Services,
+                                                                          app_client: TestClient) -> None:
+    cid = at_feasibility(org)
+    token = sign_in(app_client, "pm.business")
+    empty = app_client.post(f"/credentials/{cid}/comments", data={
+        "csrf_token": token, "gate": GATE, "text": " ", "back": "gate"})
+    assert empty.status_code == 422 and 'id="talk-error"' in empty.text
+    org.credentials.decide(credential_id=cid, gate=GATE, verdict="approve", by=as_person(org, "dean.business"))
+    posted = app_client.post(f"/credentials/{cid}/comments", data={
+        "csrf_token": token, "gate": GATE, "text": "Thanks!", "back": "gate"}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"].startswith(f"/credentials/{cid}?done=comment")

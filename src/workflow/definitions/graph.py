@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflow.definitions.model import ANY_STATE, PREVIOUS, Definition
+from workflow.definitions.model import ANY_STATE, PREVIOUS, Definition, Transition
+from workflow.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,15 @@ def edges(definition: Definition) -> list[Edge]:
         came_from = sorted({edge.source for edge in plain if edge.dest == source})
         expanded.extend(Edge(trigger, source, origin, index, previous=origin) for origin in came_from)
     return expanded
+
+
+def transition_from(definition: Definition, state: str, trigger: str) -> Transition:
+    """The transition ``trigger`` names when fired from ``state`` (a trigger may leave several states).
+
+    Raises:
+        NotFound: no transition ``trigger`` leaves ``state``.
+    """
+    for transition in definition.transitions:
+        if transition.trigger == trigger and (state in transition.source or ANY_STATE in transition.source):
+            return transition
+    raise NotFound("move", trigger)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from workflow.clock import Clock
+from workflow.definitions.graph import transition_from
 from workflow.definitions.model import Approver
 from workflow.definitions.validate import did_you_mean
 from workflow.definitions.words import gate_title, role_title, state_title, timer_title, transition_title
@@ -181,7 +182,8 @@ class CredentialCommands:
         _check_text("comment", comment)
         with self._actions.open(credential_id, expected_version, by) as act:
             trigger, requirements = self._open_gate(act, gate)
-            if verdict == "approve" and not comment.strip() and _confirmed(act.engine, trigger):
+            confirmed = transition_from(act.engine.definition, act.row.state, trigger).confirm
+            if verdict == "approve" and not comment.strip() and confirmed:
                 title = requirements.gate.title if requirements.gate else gate
                 raise InvalidInput("comment", f"say why: approving “{title}” is hard to undo, and the history "
                                               "keeps the reason")
@@ -427,8 +429,3 @@ def _check_text(field_name: str, text: str) -> None:
     if len(text) > MAX_COMMENT:
         raise InvalidInput(field_name, f"is too long (at most {MAX_COMMENT} characters)")
     check_plain_text(field_name, text)
-
-
-def _confirmed(engine: Engine, trigger: str) -> bool:
-    """Whether a transition is one people confirm and give a reason for (hard to undo)."""
-    return any(t.confirm for t in engine.definition.transitions if t.trigger == trigger)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from workflow.definitions.graph import transition_from
 from workflow.definitions.model import Definition
 from workflow.definitions.words import counted, listed, policy_words, role_title, verdict_words
 from workflow.engine import Engine
@@ -103,10 +104,12 @@ class Stage:
 
 @dataclass(frozen=True)
 class Choice:
-    """A way the person may decide: in one of their roles, in their own name or as someone's delegate."""
+    """A way the person may decide: in one of their roles, in their own name or as someone's delegate.
+    ``why_not_approve`` says why approving is not open to them this way (they have approved, or proposed it)."""
 
     value: str
     label: str
+    why_not_approve: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,12 @@ class GateSheet:
     changes_since: int  # others' events since the person last looked (0 when they never did)
     people_told: tuple[str, ...] = field(default=())
     missing_summary: str = ""  # one line counting what is missing, by kind
+    mine: PathDecision | None = None  # the person's own decision of this round, if any
+
+    @property
+    def may_approve(self) -> bool:
+        """Whether approving is open to the person in at least one of their choices."""
+        return any(not choice.why_not_approve for choice in self.choices)
 
     @property
     def checklist_done(self) -> int:
@@ -167,32 +176,38 @@ class DecisionViews:
         definition = engine.definition
         history = self._views.history(credential_id, by=by)
         look = self._looks.seen(by.user_id, credential_id) if by.user_id is not None else None
-        since = [e for e in history if look is not None and e.seq > look[0] and e.actor != by.username]
+        since = [e for e in history if look is not None and e.seq > look[0]]
+        others = [e for e in since if e.actor != by.username]  # the person's own actions are no news to them
         requirements = dict(engine.requirements_from(detail.state))[status.trigger]
-        option = next(o for o in detail.options if o.trigger == status.trigger)
+        option = next((o for o in detail.options if o.trigger == status.trigger), None)
+        if option is None:
+            raise NotFound("open gate", gate)
         roles = {item.owner for item in detail.checklist if item.trigger == status.trigger} | {
             a.role for a in status.approvers}
         holders = self._access.holders_by_role(detail.id, detail.org_unit_id, roles)
         gate_spec = definition.gates[gate]
-        transition = next(t for t in definition.transitions if t.trigger == status.trigger)
+        transition = transition_from(definition, detail.state, status.trigger)
         dest = option.dest if option.dest in definition.states else (detail.previous_state or detail.state)
         told = _told(engine, definition, dest, detail.data)
         choices = tuple(choices_for(definition, by, detail, status))
+        stages = tuple(_stages(definition, status, holders, history))
+        mine = [d for stage in stages for step in stage.steps for d in step.decisions
+                if by.username in (d.who, d.actor) and d.current]
         return GateSheet(
             credential=detail, gate=status, description=gate_spec.description,
             dest_title=definition.states[dest].title, confirm=transition.confirm,
             waiting_since=detail.state_entered_at,
             due_at=detail.state_entered_at + timedelta(days=gate_spec.due_days) if gate_spec.due_days else None,
-            fields=tuple(_fields(definition, detail, {name for name, _ in requirements.fields}, since)),
-            evidence=tuple(_evidence(definition, detail, status.trigger, holders, since)),
-            stages=tuple(_stages(definition, status, holders, history)),
-            missing=option.unmet, choices=choices,
-            consequences=_consequences(definition, status, option.unmet, choices, definition.states[dest].title, told),
+            fields=tuple(_fields(definition, detail, {name for name, _ in requirements.fields}, since, by.username)),
+            evidence=tuple(_evidence(definition, detail, status.trigger, holders, others)),
+            stages=stages, missing=option.unmet, choices=choices,
+            consequences=_consequences(definition, status, option.unmet, choices, definition.states[dest].title, told,
+                                       by.username),
             discussion=tuple(e for e in history if e.kind in ("comment", "decision") and e.comment
                              and e.details.get("gate") == gate),
-            seen_at=look[1] if look is not None else None, changes_since=len(since), people_told=told,
+            seen_at=look[1] if look is not None else None, changes_since=len(others), people_told=told,
             missing_summary=detail.missing[status.trigger].summary() if status.trigger in detail.missing
-            else missing_summary(definition, status, option.unmet),
+            else missing_summary(definition, status, option.unmet), mine=mine[-1] if mine else None,
         )
 
 
@@ -213,17 +228,19 @@ def missing_summary(definition: Definition, gate: GateStatus, missing: tuple[Unm
     return listed(parts)
 
 
-def _fields(definition: Definition, detail: CredentialDetail, required: set[str],
-            since: list[HistoryEvent]) -> list[FieldLine]:
+def _fields(definition: Definition, detail: CredentialDetail, required: set[str], since: list[HistoryEvent],
+            me: str) -> list[FieldLine]:
     before: dict[str, Any] = {}
+    last_by: dict[str, str] = {}
     for event in since:  # the value each field had when the person last looked: the first "before" after it
         if event.kind == "data":
             for name, pair in (event.details.get("changes") or {}).items():
                 before.setdefault(name, pair[0])
+                last_by[name] = event.actor
     lines = []
     for key, spec in definition.fields.items():
         value = detail.data.get(key)
-        changed = key in before and before[key] != value
+        changed = key in before and before[key] != value and last_by[key] != me  # not news if they wrote it last
         lines.append(FieldLine(key, spec.label or key, value, key in required, changed, before.get(key)))
     return sorted(lines, key=lambda line: (not line.required,))  # what the gate needs first, else in order
 
@@ -269,19 +286,28 @@ def _stages(definition: Definition, status: GateStatus, holders: dict[str, list[
 
 def choices_for(definition: Definition, caller: Caller, detail: CredentialDetail, gate: GateStatus) -> list[Choice]:
     """The ways the caller may decide a gate now: each approver role they hold whose turn it is, in their own name
-    or for the person who delegated it."""
+    or for the person who delegated it. A person who has approved may still ask for changes or reject (approving
+    twice is not open to them), and a proposer may not approve a gate that refuses its proposer's approval."""
     waiting = {a.role for a in gate.approvers if a.approvals < a.needed
                and (gate.open_stage is None or a.stage <= gate.open_stage)}
-    choices: list[Choice] = []
     approved = {person for d in gate.decisions if d["verdict"] == "approve" and d["current"]
                 for person in (d["by"], d["actor"])}  # one person gives one approval
+    mine = {d["role"] for d in gate.decisions if d["current"] and caller.username in (d["by"], d["actor"])}
+    self_approval = definition.gates[gate.gate].allow_self_approval
+    choices: list[Choice] = []
     for grant in caller.grants_on(detail.id, detail.org_unit_id):
-        if grant.role in waiting and not {grant.principal, caller.username} & approved:
-            choice = Choice(f"{grant.role}|{grant.principal if grant.delegated else ''}",
-                            role_title(definition, grant.role) + (f", for {grant.principal}" if grant.delegated
-                                                                  else ""))
-            if choice not in choices:
-                choices.append(choice)
+        if grant.role not in waiting and grant.role not in mine:
+            continue
+        people = {grant.principal, caller.username}
+        why = ("you have approved it" if people & approved else
+               f"{detail.created_by} proposed it, and this gate does not take its proposer's approval"
+               if not self_approval and detail.created_by in people else
+               "its turn has not come" if grant.role not in waiting else "")
+        choice = Choice(f"{grant.role}|{grant.principal if grant.delegated else ''}",
+                        role_title(definition, grant.role) + (f", for {grant.principal}" if grant.delegated else ""),
+                        why)
+        if all(c.value != choice.value for c in choices):
+            choices.append(choice)
     return choices
 
 
@@ -298,46 +324,67 @@ def _told(engine: Engine, definition: Definition, dest: str, data: dict[str, Any
 
 
 def _consequences(definition: Definition, gate: GateStatus, missing: tuple[Unmet, ...], choices: tuple[Choice, ...],
-                  dest_title: str, told: tuple[str, ...]) -> dict[str, str]:
-    """What each verdict would do, in a sentence, for the role the person would decide in."""
-    decided = " and ".join(role_title(definition, r) for r in definition.notify.decided) or "nobody"
-    role = choices[0].value.split("|")[0] if choices else None
-    rule = next((a for a in gate.approvers if a.role == role), None)
-    approve = "Your approval is recorded."
-    if rule is not None:
-        after = rule.approvals + 1
-        rest = [u for u in missing if not (u.kind == "approval" and u.subject == rule.role and after >= rule.needed)]
-        if not rest:
-            people = f" {len(told)} roles and departments are told: {', '.join(told)}." if told else ""
-            approve = f"Your approval completes {gate.title}: the credential moves to {dest_title}.{people}"
-        else:
-            count = f" ({after} of {rule.needed} approvals from {role_title(definition, rule.role)})" \
-                if rule.needed > 1 else ""
-            approve = (f"Your approval is recorded{count}. {gate.title} then still waits for: "
-                       f"{missing_summary(definition, gate, tuple(rest), rule.role)}.")
+                  dest_title: str, told: tuple[str, ...], me: str) -> dict[str, str]:
+    """What each verdict would do, in a sentence (for each way the person may decide, when there are several)."""
+    decided = listed([role_title(definition, r) for r in definition.notify.decided])
+    tell = f" {decided} {'is' if len(definition.notify.decided) == 1 else 'are'} told, with your comment." \
+        if decided else ""
+    approvals = [(c, _approve_text(definition, gate, missing, c, dest_title, told, me))
+                 for c in choices if not c.why_not_approve]
+    approve = approvals[0][1] if len(approvals) == 1 else \
+        " ".join(f"As {c.label}: {text}" for c, text in approvals) if approvals else ""
     return {
         "approve": approve,
-        "request_changes": f"{gate.title} stays open and cannot pass until the proposal or its checklist changes. "
-                           f"{decided} are told, with your comment.",
-        "reject": f"{gate.title} cannot pass while your rejection stands (you may change your decision later). "
-                  f"{decided} are told, with your comment.",
+        "request_changes": f"{gate.title} stays open and cannot pass until the proposal or its checklist changes."
+                           + tell,
+        "reject": f"{gate.title} cannot pass while your rejection stands (you may change your decision later)."
+                  + tell,
     }
 
 
-def move_consequence(definition: Definition, state: str, trigger: str) -> str:
+def _approve_text(definition: Definition, gate: GateStatus, missing: tuple[Unmet, ...], choice: Choice,
+                  dest_title: str, told: tuple[str, ...], me: str) -> str:
+    role, _, principal = choice.value.partition("|")
+    rule = next((a for a in gate.approvers if a.role == role), None)
+    if rule is None:
+        return "Your approval is recorded."
+    after = rule.approvals + 1
+    who = principal or me
+    objections = {d["role"] for d in gate.decisions if d["current"] and d["verdict"] != "approve" and d["by"] == who}
+    rest: list[Unmet] = []
+    for u in missing:  # approving fills this rule's count and replaces the person's own objection in the role
+        if u.kind == "approval" and u.subject == rule.role and after >= rule.needed:
+            continue
+        if u.kind == "decision" and u.subject == rule.role and rule.role in objections:
+            objections.discard(rule.role)
+            continue
+        rest.append(u)
+    yours = f"Your approval{f' for {principal}' if principal else ''}"
+    if not rest:
+        people = f" {counted(len(told), 'role')} told: {', '.join(told)}." if told else ""
+        return f"{yours} completes {gate.title}: the credential moves to {dest_title}.{people}"
+    count = f" ({after} of {rule.needed} approvals from {role_title(definition, rule.role)})" if rule.needed > 1 \
+        else ""
+    return (f"{yours} is recorded{count}. {gate.title} then still waits for: "
+            f"{missing_summary(definition, gate, tuple(rest), rule.role)}.")
+
+
+def move_consequence(definition: Definition, state: str, trigger: str, previous: str | None = None) -> str:
     """What a move that needs no gate does, in a sentence people confirm before doing it."""
-    transition = next(t for t in definition.transitions if t.trigger == trigger)
+    transition = transition_from(definition, state, trigger)
     here = definition.states[state].title
+    told = listed([role_title(definition, r) for r in definition.notify.state_changed])
+    tell = f" {told} {'is' if len(definition.notify.state_changed) == 1 else 'are'} told, with your reason." \
+        if told else ""
     if transition.dest not in definition.states:  # "@previous"
-        return f"It goes back to where it was before {here}."
+        back = definition.states[previous].title if previous in definition.states else "the phase it came from"
+        return f"It goes back to {back}.{tell}"
     dest = definition.states[transition.dest]
-    told = " and ".join(role_title(definition, r) for r in definition.notify.state_changed)
-    tell = f" {told} are told, with your reason." if told else ""
     if dest.final:
         return f"This is final: once {dest.title}, the credential can no longer change.{tell}"
-    back = next((t for t in definition.transitions
-                 if transition.dest in t.source and t.dest not in definition.states), None)
-    if back is not None:
-        return (f"It moves to {dest.title} and its work in {here} pauses; “{back.title or back.trigger}” brings it "
-                f"back to {here} later.{tell}")
+    resume = next((t for t in definition.transitions
+                   if transition.dest in t.source and t.dest not in definition.states), None)
+    if resume is not None:
+        return (f"It moves to {dest.title} and its work in {here} pauses; “{resume.title or resume.trigger}” brings "
+                f"it back to {here} later.{tell}")
     return f"It moves from {here} to {dest.title}.{tell}"

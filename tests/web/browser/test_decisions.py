@@ -66,7 +66,8 @@ def test_a_committee_members_approval_moves_the_quorum_on_the_page(org: Services
     page.get_by_role("button", name="Record my decision").click()
     expect(page.get_by_role("status")).to_have_text("Your approval is recorded.")
     expect(council.get_by_test_id("quorum")).to_have_text("1 of 2")
-    expect(page.get_by_test_id("no-decision")).to_contain_text("You have approved this gate")
+    expect(page.get_by_test_id("mine")).to_contain_text("You have approved this gate")
+    expect(page.get_by_role("radio", name="Approve")).to_have_count(0)  # once; asking for changes stays open
     screenshot(page, "decision-quorum")
     assert org.views.get(cid, by=SYSTEM).state == "build"  # one more council member to go
 
@@ -99,6 +100,8 @@ def test_the_decision_page_reads_on_a_phone_and_rejecting_asks_first(org: Servic
     assert axe_violations(page) == []
     page.get_by_role("radio", name="Reject").check()
     page.get_by_role("button", name="Record my decision").click()  # no comment: the browser asks for one
+    assert page.locator("#comment").evaluate("e => e.validity.valueMissing")
+    assert page.url.endswith(f"/credentials/{cid}/gates/feasibility_approval#decide")
     assert org.views.history(cid, by=SYSTEM)[-1].kind != "decision"
     page.get_by_label("Your comment").fill("No budget this year.")
     page.get_by_role("button", name="Record my decision").click()

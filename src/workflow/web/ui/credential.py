@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from workflow.definitions.graph import transition_from
 from workflow.definitions.lifecycle import lifecycle
-from workflow.errors import InvalidInput, NotFound, TransitionNotAllowed, Unmet, WorkflowError
+from workflow.definitions.words import role_title
+from workflow.errors import Forbidden, InvalidInput, NotFound, TransitionNotAllowed, Unmet, WorkflowError
 from workflow.services.access import Caller
 from workflow.services.decisions import choices_for, move_consequence
 from workflow.services.milestones import timeline
@@ -115,17 +117,22 @@ def tick(credential_id: RowId, item: str, request: Request, caller: PageCaller,
 
 def confirm_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, trigger: str, *,
                  comment: str = "", error: str = "", status_code: int = 200) -> HTMLResponse:
-    """Ask for confirmation and a reason before a move that is hard to undo."""
+    """Ask for confirmation and a reason before a move that is hard to undo (only those who may make it)."""
     detail = services.views.get(credential_id, by=caller)
     definition = services.definitions.engine(detail.definition, detail.definition_version).definition
     option = next((o for o in detail.options if o.trigger == trigger and o.gate is None), None)
     if option is None:
         raise NotFound("move", trigger)
-    transition = next(t for t in definition.transitions if t.trigger == trigger)
+    transition = transition_from(definition, detail.state, trigger)
+    allowed = transition.by or definition.permissions.edit
+    if not caller.roles_on(detail.id, detail.org_unit_id) & set(allowed):
+        raise Forbidden(f"“{option.title}” needs one of the roles "
+                        f"{', '.join(role_title(definition, r) for r in allowed)} on this credential")
     return page(request, "move_confirm.html", caller, {
-        "c": detail, "trigger": trigger, "move_title": transition.title or trigger, "comment": comment,
-        "error": error, "consequence": move_consequence(definition, detail.state, trigger),
+        "c": detail, "trigger": trigger, "move_title": option.title, "comment": comment, "error": error,
+        "unmet": option.unmet,
         "final": transition.dest in definition.states and definition.states[transition.dest].final,
+        "consequence": move_consequence(definition, detail.state, trigger, detail.previous_state),
     }, status_code=status_code, section="portfolio")
 
 
@@ -138,19 +145,21 @@ def confirm_move(credential_id: RowId, trigger: str, request: Request, caller: P
 
 @router.post("/credentials/{credential_id}/transitions")
 def move(credential_id: RowId, request: Request, caller: PageCaller, services: ServicesDep,
-         trigger: Annotated[str, Form(max_length=100)], comment: Comment = "", version: Version = None,
-         back: Annotated[str, Form(max_length=10)] = "") -> Response:
-    """Perform a transition that needs no gate decision (``back=confirm``: sent from its confirmation page)."""
+         trigger: Annotated[str, Form(max_length=100)], comment: Annotated[str, Form(max_length=20_000)] = "",
+         version: Version = None, back: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Perform a transition that needs no gate decision (``back=confirm``: sent from its confirmation page, which
+    shows any refusal beside the reason typed)."""
     try:
         services.credentials.fire(credential_id=credential_id, trigger=trigger, by=caller, comment=comment,
                                   expected_version=version)
-    except InvalidInput as error:
-        if back == "confirm":
-            return confirm_page(request, services, caller, credential_id, trigger, comment=comment,
-                                error=error.message[:1].upper() + error.message[1:] + ".",
-                                status_code=status_of(error))
-        return _refused(request, services, caller, credential_id, error, {"trigger": trigger, "comment": comment})
     except WorkflowError as error:
+        if back == "confirm" and not (isinstance(error, NotFound) and error.kind == "credential"):
+            text = error.message if isinstance(error, InvalidInput) else str(error)
+            try:
+                return confirm_page(request, services, caller, credential_id, trigger[:100], comment=comment,
+                                    error=text[:1].upper() + text[1:].rstrip(".") + ".", status_code=status_of(error))
+            except NotFound:  # the move is no longer open from where the credential now is
+                pass
         return _refused(request, services, caller, credential_id, error, {"trigger": trigger, "comment": comment})
     return _done(credential_id, "fired", "history")
 
@@ -163,14 +172,15 @@ def post_comment(credential_id: RowId, request: Request, caller: PageCaller, ser
     try:
         services.credentials.comment(credential_id=credential_id, gate=gate, text=text, by=caller)
     except WorkflowError as error:
-        if back == "gate" and not isinstance(error, NotFound):
-            return decision_page(request, services, caller, credential_id, gate, error=str(error),
+        if back == "gate" and isinstance(error, InvalidInput):
+            message = error.message[:1].upper() + error.message[1:] + "."
+            return decision_page(request, services, caller, credential_id, gate, talk={"text": text, "error": message},
                                  status_code=status_of(error))
         return _refused(request, services, caller, credential_id, error, {"gate": gate, "text": text})
-    if back == "gate":
+    if back == "gate" and any(g.gate == gate for g in services.views.get(credential_id, by=caller).gates):
         return RedirectResponse(f"/credentials/{credential_id}/gates/{gate}?done=comment#discussion",
                                 status_code=303)
-    return _done(credential_id, "comment", f"gate-{gate}")
+    return _done(credential_id, "comment", f"gate-{gate}")  # from the credential page, or the gate has closed
 
 
 @router.post("/credentials/{credential_id}/data")

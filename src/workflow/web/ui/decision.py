@@ -8,26 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from workflow.errors import InvalidInput, WorkflowError
+from workflow.errors import InvalidInput, NotFound, WorkflowError
 from workflow.services.access import Caller
 from workflow.services.decisions import GateSheet
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
-from workflow.web.ui.render import page
+from workflow.web.ui.render import error_page, page
 from workflow.web.ui.session import PageCaller
 
 router = APIRouter(include_in_schema=False)
 
-GateKey = Annotated[str, Form(max_length=100)]
 
 
-def why_not(sheet: GateSheet, caller: Caller) -> str:
+def why_not(sheet: GateSheet) -> str:
     """Why the person has no decision to make here, in a sentence."""
-    mine = [d for step in (s for stage in sheet.stages for s in stage.steps) for d in step.decisions
-            if caller.username in (d.who, d.actor) and d.current]
-    if mine:
-        return f"You have {mine[-1].words} this gate. You can change your decision while it is open."
     waiting = [s.title for stage in sheet.stages if stage.status == "open" for s in stage.steps if s.next]
     if waiting:
         return f"This gate waits for {' and '.join(waiting)}; your roles do not decide it now."
@@ -36,12 +31,14 @@ def why_not(sheet: GateSheet, caller: Caller) -> str:
 
 def decision_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, gate: str, *,
                   form: dict[str, str] | None = None, errors: dict[str, str] | None = None, error: str = "",
-                  confirm: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
-    """The gate's decision sheet; ``form``/``errors`` re-show a refused decision, ``confirm`` asks to confirm."""
+                  confirm: dict[str, str] | None = None, talk: dict[str, str] | None = None,
+                  status_code: int = 200) -> HTMLResponse:
+    """The gate's decision sheet; ``form``/``errors``/``error`` re-show a refused decision, ``confirm`` asks to
+    confirm one, ``talk`` re-shows a refused comment (its ``text`` and ``error``)."""
     sheet = services.decisions.sheet(credential_id, gate, by=caller)
     return page(request, "decision.html", caller, {
         "s": sheet, "form": form or {}, "errors": errors or {}, "error": error, "confirm": confirm,
-        "why_not": why_not(sheet, caller)}, status_code=status_code, section="approvals")
+        "talk": talk or {}, "why_not": why_not(sheet)}, status_code=status_code, section="approvals")
 
 
 @router.get("/credentials/{credential_id}/gates/{gate}")
@@ -58,21 +55,31 @@ def show(credential_id: RowId, gate: str, request: Request, caller: PageCaller,
 @router.post("/credentials/{credential_id}/gates/{gate}/decision")
 def decide(credential_id: RowId, gate: str, request: Request, caller: PageCaller, services: ServicesDep,
            verdict: Annotated[str, Form(max_length=30)] = "", acting_as: Annotated[str, Form(max_length=300)] = "",
-           comment: Annotated[str, Form(max_length=4000)] = "", confirmed: Annotated[str, Form(max_length=5)] = "",
+           comment: Annotated[str, Form(max_length=20_000)] = "", confirmed: Annotated[str, Form(max_length=5)] = "",
            version: Annotated[int | None, Form(ge=1, le=2_000_000_000)] = None) -> Response:
     """Record a decision; rejecting, and approving a gate that is hard to undo, are confirmed first."""
     gate = gate[:100]
-    form = {"verdict": verdict, "acting_as": acting_as, "comment": comment}
+    form = {"verdict": verdict, "acting_as": acting_as, "comment": comment, "version": str(version or "")}
+    try:
+        sheet = services.decisions.sheet(credential_id, gate, by=caller)
+    except NotFound as gone:
+        if gone.kind != "open gate":
+            raise
+        return error_page(request, 409, "This gate has closed", "The credential moved on while you were deciding, "
+                          "so your decision was not recorded." + (f" What you wrote: “{comment}”" if comment else ""))
     errors: dict[str, str] = {}
-    sheet = services.decisions.sheet(credential_id, gate, by=caller)
     if verdict not in ("approve", "request_changes", "reject"):
         errors["verdict"] = "Choose approve, request changes or reject."
     elif not comment.strip() and (verdict != "approve" or sheet.confirm):
         errors["comment"] = ("Say why: the team reads your comment to know what to change." if verdict != "approve"
                              else "Say why: approving this is hard to undo, and the history keeps the reason.")
-    if errors:
+    if errors or confirmed == "edit":
         return decision_page(request, services, caller, credential_id, gate, form=form, errors=errors,
-                             status_code=422)
+                             status_code=422 if errors else 200)
+    if version is not None and version != sheet.credential.version:
+        return decision_page(request, services, caller, credential_id, gate, form=form, status_code=409,
+                             error="The credential changed since you opened this page: read what changed, then "
+                                   "decide again (what you wrote is kept).")
     if confirmed != "yes" and (verdict == "reject" or (verdict == "approve" and sheet.confirm)):
         return decision_page(request, services, caller, credential_id, gate, confirm=form)
     role, _, principal = acting_as.partition("|")
@@ -81,8 +88,9 @@ def decide(credential_id: RowId, gate: str, request: Request, caller: PageCaller
                                              comment=comment, role=role or None, on_behalf_of=principal or None,
                                              expected_version=version)
     except InvalidInput as refused:
-        return decision_page(request, services, caller, credential_id, gate, form=form,
-                             errors={refused.field: refused.message}, status_code=status_of(refused))
+        shown = {refused.field: refused.message} if refused.field in ("verdict", "comment") else {}
+        return decision_page(request, services, caller, credential_id, gate, form=form, errors=shown,
+                             error="" if shown else str(refused), status_code=status_of(refused))
     except WorkflowError as refused:
         return decision_page(request, services, caller, credential_id, gate, form=form, error=str(refused),
                              status_code=status_of(refused))
