@@ -94,7 +94,7 @@ def generate(services: Services, *, credentials: int, years: int, seed: int = 1,
     for offset in range(0, len(skeletons), batch):
         chunk, ended = walk_batch(context, skeletons[offset: offset + batch], first_id + offset)
         with services.database.begin() as conn:
-            history.write_batch(conn, chunk)
+            history.write_batch(conn, chunk, context.engine)
         events += len(chunk.events)
         rows += chunk.count()
         for state, count in ended.items():

@@ -159,7 +159,7 @@ class Actions:
 
     def write(self, act: Action) -> None:
         """Store what the action has recorded so far (see :func:`workflow.store.history.write`)."""
-        if history.write(act.conn, act.history, act.changes):
+        if history.write(act.conn, act.history, act.changes, act.engine):
             act.written = True
 
     def record(self, act: Action, kind: str, *, comment: str = "", trigger: str | None = None,

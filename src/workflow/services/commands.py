@@ -101,7 +101,7 @@ class CredentialCommands:
             })
             credential_id = created.credential_id
             created.append(now, by.username, "created", to_state=engine.initial, details={"data": values})
-            history.write(conn, created, {})
+            history.write(conn, created, {}, engine)
             history.sync_timers(conn, credential_id, plan(engine.definition, state=engine.initial, entered_at=now,
                                                           data=values, now=now), now, "created")
             if self._notifier is not None:

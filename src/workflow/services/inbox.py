@@ -17,8 +17,8 @@ from workflow.engine import Engine
 from workflow.engine.requirements import Requirements
 from workflow.notify.calendar import CalendarEntry
 from workflow.services.access import AccessService, Caller, visible_clause
+from workflow.services.approvals import MAX_PER_PAGE, ApprovalQuery, ApprovalsTable
 from workflow.services.definitions import DefinitionRegistry
-from workflow.services.facts import row_facts
 from workflow.services.views import MAX_PAGE, CredentialViews
 from workflow.store.database import Database
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION, TIMER
@@ -45,45 +45,19 @@ class Inbox:
         self._definitions = definitions
         self._access = access
         self._views = views
+        self.table = ApprovalsTable(database, definitions)
 
     def approvals_waiting(self, *, by: Caller, limit: int = 50) -> list[dict[str, Any]]:
-        """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first."""
-        roles = {g.role for g in by.grants}  # only states where one of these decides a gate can hold work
-        gated = self._states_with(lambda req: req.gate is not None and any(a.role in roles
-                                                                          for a in req.gate.approvers))
+        """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first (the
+        approvals table's rows, :mod:`workflow.services.approvals`)."""
         found: list[dict[str, Any]] = []
-        with self._db.begin_read() as conn:
-            for row, entries, decisions in self._candidate_pages(conn, by, gated, limit, decisions=True):
-                engine = self._definitions.engine(row.definition_name, row.definition_version)
-                grants = by.grants_on(row.id, row.org_unit_id)
-                facts = row_facts(conn, self._access, engine, row, entries=entries, decisions=decisions)
-                for trigger, requirements in engine.requirements_from(row.state):
-                    if requirements.gate is None:
-                        continue
-                    stage = requirements.open_stage(facts)
-                    valid, _ = requirements.standing(facts)
-                    approved = {d.who for d in valid if d.verdict == "approve"}
-                    for approver, have, need in requirements.tally(facts):
-                        if have >= need or (stage is not None and approver.stage > stage):
-                            continue
-                        for grant in grants:
-                            if grant.role != approver.role or grant.principal in approved:
-                                continue
-                            done = [i for i in requirements.items_for(facts.data) if i.key in facts.done]
-                            found.append({
-                                "credential_id": row.id, "title": row.title, "state": row.state,
-                                "definition": row.definition_name, "definition_version": row.definition_version,
-                                "gate": requirements.gate_id, "gate_title": requirements.gate.title,
-                                "trigger": trigger, "role": approver.role, "stage": approver.stage,
-                                "on_behalf_of": grant.principal if grant.delegated else None,
-                                "checklist_done": len(done),
-                                "checklist_total": len(requirements.items_for(facts.data)),
-                                "missing": [str(u) for u in requirements.unmet(facts)],
-                                "waiting_since": row.state_entered_at,
-                            })
-                            approved.add(grant.principal)
-                if len(found) >= limit:
-                    break
+        page = 1
+        while len(found) < limit:
+            got = self.table.page(by=by, query=ApprovalQuery(sort="waiting", page=page, per_page=MAX_PER_PAGE))
+            found.extend(got.items)
+            if page >= got.pages:
+                break
+            page += 1
         return found[:limit]
 
     def tasks(self, *, by: Caller, limit: int = 100) -> list[dict[str, Any]]:
@@ -115,13 +89,11 @@ class Inbox:
         """The caller's dates: gates waiting for their decision, planned ends of phases, reviews and expiries."""
         entries: list[CalendarEntry] = []
         for waiting in self.approvals_waiting(by=by, limit=200):
-            engine = self._definitions.engine(waiting["definition"], waiting["definition_version"])
-            gate = engine.definition.gates[waiting["gate"]]
-            if gate.due_days:
+            if waiting["due_at"] is not None:
                 entries.append(CalendarEntry(
                     f"gate-{waiting['credential_id']}-{waiting['gate']}@{domain}",
-                    f"Decision due: {gate.title} — {waiting['title']}",
-                    waiting["waiting_since"] + timedelta(days=gate.due_days), url=link(waiting["credential_id"])))
+                    f"Decision due: {waiting['gate_title']} — {waiting['title']}", waiting["due_at"],
+                    url=link(waiting["credential_id"])))
         rows, _ = self._views.search(by=by, limit=MAX_PAGE)
         for row in rows:
             engine = self._definitions.engine(row.definition)
