@@ -46,7 +46,7 @@ SORTS = {"due": "asc", "title": "asc", "faculty": "asc", "gate": "asc", "waiting
          "changes": "desc", "role": "asc"}
 """Sort keys and the direction each starts in."""
 DUE = ("all", "overdue", "week")
-PER_PAGE, MAX_PER_PAGE, MAX_SEARCH = 25, 100, 200
+PER_PAGE, MAX_PER_PAGE, MAX_SEARCH = 25, 200, 200
 _NEVER_SEEN = 1_000_000_000  # sorts "new" above any number of changes
 
 
@@ -76,7 +76,7 @@ class ApprovalQuery:
 
         Raises:
             InvalidInput: an unknown sort key, direction or due status, a page below 1, a page size outside
-                1..100, or a search longer than 200 characters.
+                1..200, or a search longer than 200 characters.
         """
         if self.sort not in SORTS:
             raise InvalidInput("sort", f"sort by one of {', '.join(SORTS)}, not {self.sort[:40]!r}")

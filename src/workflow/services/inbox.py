@@ -17,6 +17,7 @@ from workflow.engine import Engine
 from workflow.engine.requirements import Requirements
 from workflow.notify.calendar import CalendarEntry
 from workflow.services.access import AccessService, Caller, visible_clause
+from workflow.services.agenda import Agenda
 from workflow.services.approvals import MAX_PER_PAGE, ApprovalQuery, ApprovalsTable
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.views import MAX_PAGE, CredentialViews
@@ -46,6 +47,7 @@ class Inbox:
         self._access = access
         self._views = views
         self.table = ApprovalsTable(database, definitions)
+        self.agenda = Agenda(database, definitions)
 
     def approvals_waiting(self, *, by: Caller, limit: int = 50) -> list[dict[str, Any]]:
         """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first (the
