@@ -13,7 +13,6 @@ from workflow.definitions.meetings import meeting_for, meetings
 from workflow.services.access import Caller
 from workflow.services.definitions import DefinitionRegistry
 from workflow.store.database import Database
-from workflow.store.tables import CREDENTIAL
 from workflow.store.waiting import GATE_WAITING
 
 MEETINGS = 3  # meetings shown
@@ -45,13 +44,12 @@ class Agenda:
             grants = [g for g in by.grants if g.role == key and not g.delegated]
             units = by.tree.below(g.org_unit_id for g in grants if g.org_unit_id is not None)
             ids = {g.credential_id for g in grants if g.credential_id is not None}
-            scope = [CREDENTIAL.c.org_unit_id.in_(sorted(units))] if units else []
-            scope += [CREDENTIAL.c.id.in_(sorted(ids))] if ids else []
+            scope = [GATE_WAITING.c.org_unit_id.in_(sorted(units))] if units else []
+            scope += [GATE_WAITING.c.credential_id.in_(sorted(ids))] if ids else []
             with self._db.begin_read() as conn:
                 rows = conn.execute(
                     select(GATE_WAITING.c.credential_id, GATE_WAITING.c.gate, GATE_WAITING.c.ready_at,
-                           CREDENTIAL.c.title)
-                    .join(CREDENTIAL, CREDENTIAL.c.id == GATE_WAITING.c.credential_id)
+                           GATE_WAITING.c.title)
                     .where(GATE_WAITING.c.role == key, or_(*scope))
                     .order_by(GATE_WAITING.c.ready_at, GATE_WAITING.c.credential_id).limit(MAX_ITEMS)).all()
             upcoming = meetings(rule, today, MEETINGS)
@@ -65,5 +63,5 @@ class Agenda:
                 days[day].append({"credential_id": row.credential_id, "title": row.title, "gate": row.gate,
                                   "gate_title": gate_titles.get(row.gate, row.gate), "ready_at": row.ready_at})
             found.append({"role": key, "role_title": title, "closes_days": closes, "later": later,
-                          "meetings": [{"day": day, "items": items} for day, items in days.items()]})
+                          "meetings": [{"day": day, "entries": entries} for day, entries in days.items()]})
         return found

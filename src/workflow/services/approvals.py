@@ -18,10 +18,16 @@ this module asks it with SQL alone:
   ``COUNT`` (two when filtered: the heading counts everything waiting);
 * titles of gates and roles and faculty names are ``CASE`` expressions built from the definitions and the org
   units, so sorting by them needs no join; "changed since last look" is the credential's chain head minus the seq
-  the person last saw (``credential_look``), one left join.
+  the person last saw (``credential_look``): a left join to every matching row only to sort by it, otherwise one
+  read for the page's rows.
 
-The cost is the person's own waiting rows (an index on ``(role, due_at)``) plus the page, whatever the size of
-the database; bench/scale_bench.py measures it (bench/report/inbox.md).
+The rows carry the credential's title, org unit and version (the write path refreshes them with every action on
+a credential that can wait), so the credentials that are counted or skipped are never read. The cost is the
+person's own waiting rows (found through the index on ``(role, org_unit_id, due_at)``), counted and sorted by the
+database, plus the page, whatever the size of the database. bench/scale_bench.py ``--inbox`` measures it
+(bench/report/inbox.md). Simpler designs were measured or ruled out first: evaluating candidates in Python reads
+every candidate to sort or count; SQL alone without the derived table cannot say which approver stage is open,
+which approvals still count (their snapshot against the current data) or which checklist items apply.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, not_, or_, select, union_all
+from sqlalchemy import Connection, Float, and_, case, cast, func, literal, not_, or_, select, union_all
 
 from workflow.errors import InvalidInput
 from workflow.services.access import Caller
@@ -164,10 +170,17 @@ class ApprovalsTable:
                 select(func.count()).select_from(_union(by, deciding, ApprovalQuery(), now, None))).scalar_one())
             rows = conn.execute(_sorted(matching, by, query, gate_titles, role_titles, unit_faculty)).all() \
                 if total else []
+            looks = {r.credential_id: (r.seen_seq, r.seen_at) for r in rows} if query.sort == "changes" else \
+                _looks(conn, by, [r.credential_id for r in rows])
             delegated = sorted({r.principal for r in rows if r.principal != by.username})
+            ids = sorted({r.credential_id for r in rows})
+            states = {c.id: c for c in conn.execute(
+                select(CREDENTIAL.c.id, CREDENTIAL.c.state, CREDENTIAL.c.definition_name,
+                       CREDENTIAL.c.definition_version).where(CREDENTIAL.c.id.in_(ids)))} if ids else {}
             display = {u.username: u.display_name for u in conn.execute(
                 select(USER.c.username, USER.c.display_name).where(USER.c.username.in_(delegated)))}
-        items = [_item(r, by, gate_titles, role_titles, unit_faculty, display) for r in rows]
+        items = [_item(r, states[r.credential_id], looks.get(r.credential_id, (None, None)), by, gate_titles,
+                       role_titles, unit_faculty, display) for r in rows]
         return ApprovalPage(items, total, everything, query, gates, faculties)
 
     def _titles(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -219,12 +232,12 @@ def _union(by: Caller, deciding: Sequence[_Deciding], query: ApprovalQuery, now:
            faculty_units: frozenset[int] | None) -> Any:
     """Every waiting row of the caller that ``query``'s filters keep, as a subquery (one branch per role and
     principal)."""
-    w, c = GATE_WAITING.c, CREDENTIAL.c
+    w = GATE_WAITING.c
     filters: list[Any] = []
     if query.gate:
         filters.append(w.gate == query.gate)
     if faculty_units is not None:
-        filters.append(c.org_unit_id.in_(sorted(faculty_units)))
+        filters.append(w.org_unit_id.in_(sorted(faculty_units)))
     if query.due != "all" and now is None:
         raise ValueError("filtering by due status needs the time now")
     if query.due == "overdue":
@@ -234,19 +247,17 @@ def _union(by: Caller, deciding: Sequence[_Deciding], query: ApprovalQuery, now:
         filters.append(and_(w.due_at >= now, w.due_at < now + timedelta(days=7)))
     if query.search.strip():
         words = query.search.strip().lower()
-        filters.append(func.lower(c.title).contains(words, autoescape=True))
+        filters.append(func.lower(w.title).contains(words, autoescape=True))
     branches = []
     for d in deciding:
         scope = []
         if d.units:
-            scope.append(c.org_unit_id.in_(sorted(by.tree.below(d.units))))
+            scope.append(w.org_unit_id.in_(sorted(by.tree.below(d.units))))
         if d.credentials:
-            scope.append(c.id.in_(sorted(d.credentials)))
+            scope.append(w.credential_id.in_(sorted(d.credentials)))
         branches.append(
             select(w.credential_id, w.gate, w.role, w.trigger, w.stage, w.checklist_done, w.checklist_total,
-                   w.due_at, w.ready_at, c.title, c.org_unit_id, c.state, c.definition_name, c.definition_version,
-                   c.chain_seq, literal(d.principal).label("principal"))
-            .select_from(GATE_WAITING.join(CREDENTIAL, c.id == w.credential_id))
+                   w.due_at, w.ready_at, w.title, w.org_unit_id, w.seq, literal(d.principal).label("principal"))
             .where(w.role == d.role, or_(*scope), not_(w.approved.contains(approved_marker(d.principal),
                                                                             autoescape=True)), *filters))
     return (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("waiting")
@@ -254,11 +265,11 @@ def _union(by: Caller, deciding: Sequence[_Deciding], query: ApprovalQuery, now:
 
 def _sorted(matching: Any, by: Caller, query: ApprovalQuery, gate_titles: Mapping[str, str],
             role_titles: Mapping[str, str], unit_faculty: Mapping[int, str]) -> Any:
-    """The page of ``matching`` in the asked order, with the person's last look at each credential."""
+    """The page of ``matching`` in the asked order; sorted by changes, with the person's last look at each
+    credential (otherwise :func:`_looks` reads those of the page's rows alone)."""
     m = matching.c
     look = LOOK.alias("look")
     faculty = case(unit_faculty, value=m.org_unit_id, else_="") if unit_faculty else literal("")
-    changes = case((look.c.seq.is_(None), _NEVER_SEEN), else_=m.chain_seq - look.c.seq)
     keys: dict[str, list[Any]] = {
         "due": [m.due_at.is_(None), m.due_at],
         "title": [func.lower(m.title)],
@@ -267,24 +278,37 @@ def _sorted(matching: Any, by: Caller, query: ApprovalQuery, gate_titles: Mappin
         "waiting": [m.ready_at],
         "checklist": [func.coalesce(cast(m.checklist_done, Float) / func.nullif(m.checklist_total, 0), 1.0),
                       m.checklist_done],
-        "changes": [changes],
+        "changes": [case((look.c.seq.is_(None), _NEVER_SEEN), else_=m.seq - look.c.seq)],
         "role": [case(dict(role_titles), value=m.role, else_=m.role)],
     }
     order = [k.desc() if query.descending and not (query.sort == "due" and position == 0) else k
              for position, k in enumerate(keys[query.sort])]
     order += [m.due_at.is_(None), m.due_at, m.ready_at, m.credential_id, m.gate, m.role]
-    return (select(matching, look.c.seq.label("seen_seq"), look.c.seen_at)
-            .select_from(matching.outerjoin(look, and_(look.c.credential_id == m.credential_id,
-                                                       look.c.user_id == (by.user_id or 0))))
-            .order_by(*order).limit(query.per_page).offset((query.page - 1) * query.per_page))
+    joined = matching.outerjoin(look, and_(look.c.credential_id == m.credential_id,
+                                           look.c.user_id == (by.user_id or 0)))
+    if query.sort == "changes":
+        return (select(matching, look.c.seq.label("seen_seq"), look.c.seen_at).select_from(joined)
+                .order_by(*order).limit(query.per_page).offset((query.page - 1) * query.per_page))
+    return select(matching).order_by(*order).limit(query.per_page).offset((query.page - 1) * query.per_page)
 
 
-def _item(r: Any, by: Caller, gate_titles: Mapping[str, str], role_titles: Mapping[str, str],
-          unit_faculty: Mapping[int, str], display: Mapping[str, str]) -> dict[str, Any]:
+def _looks(conn: Connection, by: Caller, ids: Sequence[int]) -> dict[int, tuple[int, datetime]]:
+    """The person's last look at each of ``ids``: (seq seen, when)."""
+    if not ids:
+        return {}
+    return {r.credential_id: (r.seq, r.seen_at) for r in conn.execute(
+        select(LOOK.c.credential_id, LOOK.c.seq, LOOK.c.seen_at)
+        .where(LOOK.c.user_id == (by.user_id or 0), LOOK.c.credential_id.in_(sorted(set(ids)))))}
+
+
+def _item(r: Any, credential: Any, look: tuple[int | None, datetime | None], by: Caller,
+          gate_titles: Mapping[str, str], role_titles: Mapping[str, str], unit_faculty: Mapping[int, str],
+          display: Mapping[str, str]) -> dict[str, Any]:
     delegated = r.principal != by.username
     return {
-        "credential_id": r.credential_id, "title": r.title, "state": r.state, "definition": r.definition_name,
-        "definition_version": r.definition_version, "org_unit_id": r.org_unit_id,
+        "credential_id": r.credential_id, "title": r.title, "state": credential.state,
+        "definition": credential.definition_name, "definition_version": credential.definition_version,
+        "org_unit_id": r.org_unit_id,
         "faculty": unit_faculty.get(r.org_unit_id, "") if r.org_unit_id is not None else "",
         "gate": r.gate, "gate_title": gate_titles.get(r.gate, r.gate), "trigger": r.trigger,
         "role": r.role, "role_title": role_titles.get(r.role, r.role), "stage": r.stage,
@@ -292,5 +316,5 @@ def _item(r: Any, by: Caller, gate_titles: Mapping[str, str], role_titles: Mappi
         "on_behalf_of_name": display.get(r.principal, r.principal) if delegated else None,
         "checklist_done": r.checklist_done, "checklist_total": r.checklist_total,
         "waiting_since": r.ready_at, "due_at": r.due_at,
-        "changes": None if r.seen_seq is None else {"count": r.chain_seq - r.seen_seq, "seen_at": r.seen_at},
+        "changes": None if look[0] is None else {"count": r.seq - look[0], "seen_at": look[1]},
     }

@@ -35,7 +35,7 @@ class GateWaiting(SQLModel, table=True):
     """A gate of a credential waiting for the approval of one role."""
 
     __tablename__ = "gate_waiting"
-    __table_args__ = (Index("ix_gate_waiting_role_due", "role", "due_at"),)
+    __table_args__ = (Index("ix_gate_waiting_role_unit", "role", "org_unit_id", "due_at"),)
 
     credential_id: int = Field(sa_column=Column(Integer, ForeignKey("credential.id", ondelete="CASCADE"),
                                                 primary_key=True))
@@ -48,6 +48,10 @@ class GateWaiting(SQLModel, table=True):
     checklist_total: int = 0
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ready_at: datetime = Field(sa_type=UTCDateTime)
+    # The credential's as the last write left them, so that lists need not read the credential rows they skip.
+    title: str = Field(max_length=300)
+    org_unit_id: int | None = None
+    seq: int = 0  # the credential's chain head (its version)
 
 
 GATE_WAITING = SQLModel.metadata.tables["gate_waiting"]
@@ -96,6 +100,7 @@ def rows_for(engine: Engine, credential: Any, entries: Iterable[Any], decisions:
                 "stage": approver.stage, "approved": "|" + "".join(f"{p}|" for p in approved),
                 "checklist_done": sum(1 for item in items if item.key in done), "checklist_total": len(items),
                 "due_at": due, "ready_at": (ready_at or {}).get(key, new_from or credential.state_entered_at),
+                "title": credential.title, "org_unit_id": credential.org_unit_id, "seq": credential.chain_seq,
             }
     return list(found.values())
 

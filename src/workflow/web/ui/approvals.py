@@ -14,7 +14,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.errors import InvalidInput, WorkflowError
 from workflow.services.access import Caller
-from workflow.services.approvals import DUE, MAX_SEARCH, SORTS, ApprovalPage, ApprovalQuery
+from workflow.services.approvals import (
+    DUE,
+    MAX_PER_PAGE,
+    MAX_SEARCH,
+    PER_PAGE,
+    SORTS,
+    ApprovalPage,
+    ApprovalQuery,
+)
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
@@ -65,8 +73,17 @@ def read_query(params: dict[str, str]) -> tuple[ApprovalQuery, list[str]]:
         if number < 1:
             notes.append("Pages start at 1; showing the first page.")
             number = 1
+    per_page = PER_PAGE
+    if params.get("per_page"):
+        try:
+            per_page = int(params["per_page"])
+        except ValueError:
+            per_page = 0
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            notes.append(f"Rows per page must be between 1 and {MAX_PER_PAGE}; showing {PER_PAGE}.")
+            per_page = PER_PAGE
     return replace(query, sort=sort, direction=direction, gate=params.get("gate", "")[:100], faculty=faculty,
-                   due=due, search=search, page=number), notes
+                   due=due, search=search, page=number, per_page=per_page), notes
 
 
 def load_table(services: ServicesDep, caller: Caller, query: ApprovalQuery, notes: list[str]) -> ApprovalPage:
@@ -100,7 +117,8 @@ def link(query: ApprovalQuery, **changes: Any) -> str:
     params = {"sort": asked.sort if asked.sort != "due" else "", "direction": asked.direction,
               "gate": asked.gate, "faculty": "" if asked.faculty is None else str(asked.faculty),
               "due": "" if asked.due == "all" else asked.due, "search": asked.search,
-              "page": "" if asked.page == 1 else str(asked.page)}
+              "page": "" if asked.page == 1 else str(asked.page),
+              "per_page": "" if asked.per_page == PER_PAGE else str(asked.per_page)}
     text = urlencode({k: v for k, v in params.items() if v})
     return f"/approvals?{text}" if text else "/approvals"
 

@@ -38,9 +38,12 @@ def upgrade() -> None:
         sa.Column('checklist_total', sa.Integer(), nullable=False),
         sa.Column('due_at', workflow.store.frozen.UTCDateTime(), nullable=True),
         sa.Column('ready_at', workflow.store.frozen.UTCDateTime(), nullable=False),
+        sa.Column('title', sa.String(length=300), nullable=False),
+        sa.Column('org_unit_id', sa.Integer(), nullable=True),
+        sa.Column('seq', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('credential_id', 'gate', 'role'),
     )
-    op.create_index('ix_gate_waiting_role_due', 'gate_waiting', ['role', 'due_at'])
+    op.create_index('ix_gate_waiting_role_unit', 'gate_waiting', ['role', 'org_unit_id', 'due_at'])
     conn = op.get_bind()
     sources = {(row.name, row.version): row.source
                for row in conn.execute(sa.text("SELECT name, version, source FROM definition"))}
@@ -53,5 +56,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index('ix_gate_waiting_role_due', table_name='gate_waiting')
+    op.drop_index('ix_gate_waiting_role_unit', table_name='gate_waiting')
     op.drop_table('gate_waiting')
