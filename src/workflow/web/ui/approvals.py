@@ -31,9 +31,9 @@ from workflow.web.ui.session import PageCaller
 
 router = APIRouter(include_in_schema=False)
 
-COLUMNS = (("title", "Credential"), ("faculty", "Faculty"), ("gate", "Gate"), ("waiting", "Waiting since"),
-           ("due", "Due"), ("checklist", "Checklist complete"), ("changes", "Changed since you looked"),
-           ("role", "You decide as"))
+COLUMNS = (("title", "Credential"), ("due", "Due"), ("gate", "Gate"), ("faculty", "Faculty"),
+           ("waiting", "Waiting since"), ("checklist", "Checklist complete"), ("changes", "Changed since you looked"),
+           ("role", "You decide as"))  # the due date next to the title: what a phone shows without scrolling
 SORT_WORDS = dict(COLUMNS)
 DUE_WORDS = {"all": "All", "overdue": "Overdue", "week": "Due this week"}
 
