@@ -25,7 +25,8 @@ from workflow.store.database import Database
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION, TIMER
 
 # The checklist entries and decisions of a page of credentials are read at once.
-CANDIDATE_PAGE, MAX_CANDIDATE_PAGE = 20, 800  # the first page is as long as the list asked for
+CANDIDATE_PAGE, MAX_CANDIDATE_PAGE = 20, 800
+YIELD = 3  # the first page reads this many candidates per item asked for: most lists are full after one page
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _PAGE_CREDENTIALS = select(CREDENTIAL).where(CREDENTIAL.c.id.in_(_IDS))
 _PAGE_ENTRIES = select(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.credential_id.in_(_IDS))
@@ -140,7 +141,7 @@ class Inbox:
         if not any(states.values()):
             return
         query = self._candidates(by, states)
-        page, after = max(CANDIDATE_PAGE, min(first, MAX_CANDIDATE_PAGE)), None
+        page, after = max(CANDIDATE_PAGE, min(YIELD * first, MAX_CANDIDATE_PAGE)), None
         while True:
             paged = query if after is None else query.where(or_(
                 CREDENTIAL.c.state_entered_at > after[0],

@@ -153,9 +153,9 @@ def add_batch(conn: Connection, engine: Engine, credentials: Sequence[Mapping[st
     return len(rows)
 
 
-def rebuild(conn: Connection, engine_for: Callable[[str, int], Engine], *, page: int = 1000) -> int:
+def rebuild(conn: Connection, engine_for: Callable[[str, int], Engine | None], *, page: int = 1000) -> int:
     """Fill the table afresh from every credential stored (after a migration or a restore); returns how many
-    rows."""
+    rows. A credential whose definition version is not stored (``engine_for`` gives None) has none."""
     conn.execute(delete(GATE_WAITING))
     total, after = 0, 0
     while True:
@@ -175,8 +175,9 @@ def rebuild(conn: Connection, engine_for: Callable[[str, int], Engine], *, page:
             decisions[d.credential_id].append(d)
         rows: list[dict[str, Any]] = []
         for c in credentials:
-            rows.extend(rows_for(engine_for(c.definition_name, c.definition_version), c, entries[c.id],
-                                 decisions[c.id]))
+            engine = engine_for(c.definition_name, c.definition_version)
+            if engine is not None:
+                rows.extend(rows_for(engine, c, entries[c.id], decisions[c.id]))
         if rows:
             conn.execute(insert(GATE_WAITING), rows)
         total += len(rows)

@@ -49,8 +49,9 @@ def upgrade() -> None:
                for row in conn.execute(sa.text("SELECT name, version, source FROM definition"))}
 
     @cache
-    def engine_for(name: str, version: int) -> Engine:
-        return Engine(parse_definition(sources[(name, version)], file=f"{name} version {version}").definition)
+    def engine_for(name: str, version: int) -> Engine | None:
+        source = sources.get((name, version))
+        return None if source is None else Engine(parse_definition(source, file=f"{name} {version}").definition)
 
     waiting.rebuild(conn, engine_for)
 
