@@ -15,7 +15,8 @@ this module asks it with SQL alone:
   the rows that principal has approved already; ``UNION ALL`` of those, usually one or two;
 * filters in each branch (gate, faculty as a set of org units, due before or within a week of now, a
   case-insensitive substring of the title with ``LIKE``), sort and ``LIMIT``/``OFFSET`` on the union, and one
-  ``COUNT`` (two when filtered: the heading counts everything waiting);
+  ``COUNT`` (when filtered, of everything waiting and of what matches in the same pass: the heading counts
+  everything);
 * titles of gates and roles and faculty names are ``CASE`` expressions built from the definitions and the org
   units, so sorting by them needs no join; "changed since last look" is the credential's chain head minus the seq
   the person last saw (``credential_look``): a left join to every matching row only to sort by it, otherwise one
@@ -163,11 +164,15 @@ class ApprovalsTable:
             if query.gate and query.gate not in gate_titles:
                 raise InvalidInput("gate", "choose one of the gates in the list")
             unit_faculty = {u: f[1] for u, f in faculty_of.items()}
-            matching = _union(by, deciding, query, now, faculty_units=None if query.faculty is None else
-                              frozenset(u for u, f in faculty_of.items() if f[0] == query.faculty))
-            total = int(conn.execute(select(func.count()).select_from(matching)).scalar_one())
-            everything = total if not query.filtered else int(conn.execute(
-                select(func.count()).select_from(_union(by, deciding, ApprovalQuery(), now, None))).scalar_one())
+            filters = _filters(query, now, faculty_units=None if query.faculty is None else
+                               frozenset(u for u, f in faculty_of.items() if f[0] == query.faculty))
+            matching = _union(by, deciding, filters)
+            if filters:  # both counts in one pass over the person's rows
+                counted = _union(by, deciding, [], matches=and_(*filters))
+                everything, total = (int(n or 0) for n in conn.execute(
+                    select(func.count(), func.sum(counted.c.matches)).select_from(counted)).one())
+            else:
+                total = everything = int(conn.execute(select(func.count()).select_from(matching)).scalar_one())
             rows = conn.execute(_sorted(matching, by, query, gate_titles, role_titles, unit_faculty)).all() \
                 if total else []
             looks = {r.credential_id: (r.seen_seq, r.seen_at) for r in rows} if query.sort == "changes" else \
@@ -228,10 +233,8 @@ def _faculties(units: Sequence[Any]) -> dict[int, tuple[int, str]]:
     return found
 
 
-def _union(by: Caller, deciding: Sequence[_Deciding], query: ApprovalQuery, now: datetime | None,
-           faculty_units: frozenset[int] | None) -> Any:
-    """Every waiting row of the caller that ``query``'s filters keep, as a subquery (one branch per role and
-    principal)."""
+def _filters(query: ApprovalQuery, now: datetime | None, faculty_units: frozenset[int] | None) -> list[Any]:
+    """The conditions on ``gate_waiting`` that ``query``'s filters ask for."""
     w = GATE_WAITING.c
     filters: list[Any] = []
     if query.gate:
@@ -248,6 +251,13 @@ def _union(by: Caller, deciding: Sequence[_Deciding], query: ApprovalQuery, now:
     if query.search.strip():
         words = query.search.strip().lower()
         filters.append(func.lower(w.title).contains(words, autoescape=True))
+    return filters
+
+
+def _union(by: Caller, deciding: Sequence[_Deciding], filters: Sequence[Any], *, matches: Any = None) -> Any:
+    """Every waiting row of the caller that ``filters`` keep, as a subquery (one branch per role and principal);
+    with ``matches``, every row, and a column ``matches`` saying (1 or 0) whether that condition holds."""
+    w = GATE_WAITING.c
     branches = []
     for d in deciding:
         scope = []
@@ -255,9 +265,12 @@ def _union(by: Caller, deciding: Sequence[_Deciding], query: ApprovalQuery, now:
             scope.append(w.org_unit_id.in_(sorted(by.tree.below(d.units))))
         if d.credentials:
             scope.append(w.credential_id.in_(sorted(d.credentials)))
+        columns = [w.credential_id, w.gate, w.role, w.trigger, w.stage, w.checklist_done, w.checklist_total,
+                   w.due_at, w.ready_at, w.title, w.org_unit_id, w.seq, literal(d.principal).label("principal")]
+        if matches is not None:
+            columns.append(case((matches, 1), else_=0).label("matches"))
         branches.append(
-            select(w.credential_id, w.gate, w.role, w.trigger, w.stage, w.checklist_done, w.checklist_total,
-                   w.due_at, w.ready_at, w.title, w.org_unit_id, w.seq, literal(d.principal).label("principal"))
+            select(*columns)
             .where(w.role == d.role, or_(*scope), not_(w.approved.contains(approved_marker(d.principal),
                                                                             autoescape=True)), *filters))
     return (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("waiting")

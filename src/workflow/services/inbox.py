@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, false, or_, select
+from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, or_, select, union_all
 
 from workflow.engine import Engine
 from workflow.engine.requirements import Requirements
@@ -126,11 +126,25 @@ class Inbox:
                            if any(wanted(req) for _, req in engine.requirements_from(sid))}
         return found
 
-    def _candidates(self, by: Caller, states: Mapping[str, Collection[str]]) -> Any:
-        in_states = or_(*(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state.in_(sids))
-                          for name, sids in states.items() if sids)) if any(states.values()) else false()
-        return (select(CREDENTIAL.c.id, CREDENTIAL.c.state_entered_at).where(visible_clause(by), in_states)
-                .order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id))
+    def _candidates(self, by: Caller, states: Mapping[str, Collection[str]], after: tuple[Any, int] | None,
+                    page: int) -> Any:
+        """The next ``page`` candidates after ``after``, oldest in their state first: one branch per state, each
+        read in index order (definition, state, time in it) and cut at ``page``, then merged, so that the cost
+        follows the page, not how many credentials are in those states."""
+        branches: list[Any] = []
+        for name, sids in states.items():
+            for sid in sorted(sids):
+                branch = select(CREDENTIAL.c.id, CREDENTIAL.c.state_entered_at).where(
+                    visible_clause(by), CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state == sid)
+                if after is not None:
+                    branch = branch.where(or_(
+                        CREDENTIAL.c.state_entered_at > after[0],
+                        and_(CREDENTIAL.c.state_entered_at == after[0], CREDENTIAL.c.id > after[1])))
+                cut = branch.order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id).limit(page).subquery()
+                branches.append(select(cut.c.id, cut.c.state_entered_at))
+        merged = union_all(*branches).subquery("candidates")
+        return select(merged.c.id, merged.c.state_entered_at).order_by(merged.c.state_entered_at,
+                                                                        merged.c.id).limit(page)
 
     def _candidate_pages(self, conn: Connection, by: Caller, states: Mapping[str, Collection[str]], first: int, *,
                          decisions: bool, items: Collection[str] | None = None,
@@ -140,13 +154,9 @@ class Inbox:
         """
         if not any(states.values()):
             return
-        query = self._candidates(by, states)
         page, after = max(CANDIDATE_PAGE, min(YIELD * first, MAX_CANDIDATE_PAGE)), None
         while True:
-            paged = query if after is None else query.where(or_(
-                CREDENTIAL.c.state_entered_at > after[0],
-                and_(CREDENTIAL.c.state_entered_at == after[0], CREDENTIAL.c.id > after[1])))
-            keys = conn.execute(paged.limit(page)).all()  # read from the index alone; whole rows for this page
+            keys = conn.execute(self._candidates(by, states, after, page)).all()  # from the index; rows below
             if not keys:
                 return
             ids = [key.id for key in keys]
