@@ -129,11 +129,15 @@ def start(conn: Connection, values: Mapping[str, Any]) -> History:
     return History(int(key[0]))
 
 
-def write(conn: Connection, history: History, changes: Mapping[str, Any], engine: Engine) -> bool:
+def write(conn: Connection, history: History, changes: Mapping[str, Any], engine: Engine,
+          read: Mapping[str, Any], *, entries: Sequence[Any] | None = None,
+          decisions: Sequence[Any] | None = None) -> bool:
     """Store what an action has recorded: the credential's new columns with its version and chain head, in one
     update that checks the version the action started from, and the new events; then bring the credential's
     decisions waiting (:mod:`workflow.store.waiting`) in step with the checklist entries and decisions the action
-    wrote before. Returns whether anything was recorded (:func:`reread` gives the row as the update left it).
+    wrote before (``read``: the credential's columns as the action read them; ``entries`` and ``decisions``: all
+    of them, as the action keeps them, if it read them). Returns whether anything was recorded (:func:`reread`
+    gives the row as the update left it).
 
     Raises:
         StaleVersion: the credential moved on since the action read it.
@@ -156,14 +160,9 @@ def write(conn: Connection, history: History, changes: Mapping[str, Any], engine
         raise StaleVersion(history.credential_id, seen)
     execute(conn, statement(conn, "event", insert_into(EVENT, _EVENT_COLUMNS)),
              [tuple(event[c] for c in _EVENT_COLUMNS) for event in events], many=True)
-    state = changes.get("state")
-    if state is not None or waiting.could_wait(engine, _state_of(conn, history.credential_id)):
-        waiting.refresh(conn, engine, history.credential_id, events[-1]["at"])
+    now = {**read, **changes, "id": history.credential_id, "chain_seq": history.seq}
+    waiting.refresh(conn, engine, now, str(read["state"]), events[-1]["at"], entries=entries, decisions=decisions)
     return True
-
-
-def _state_of(conn: Connection, credential_id: int) -> str:
-    return str(conn.execute(select(CREDENTIAL.c.state).where(CREDENTIAL.c.id == credential_id)).scalar_one())
 
 
 def entry_row(credential_id: int, item: str, round_: int, *, done: bool, note: str, actor: str,

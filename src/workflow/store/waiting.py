@@ -5,8 +5,14 @@ principals whose approval already counts, the checklist count and the due date.
 It is derived from the credential, its checklist entries and its decisions by the engine, and kept current by
 the one write path (:mod:`workflow.store.history`): every action's :func:`~workflow.store.history.write` calls
 :func:`refresh` for its credential, and the generator's :func:`~workflow.store.history.write_batch` adds the rows
-of the credentials it writes. Migration 0009 filled it for the rows that existed before (:func:`rebuild`), and
-a backup carries it like any other table. Inboxes read it with SQL alone (see :mod:`workflow.services.inbox`).
+of the credentials it writes. Migration 0009 created it; :func:`workflow.store.migrate.upgrade` fills it right
+after (:func:`rebuild_from_stored`) for the credentials that existed before, and a backup carries it like any
+other table (a backup of an earlier schema gets it filled when it is upgraded after its restore). Inboxes read it
+with SQL alone (see :mod:`workflow.services.approvals`).
+
+The cost on the write path (bench/service_bench.py, SQLite): nothing is read for a credential that cannot wait
+before or after the action; otherwise one read of its rows, the engine's tally, one delete and one insert, about
+50 µs per action; the entries and decisions the action read already are reused.
 
 ``ready_at`` is when the row first appeared: the action that opened the decision (a move into the state, or the
 approval that opened the next stage); rows written in bulk or rebuilt use the time the credential entered its
@@ -23,9 +29,14 @@ from typing import Any
 from sqlalchemy import Column, Connection, ForeignKey, Index, Integer, delete, insert, select
 from sqlmodel import Field, SQLModel
 
+from workflow.definitions.loader import parse_definition
 from workflow.engine import Decision, Engine, Facts
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION
+from workflow.store import lookups
+from workflow.store.driver import execute, insert_into, select_by_credential, statement
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION, StoredDefinition
 from workflow.store.types import UTCDateTime
+
+DEFINITION = StoredDefinition.__table__  # type: ignore[attr-defined]
 
 EVERYONE = 1_000_000
 """Role holders assumed for an approver rule with policy ``all`` (see the module's docstring)."""
@@ -87,11 +98,12 @@ def rows_for(engine: Engine, credential: Any, entries: Iterable[Any], decisions:
         gate = req.gate
         assert gate is not None and req.gate_id is not None
         valid, _ = req.standing(facts)
-        stage = req.open_stage(facts)
+        tally = req.tally(facts, valid)
+        stage = min((a.stage for a, have, need in tally if have < need), default=None)  # as req.open_stage
         approved = sorted({d.who for d in valid if d.verdict == "approve"})
         items = req.items_for(facts.data)
         due = credential.state_entered_at + timedelta(days=gate.due_days) if gate.due_days else None
-        for approver, have, need in req.tally(facts, valid):
+        for approver, have, need in tally:
             key = (req.gate_id, approver.role)
             if have >= need or (stage is not None and approver.stage > stage) or key in found:
                 continue
@@ -116,23 +128,35 @@ def could_wait(engine: Engine, state: str) -> bool:
     return any(req.gate is not None for _, req in engine.requirements_from(state))
 
 
-def refresh(conn: Connection, engine: Engine, credential_id: int, at: datetime) -> None:
-    """Bring one credential's waiting rows in step with what is stored of it now; rows new since the last
-    refresh are ready from ``at``."""
-    before = {(r.gate, r.role): r.ready_at for r in conn.execute(
-        select(GATE_WAITING.c.gate, GATE_WAITING.c.role, GATE_WAITING.c.ready_at)
-        .where(GATE_WAITING.c.credential_id == credential_id))}
-    credential = conn.execute(select(CREDENTIAL).where(CREDENTIAL.c.id == credential_id)).one()
+def refresh(conn: Connection, engine: Engine, credential: Mapping[str, Any], was: str, at: datetime, *,
+            entries: Sequence[Any] | None = None, decisions: Sequence[Any] | None = None) -> None:
+    """Bring one credential's waiting rows in step after an action: ``credential`` holds its columns as the
+    action left them, ``was`` the state it started in; rows new since the last refresh are ready from ``at``.
+    ``entries`` and ``decisions`` (of every round, decisions oldest first) are read unless the action has them.
+    Nothing is read unless the credential could wait before or after (its reads and writes go straight to the
+    driver, like the rest of an action's)."""
+    waited, waits = could_wait(engine, was), could_wait(engine, credential["state"])
+    if not waited and not waits:
+        return
+    cid = int(credential["id"])
+    before = {(gate, role): ready for gate, role, ready in select_by_credential(
+        conn, "waiting", GATE_WAITING, ("gate", "role", "ready_at"), "", (cid,))} if waited else {}
     rows: list[dict[str, Any]] = []
-    if could_wait(engine, credential.state):
-        entries = conn.execute(_ENTRIES.where(CHECKLIST_ENTRY.c.credential_id == credential_id)).all()
-        decisions = conn.execute(_DECISIONS.where(GATE_DECISION.c.credential_id == credential_id)
-                                 .order_by(GATE_DECISION.c.id)).all()
-        rows = rows_for(engine, credential, entries, decisions, before, new_from=at)
+    if waits:
+        rows = rows_for(engine, _Row(credential), lookups.read_entries(conn, cid) if entries is None else entries,
+                        lookups.read_decisions(conn, cid) if decisions is None else decisions, before, new_from=at)
     if before:
-        conn.execute(delete(GATE_WAITING).where(GATE_WAITING.c.credential_id == credential_id))
+        execute(conn, statement(conn, "waiting-delete", _DELETE), (cid,))
     if rows:
-        conn.execute(insert(GATE_WAITING), rows)
+        execute(conn, statement(conn, "waiting-insert", insert_into(GATE_WAITING, _COLUMNS)),
+                [tuple(row[c] for c in _COLUMNS) for row in rows], many=True)
+
+
+_COLUMNS = tuple(c.name for c in GATE_WAITING.c)
+
+
+def _DELETE(p: str) -> tuple[str, Sequence[Column[Any]]]:
+    return f"DELETE FROM gate_waiting WHERE credential_id = {p}", [GATE_WAITING.c.credential_id]
 
 
 def add_batch(conn: Connection, engine: Engine, credentials: Sequence[Mapping[str, Any]],
@@ -181,6 +205,22 @@ def rebuild(conn: Connection, engine_for: Callable[[str, int], Engine | None], *
         if rows:
             conn.execute(insert(GATE_WAITING), rows)
         total += len(rows)
+
+
+def rebuild_from_stored(conn: Connection) -> int:
+    """:func:`rebuild` with the engines of the definition versions stored in the database."""
+    sources = {(row.name, row.version): row.source for row in conn.execute(
+        select(DEFINITION.c.name, DEFINITION.c.version, DEFINITION.c.source))}
+    engines: dict[tuple[str, int], Engine | None] = {}
+
+    def engine_for(name: str, version: int) -> Engine | None:
+        if (name, version) not in engines:
+            source = sources.get((name, version))
+            engines[(name, version)] = None if source is None else Engine(
+                parse_definition(source, file=f"{name} version {version}").definition)
+        return engines[(name, version)]
+
+    return rebuild(conn, engine_for)
 
 
 class _Row:

@@ -1,22 +1,19 @@
 """decisions waiting: one row per credential, gate and approver role whose approval is still needed
 
-Derived from the credentials, checklist entries and decisions (see workflow.store.waiting), so that inboxes can
-sort, filter, count and page with SQL at any size; filled here for the credentials that exist already.
+Derived from the credentials, checklist entries and decisions by the engine (see workflow.store.waiting), so that
+inboxes can sort, filter, count and page with SQL at any size. A migration uses no live code, so the rows of the
+credentials that exist already are filled right after it by workflow.store.migrate.upgrade (with the live
+engine and the definition versions stored in the database).
 
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02
 """
 
-from functools import cache
-
 import sqlalchemy as sa
 from alembic import op
 
 import workflow.store.frozen
-from workflow.definitions.loader import parse_definition
-from workflow.engine import Engine
-from workflow.store import waiting
 
 revision = '0009'
 down_revision = '0008'
@@ -44,16 +41,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('credential_id', 'gate', 'role'),
     )
     op.create_index('ix_gate_waiting_role_unit', 'gate_waiting', ['role', 'org_unit_id', 'due_at'])
-    conn = op.get_bind()
-    sources = {(row.name, row.version): row.source
-               for row in conn.execute(sa.text("SELECT name, version, source FROM definition"))}
-
-    @cache
-    def engine_for(name: str, version: int) -> Engine | None:
-        source = sources.get((name, version))
-        return None if source is None else Engine(parse_definition(source, file=f"{name} {version}").definition)
-
-    waiting.rebuild(conn, engine_for)
 
 
 def downgrade() -> None:
