@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tests.organisation import as_person
-from tests.steps import SYSTEM, tick
+from tests.organisation import PASSWORD, as_person, load_org
+from tests.steps import SYSTEM, at_build, tick
 from workflow.clock import ManualClock
 from workflow.context import Services
 
@@ -35,3 +35,19 @@ def populate(org: Services, clock: ManualClock) -> dict[str, int]:
     gamma = proposed(org, "Gamma logistics", "business", "pm.business", leave_open=("one_pager",))
     clock.advance(timedelta(days=10))
     return {"alpha": alpha, "beta": beta, "gamma": gamma}
+
+
+def committee_waiting(org: Services, clock: ManualClock) -> int:
+    """A credit-bearing credential whose governance sign-off waits for academic governance (stage 2, since the
+    QA office approved on 1 September), two days later; and council.d, a committee member who can sign in."""
+    load_org(org, f"""
+units: []
+users:
+  - {{username: council.d, name: Council D, password: "{PASSWORD}",
+     roles: [{{role: academic_governance, unit: northern}}]}}
+""")
+    cid = at_build(org)
+    org.credentials.decide(credential_id=cid, gate="governance_signoff", verdict="approve", role="qa_office",
+                           by=as_person(org, "qa"))
+    clock.advance(timedelta(days=2))
+    return cid

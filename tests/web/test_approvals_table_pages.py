@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.inbox_population import populate
-from tests.organisation import PASSWORD, as_person, load_org
-from tests.steps import at_build
+from tests.inbox_population import committee_waiting, populate
 from tests.web.pages import sign_in
 from workflow.clock import ManualClock
 from workflow.context import Services
@@ -103,20 +100,11 @@ def test_the_api_pages_with_a_total_and_refuses_bad_parameters(client_for: Calla
 
 def test_a_committee_member_sees_the_agenda_above_the_table(org: Services, app_client: TestClient,
                                                             clock: ManualClock) -> None:
-    cid = at_build(org)
-    org.credentials.decide(credential_id=cid, gate="governance_signoff", verdict="approve", role="qa_office",
-                           by=as_person(org, "qa"))
-    clock.advance(timedelta(days=2))
-    load_org(org, f"""
-units: []
-users:
-  - {{username: council.d, name: Council D, password: "{PASSWORD}",
-     roles: [{{role: academic_governance, unit: northern}}]}}
-""")
+    cid = committee_waiting(org, clock)
     sign_in(app_client, "council.d")
     page = app_client.get("/approvals").text
     agenda = page.split('data-testid="agenda"')[1].split("</section>")[0]
     assert "Agenda: Academic governance body (college council / quality council)" in agenda
-    assert "Meeting of Tuesday 6 October 2026" in agenda
+    assert "Meeting of Tuesday 6 October 2026" in agenda  # the first Tuesday after today (3 September)
     assert f'href="/credentials/{cid}/gates/governance_signoff">Governance sign-off: Supply-chain analytics' in agenda
     assert page.index('data-testid="agenda"') < page.index('class="inbox"')

@@ -1,5 +1,6 @@
 """The approvals table in a real browser: a dean narrows it to overdue feasibility decisions with the filter form
-(no JavaScript needed), on a laptop and on a phone, and the page passes an accessibility check."""
+(no JavaScript needed), and a committee member reads their agenda, on a laptop and on a phone, each page passing
+an accessibility check."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from tests.inbox_population import populate
+from tests.inbox_population import committee_waiting, populate
 from tests.web.browser.conftest import axe_violations, screenshot, sign_in
 from workflow.clock import ManualClock
 from workflow.context import Services
@@ -44,3 +45,21 @@ def test_a_dean_filters_to_overdue_feasibility_gates(org: Services, clock: Manua
         expect(page.get_by_role("columnheader", name="Checklist complete")).to_have_attribute(
             "aria-sort", "descending")
         expect(page.get_by_test_id("approval")).to_have_count(2)
+
+
+def test_a_committee_member_reads_the_agenda_by_meeting(org: Services, clock: ManualClock,
+                                                        open_page: OpenPage) -> None:
+    committee_waiting(org, clock)
+    for viewport, name in (((1366, 768), "approvals-agenda"), ((390, 844), "approvals-agenda-phone")):
+        page = open_page(viewport=viewport)
+        sign_in(page, "council.d", "/approvals")
+        agenda = page.get_by_role("region", name="Agenda: Academic governance body (college council / quality "
+                                                  "council)")
+        expect(agenda.get_by_role("heading", name="Meeting of Tuesday 6 October 2026")).to_be_visible()
+        expect(agenda.get_by_role("link", name="Governance sign-off: Supply-chain analytics")).to_be_visible()
+        expect(agenda.get_by_role("heading", name="Meeting of Tuesday 3 November 2026")).to_be_visible()
+        expect(agenda.get_by_test_id("meeting").nth(1)).to_have_text("Nothing on this agenda yet.")
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= viewport[0], f"the page scrolls sideways ({page_width}px wide)"
+        assert axe_violations(page) == []
+        screenshot(page, name)
