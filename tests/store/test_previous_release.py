@@ -12,6 +12,7 @@ from workflow.context import Services
 from workflow.services.audit import verify_database
 from workflow.store.backup import restore
 from workflow.store.database import Database
+from workflow.store.migrate import upgrade
 
 FIXTURE = Path(__file__).parent / "fixtures" / "release-0.1.0.backup"
 
@@ -42,7 +43,8 @@ def test_previous_release_carries_on_on_either_database(database_url: str, setti
                                                          clock: ManualClock) -> None:
     target = Database(database_url)
     try:
-        restore(target, FIXTURE)
+        restore(target, FIXTURE)  # at the release's own schema revision
+        upgrade(target)  # then this version's migrations, as `workflow db upgrade` does
     finally:
         target.dispose()
     services = Services.start(settings, clock, migrate=False)

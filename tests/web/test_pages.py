@@ -31,7 +31,10 @@ def test_a_dean_approves_the_feasibility_gate_from_the_page(org: Services, app_c
     cid = at_feasibility(org)
     sign_in(app_client, "dean.business")
     inbox = app_client.get("/approvals")
-    assert "Feasibility approval: Supply-chain analytics" in inbox.text and "New to you." in inbox.text
+    row = inbox.text.split('data-testid="approval"')[1]
+    assert f'href="/credentials/{cid}/gates/feasibility_approval">Supply-chain analytics</a>' in row
+    assert "<td>Feasibility approval</td>" in row and '<td data-testid="changed">new</td>' in row
+    assert "<title>Approvals (1)" in inbox.text
     page = app_client.get(f"/credentials/{cid}")
     assert page.status_code == 200 and 'aria-current="step" class="current"' in page.text
     assert f'href="/credentials/{cid}/gates/feasibility_approval">Review and decide' in page.text
@@ -70,11 +73,11 @@ def test_the_inbox_says_what_changed_since_the_last_look(org: Services, app_clie
     cid = at_feasibility(org)
     sign_in(app_client, "dean.business")
     app_client.get(f"/credentials/{cid}")
-    assert "Unchanged since you last looked" in app_client.get("/approvals").text
+    assert '<td data-testid="changed">unchanged</td>' in app_client.get("/approvals").text
     org.credentials.update(credential_id=cid, changes={"description": "Now with a capstone"}, by=SYSTEM)
     org.credentials.comment(credential_id=cid, gate="feasibility_approval", text="Budget confirmed", by=SYSTEM)
     inbox = app_client.get("/approvals").text
-    assert "2 changes — 1 comment, 1 information." in inbox
+    assert '<td data-testid="changed">2 changes<br><span class="muted">1 comment, 1 information</span>' in inbox
     page = app_client.get(f"/credentials/{cid}").text
     assert "Budget confirmed" in page and "Now with a capstone" in page and "<del>" in page
 
@@ -135,6 +138,8 @@ def test_a_dean_delegates_and_the_delegate_decides_for_them(org: Services, app_c
     sign_in(app_client, "acting.dean")
     inbox = app_client.get("/approvals").text
     assert "acting for dean.business" in inbox and "Supply-chain analytics" in inbox
+    assert ("<td>Dean (leadership champion)<br><span class=\"muted\">for Dean of Business, delegated</span></td>"
+            in inbox)
     page = app_client.get(f"/credentials/{cid}/gates/feasibility_approval").text
     assert "You decide as Dean (leadership champion), for dean.business." in page
 

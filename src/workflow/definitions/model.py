@@ -36,6 +36,10 @@ class Role(_Frozen):
     title: StrictStr
     kind: Literal["person", "department", "committee"] = "person"
     description: StrictStr = ""
+    # A committee's meetings, as an RFC 5545 recurrence rule ("FREQ=MONTHLY;BYDAY=1TU"), and how many days before
+    # a meeting its agenda closes (items ready later go to the next meeting).
+    meets: StrictStr | None = None
+    agenda_closes_days: Annotated[StrictInt, Field(ge=0)] = 0
 
 
 class CredentialField(_Frozen):

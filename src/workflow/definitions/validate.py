@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from difflib import get_close_matches
 
 from workflow.definitions.graph import edges, sources_of
+from workflow.definitions.meetings import meeting_rule_problem
 from workflow.definitions.model import (
     ANY_STATE,
     PREVIOUS,
@@ -50,6 +51,7 @@ class _Checker:
         for event in ("decided", "state_changed"):
             for position, role in enumerate(getattr(self.d.notify, event)):
                 self.ref(("notify", event, position), "role", role, self.d.roles)
+        self.roles()
         self.states()
         self.fields()
         self.checklists()
@@ -116,6 +118,22 @@ class _Checker:
     def required_fields(self, path: Path, names: tuple[str, ...]) -> None:
         for index, name in enumerate(names):
             self.ref((*path, index), "field", name, self.d.fields)
+
+    def roles(self) -> None:
+        for rid, role in self.d.roles.items():
+            if role.meets is None:
+                if role.agenda_closes_days:
+                    self.add(("roles", rid, "agenda_closes_days"), "bad-meets",
+                             f"role '{rid}' sets agenda_closes_days but has no 'meets' schedule")
+                continue
+            if role.kind != "committee":
+                self.add(("roles", rid, "meets"), "bad-meets",
+                         f"role '{rid}' is a {role.kind}; only a committee meets")
+            problem = meeting_rule_problem(role.meets)
+            if problem:
+                self.add(("roles", rid, "meets"), "bad-meets",
+                         f"role '{rid}': 'meets' is not a recurrence rule ({problem}); write one such as "
+                         "FREQ=MONTHLY;BYDAY=1TU")
 
     def gates(self) -> None:
         used = {t.gate for t in self.d.transitions}

@@ -30,6 +30,7 @@ from workflow.errors import InvalidInput
 from workflow.store import history
 from workflow.store.history import Batch
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, TIMER
+from workflow.store.waiting import GATE_WAITING
 
 DEFINITION = "microcredential"
 MAX_CREDENTIALS = 10_000_000
@@ -94,7 +95,7 @@ def generate(services: Services, *, credentials: int, years: int, seed: int = 1,
     for offset in range(0, len(skeletons), batch):
         chunk, ended = walk_batch(context, skeletons[offset: offset + batch], first_id + offset)
         with services.database.begin() as conn:
-            history.write_batch(conn, chunk)
+            history.write_batch(conn, chunk, context.engine)
         events += len(chunk.events)
         rows += chunk.count()
         for state, count in ended.items():
@@ -146,5 +147,5 @@ def _after_load(services: Services) -> None:
                           "(SELECT max(id) FROM credential))"))
     with services.database.engine.connect() as plain:
         conn = plain.execution_options(isolation_level="AUTOCOMMIT")
-        for table in (CREDENTIAL, EVENT, CHECKLIST_ENTRY, GATE_DECISION, TIMER):
+        for table in (CREDENTIAL, EVENT, CHECKLIST_ENTRY, GATE_DECISION, TIMER, GATE_WAITING):
             conn.execute(text(f"VACUUM (ANALYZE) {table.name}"))

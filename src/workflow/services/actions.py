@@ -31,7 +31,7 @@ from workflow.services.notices import Notices
 from workflow.store import history, lookups
 from workflow.store.database import Database
 from workflow.store.history import History
-from workflow.store.lookups import CredentialRow, DecisionRow
+from workflow.store.lookups import CredentialRow, DecisionRow, EntryRow
 from workflow.store.orgtree import OrgTree
 
 
@@ -102,6 +102,18 @@ class Action:
             self._decisions = lookups.read_decisions(self.conn, self.id)
         return self._decisions
 
+    @property
+    def all_entries(self) -> list[Any] | None:
+        """Every checklist entry of every round, if the action has read them (kept up to date by :meth:`entered`)."""
+        return self._entries
+
+    def entered(self, row: Mapping[str, Any]) -> None:
+        """Keep a checklist entry this action has just stored (over the one of the same item and round)."""
+        if self._entries is not None:
+            self._entries = [e for e in self._entries if (e.item_key, e.round) != (row["item_key"], row["round"])]
+            self._entries.append(EntryRow(0, row["credential_id"], row["item_key"], row["round"], row["done"],
+                                          row["note"], row["actor"], row["updated_at"]))
+
     def decided(self, row: Mapping[str, Any]) -> None:
         """Keep a decision this action has just stored."""
         if self._decisions is not None:
@@ -159,7 +171,8 @@ class Actions:
 
     def write(self, act: Action) -> None:
         """Store what the action has recorded so far (see :func:`workflow.store.history.write`)."""
-        if history.write(act.conn, act.history, act.changes):
+        if history.write(act.conn, act.history, act.changes, act.engine, act.row._asdict(), entries=act.all_entries,
+                         decisions=act._decisions):
             act.written = True
 
     def record(self, act: Action, kind: str, *, comment: str = "", trigger: str | None = None,

@@ -97,7 +97,7 @@ class CredentialCommands:
             if org_unit_id is not None and conn.execute(
                     select(ORG_UNIT.c.id).where(ORG_UNIT.c.id == org_unit_id)).first() is None:
                 raise NotFound("org unit", org_unit_id)
-            created = history.start(conn, {
+            created = history.start(conn, columns := {
                 "title": title, "definition_name": definition, "definition_version": version,
                 "state": engine.initial, "previous_state": None, "data": values, "rounds": {},
                 "org_unit_id": org_unit_id, "created_by": by.username, "created_at": now, "updated_at": now,
@@ -105,7 +105,7 @@ class CredentialCommands:
             })
             credential_id = created.credential_id
             created.append(now, by.username, "created", to_state=engine.initial, details={"data": values})
-            history.write(conn, created, {})
+            history.write(conn, created, {}, engine, columns)
             history.sync_timers(conn, credential_id, plan(engine.definition, state=engine.initial, entered_at=now,
                                                           data=values, now=now), now, "created")
             if self._notifier is not None:
@@ -160,8 +160,10 @@ class CredentialCommands:
             entry = act.entries().get(item)
             if entry is not None and entry.done == done and entry.note == note:
                 return act.version
-            history.write_entry(act.conn, history.entry_row(credential_id, item, round_, done=done, note=note,
-                                                            actor=by.username, at=self._clock.now()))
+            entry_row = history.entry_row(credential_id, item, round_, done=done, note=note, actor=by.username,
+                                          at=self._clock.now())
+            history.write_entry(act.conn, entry_row)
+            act.entered(entry_row)
             return self._actions.record(act, "checklist", comment=note,
                                         details={"item": item, "done": done, "owner": spec.owner})
 

@@ -11,20 +11,22 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, false, or_, select
+from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, or_, select, union_all
 
 from workflow.engine import Engine
 from workflow.engine.requirements import Requirements
 from workflow.notify.calendar import CalendarEntry
 from workflow.services.access import AccessService, Caller, visible_clause
+from workflow.services.agenda import Agenda
+from workflow.services.approvals import MAX_PER_PAGE, ApprovalQuery, ApprovalsTable
 from workflow.services.definitions import DefinitionRegistry
-from workflow.services.facts import row_facts
 from workflow.services.views import MAX_PAGE, CredentialViews
 from workflow.store.database import Database
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION, TIMER
 
 # The checklist entries and decisions of a page of credentials are read at once.
-CANDIDATE_PAGE, MAX_CANDIDATE_PAGE = 20, 800  # the first page is as long as the list asked for
+CANDIDATE_PAGE, MAX_CANDIDATE_PAGE = 20, 800
+YIELD = 3  # the first page reads this many candidates per item asked for: most lists are full after one page
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _PAGE_CREDENTIALS = select(CREDENTIAL).where(CREDENTIAL.c.id.in_(_IDS))
 _PAGE_ENTRIES = select(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.credential_id.in_(_IDS))
@@ -45,45 +47,20 @@ class Inbox:
         self._definitions = definitions
         self._access = access
         self._views = views
+        self.table = ApprovalsTable(database, definitions)
+        self.agenda = Agenda(database, definitions)
 
     def approvals_waiting(self, *, by: Caller, limit: int = 50) -> list[dict[str, Any]]:
-        """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first."""
-        roles = {g.role for g in by.grants}  # only states where one of these decides a gate can hold work
-        gated = self._states_with(lambda req: req.gate is not None and any(a.role in roles
-                                                                          for a in req.gate.approvers))
+        """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first (the
+        approvals table's rows, :mod:`workflow.services.approvals`)."""
         found: list[dict[str, Any]] = []
-        with self._db.begin_read() as conn:
-            for row, entries, decisions in self._candidate_pages(conn, by, gated, limit, decisions=True):
-                engine = self._definitions.engine(row.definition_name, row.definition_version)
-                grants = by.grants_on(row.id, row.org_unit_id)
-                facts = row_facts(conn, self._access, engine, row, entries=entries, decisions=decisions)
-                for trigger, requirements in engine.requirements_from(row.state):
-                    if requirements.gate is None:
-                        continue
-                    stage = requirements.open_stage(facts)
-                    valid, _ = requirements.standing(facts)
-                    approved = {d.who for d in valid if d.verdict == "approve"}
-                    for approver, have, need in requirements.tally(facts):
-                        if have >= need or (stage is not None and approver.stage > stage):
-                            continue
-                        for grant in grants:
-                            if grant.role != approver.role or grant.principal in approved:
-                                continue
-                            done = [i for i in requirements.items_for(facts.data) if i.key in facts.done]
-                            found.append({
-                                "credential_id": row.id, "title": row.title, "state": row.state,
-                                "definition": row.definition_name, "definition_version": row.definition_version,
-                                "gate": requirements.gate_id, "gate_title": requirements.gate.title,
-                                "trigger": trigger, "role": approver.role, "stage": approver.stage,
-                                "on_behalf_of": grant.principal if grant.delegated else None,
-                                "checklist_done": len(done),
-                                "checklist_total": len(requirements.items_for(facts.data)),
-                                "missing": [str(u) for u in requirements.unmet(facts)],
-                                "waiting_since": row.state_entered_at,
-                            })
-                            approved.add(grant.principal)
-                if len(found) >= limit:
-                    break
+        page = 1
+        while len(found) < limit:
+            got = self.table.page(by=by, query=ApprovalQuery(sort="waiting", page=page, per_page=MAX_PER_PAGE))
+            found.extend(got.items)
+            if page >= got.pages:
+                break
+            page += 1
         return found[:limit]
 
     def tasks(self, *, by: Caller, limit: int = 100) -> list[dict[str, Any]]:
@@ -115,13 +92,11 @@ class Inbox:
         """The caller's dates: gates waiting for their decision, planned ends of phases, reviews and expiries."""
         entries: list[CalendarEntry] = []
         for waiting in self.approvals_waiting(by=by, limit=200):
-            engine = self._definitions.engine(waiting["definition"], waiting["definition_version"])
-            gate = engine.definition.gates[waiting["gate"]]
-            if gate.due_days:
+            if waiting["due_at"] is not None:
                 entries.append(CalendarEntry(
                     f"gate-{waiting['credential_id']}-{waiting['gate']}@{domain}",
-                    f"Decision due: {gate.title} — {waiting['title']}",
-                    waiting["waiting_since"] + timedelta(days=gate.due_days), url=link(waiting["credential_id"])))
+                    f"Decision due: {waiting['gate_title']} — {waiting['title']}", waiting["due_at"],
+                    url=link(waiting["credential_id"])))
         rows, _ = self._views.search(by=by, limit=MAX_PAGE)
         for row in rows:
             engine = self._definitions.engine(row.definition)
@@ -151,11 +126,25 @@ class Inbox:
                            if any(wanted(req) for _, req in engine.requirements_from(sid))}
         return found
 
-    def _candidates(self, by: Caller, states: Mapping[str, Collection[str]]) -> Any:
-        in_states = or_(*(and_(CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state.in_(sids))
-                          for name, sids in states.items() if sids)) if any(states.values()) else false()
-        return (select(CREDENTIAL.c.id, CREDENTIAL.c.state_entered_at).where(visible_clause(by), in_states)
-                .order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id))
+    def _candidates(self, by: Caller, states: Mapping[str, Collection[str]], after: tuple[Any, int] | None,
+                    page: int) -> Any:
+        """The next ``page`` candidates after ``after``, oldest in their state first: one branch per state, each
+        read in index order (definition, state, time in it) and cut at ``page``, then merged, so that the cost
+        follows the page, not how many credentials are in those states."""
+        branches: list[Any] = []
+        for name, sids in states.items():
+            for sid in sorted(sids):
+                branch = select(CREDENTIAL.c.id, CREDENTIAL.c.state_entered_at).where(
+                    visible_clause(by), CREDENTIAL.c.definition_name == name, CREDENTIAL.c.state == sid)
+                if after is not None:
+                    branch = branch.where(or_(
+                        CREDENTIAL.c.state_entered_at > after[0],
+                        and_(CREDENTIAL.c.state_entered_at == after[0], CREDENTIAL.c.id > after[1])))
+                cut = branch.order_by(CREDENTIAL.c.state_entered_at, CREDENTIAL.c.id).limit(page).subquery()
+                branches.append(select(cut.c.id, cut.c.state_entered_at))
+        merged = union_all(*branches).subquery("candidates")
+        return select(merged.c.id, merged.c.state_entered_at).order_by(merged.c.state_entered_at,
+                                                                        merged.c.id).limit(page)
 
     def _candidate_pages(self, conn: Connection, by: Caller, states: Mapping[str, Collection[str]], first: int, *,
                          decisions: bool, items: Collection[str] | None = None,
@@ -165,13 +154,9 @@ class Inbox:
         """
         if not any(states.values()):
             return
-        query = self._candidates(by, states)
-        page, after = max(CANDIDATE_PAGE, min(first, MAX_CANDIDATE_PAGE)), None
+        page, after = max(CANDIDATE_PAGE, min(YIELD * first, MAX_CANDIDATE_PAGE)), None
         while True:
-            paged = query if after is None else query.where(or_(
-                CREDENTIAL.c.state_entered_at > after[0],
-                and_(CREDENTIAL.c.state_entered_at == after[0], CREDENTIAL.c.id > after[1])))
-            keys = conn.execute(paged.limit(page)).all()  # read from the index alone; whole rows for this page
+            keys = conn.execute(self._candidates(by, states, after, page)).all()  # from the index; rows below
             if not keys:
                 return
             ids = [key.id for key in keys]

@@ -27,8 +27,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, select, update
 
+from workflow.engine import Engine
 from workflow.engine.timers import PlannedTimer
 from workflow.errors import StaleVersion
+from workflow.store import waiting
 from workflow.store.driver import execute, insert_into, statement
 from workflow.store.frozen import CONTENT, GENESIS, event_hash
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, OUTBOX, TIMER
@@ -127,10 +129,15 @@ def start(conn: Connection, values: Mapping[str, Any]) -> History:
     return History(int(key[0]))
 
 
-def write(conn: Connection, history: History, changes: Mapping[str, Any]) -> bool:
+def write(conn: Connection, history: History, changes: Mapping[str, Any], engine: Engine,
+          read: Mapping[str, Any], *, entries: Sequence[Any] | None = None,
+          decisions: Sequence[Any] | None = None) -> bool:
     """Store what an action has recorded: the credential's new columns with its version and chain head, in one
-    update that checks the version the action started from, and the new events. Returns whether anything was
-    recorded (:func:`reread` gives the row as the update left it).
+    update that checks the version the action started from, and the new events; then bring the credential's
+    decisions waiting (:mod:`workflow.store.waiting`) in step with the checklist entries and decisions the action
+    wrote before (``read``: the credential's columns as the action read them; ``entries`` and ``decisions``: all
+    of them, as the action keeps them, if it read them). Returns whether anything was recorded (:func:`reread`
+    gives the row as the update left it).
 
     Raises:
         StaleVersion: the credential moved on since the action read it.
@@ -153,6 +160,8 @@ def write(conn: Connection, history: History, changes: Mapping[str, Any]) -> boo
         raise StaleVersion(history.credential_id, seen)
     execute(conn, statement(conn, "event", insert_into(EVENT, _EVENT_COLUMNS)),
              [tuple(event[c] for c in _EVENT_COLUMNS) for event in events], many=True)
+    now = {**read, **changes, "id": history.credential_id, "chain_seq": history.seq}
+    waiting.refresh(conn, engine, now, str(read["state"]), events[-1]["at"], entries=entries, decisions=decisions)
     return True
 
 
@@ -292,9 +301,11 @@ class Batch:
                 + len(self.timers))
 
 
-def write_batch(conn: Connection, batch: Batch) -> None:
-    """Insert a batch of whole credentials (ids given), their chained histories and what goes with them."""
+def write_batch(conn: Connection, batch: Batch, engine: Engine) -> None:
+    """Insert a batch of whole credentials (ids given) of ``engine``'s definition, their chained histories and
+    what goes with them, and their decisions waiting."""
     for table, values in ((CREDENTIAL, batch.credentials), (EVENT, batch.events), (CHECKLIST_ENTRY, batch.entries),
                           (GATE_DECISION, batch.decisions), (TIMER, batch.timers)):
         if values:
             conn.execute(insert(table), values)
+    waiting.add_batch(conn, engine, batch.credentials, batch.entries, batch.decisions)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from workflow.errors import WorkflowError
+from workflow.store import waiting
 from workflow.store.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,12 +26,26 @@ def alembic_config(database: Database) -> Config:
     return config
 
 
+DERIVED: dict[str, Callable[[Connection], int]] = {"0009": waiting.rebuild_from_stored}
+"""Revisions that create a table derived by live code (which a migration may not use), and what fills it."""
+
+
 def upgrade(database: Database, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (the newest by default)."""
+    """Bring the schema up to ``revision`` (the newest by default), and fill the derived tables the upgrade
+    created (see :data:`DERIVED`), in the same transaction."""
     config = alembic_config(database)
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
+        before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(config, revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+        if after is None or after == before:
+            return
+        script = ScriptDirectory.from_config(config)
+        applied = {s.revision for s in script.iterate_revisions(after, before or "base")}
+        for created, fill in DERIVED.items():
+            if created in applied:
+                fill(connection)
 
 
 class SchemaNotCurrent(WorkflowError):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
+from workflow.services.approvals import MAX_PER_PAGE, MAX_SEARCH, ApprovalQuery
 from workflow.web.api.schemas import DelegationIn, RowId, TokenIn
 from workflow.web.deps import CurrentCaller, ServicesDep
 from workflow.web.problems import responses
@@ -24,10 +25,33 @@ def me(caller: CurrentCaller) -> dict[str, Any]:
 
 
 @router.get("/me/approvals", responses=responses(401, 422))
-def my_approvals(caller: CurrentCaller, services: ServicesDep,
-                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    """Gates waiting for your decision, in your own roles or as a delegate, oldest first."""
-    return {"items": services.inbox.approvals_waiting(by=caller, limit=limit)}
+def my_approvals(
+        caller: CurrentCaller, services: ServicesDep,
+        sort: Annotated[Literal["due", "title", "faculty", "gate", "waiting", "checklist", "changes", "role"], Query(
+            description="Column to sort by: due (soonest and overdue first, the default), title, faculty, gate, "
+                        "waiting (since when), checklist (share done), changes (since your last look; never "
+                        "looked first), role (the role you decide as)")] = "due",
+        direction: Annotated[Literal["asc", "desc"] | None, Query(
+            description="asc or desc; by default each column's own (checklist and changes: most first)")] = None,
+        gate: Annotated[str, Query(max_length=100, description="Only this gate (its key)")] = "",
+        faculty: Annotated[int | None, Query(ge=1, description="Only credentials of this faculty (org unit id)")]
+        = None,
+        due: Annotated[Literal["all", "overdue", "week"], Query(
+            description="overdue: past their due date; week: due within seven days from now")] = "all",
+        search: Annotated[str, Query(max_length=MAX_SEARCH, description="Case-insensitive part of the title")] = "",
+        page: Annotated[int, Query(ge=1, description="Page number, from 1; past the last page gives no items")] = 1,
+        per_page: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE, description="Rows per page (default 50)")]
+        = None,
+        limit: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE, description="Former name of per_page")] = None,
+) -> dict[str, Any]:
+    """Decisions waiting for you (credential, gate and the role you decide in, your own or delegated): sorted,
+    filtered and paged, with ``total`` (matching the filters), ``everything`` (waiting, filters aside) and
+    ``pages``."""
+    query = ApprovalQuery(sort=sort, direction=direction or "", gate=gate, faculty=faculty, due=due, search=search,
+                          page=page, per_page=per_page or limit or 50)
+    found = services.inbox.table.page(by=caller, query=query, now=services.clock.now())
+    return {"items": found.items, "total": found.total, "everything": found.everything, "page": page,
+            "pages": found.pages, "per_page": query.per_page}
 
 
 @router.get("/me/tasks", responses=responses(401, 422))

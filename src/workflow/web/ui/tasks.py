@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from workflow.web.deps import ServicesDep
@@ -23,12 +23,13 @@ def _soonest(group: dict[str, Any]) -> tuple[bool, datetime]:
 
 
 @router.get("/tasks")
-def tasks(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLResponse:
-    """The department's to-do list."""
+def tasks(request: Request, caller: PageCaller, services: ServicesDep,
+          limit: Annotated[int, Query(ge=1, le=PAGE)] = PAGE) -> HTMLResponse:
+    """The department's to-do list (the ``limit`` items waiting longest, 100 unless asked for fewer)."""
     now = services.clock.now()
     groups: dict[int, dict[str, Any]] = {}
-    found = services.inbox.tasks(by=caller, limit=PAGE + 1)
-    for task in found[:PAGE]:
+    found = services.inbox.tasks(by=caller, limit=limit + 1)
+    for task in found[:limit]:
         task["overdue"] = task["due_at"] is not None and task["due_at"] < now
         group = groups.setdefault(task["credential_id"], {"credential_id": task["credential_id"],
                                                           "title": task["title"], "state": task["state"],
@@ -38,5 +39,5 @@ def tasks(request: Request, caller: PageCaller, services: ServicesDep) -> HTMLRe
     for group in ordered:
         group["tasks"].sort(key=lambda t: (t["due_at"] is None, t["due_at"] or now))
     total = sum(len(g["tasks"]) for g in ordered)
-    return page(request, "tasks.html", caller, {"groups": ordered, "total": total, "more": len(found) > PAGE},
+    return page(request, "tasks.html", caller, {"groups": ordered, "total": total, "more": len(found) > limit},
                 section="tasks")
