@@ -28,9 +28,16 @@ def test_the_dean_reads_the_proposal_beside_the_panel_and_asks_for_changes(org: 
                                                                             open_page: OpenPage) -> None:
     cid = at_feasibility(org, leave_open=("funding_applied",))
     org.clock.advance(timedelta(days=20))  # type: ignore[attr-defined]  # the 14 days to decide are over
+    at_feasibility(org)  # a second one, still in time: the filter leaves it out
     page = open_page(viewport=LAPTOP)
     sign_in(page, "dean.business", "/approvals")
-    page.get_by_role("link", name="Feasibility approval: Supply-chain analytics").first.click()
+    page.get_by_label("Gate").select_option(label="Feasibility approval")
+    page.get_by_label("Due", exact=True).select_option(label="Overdue")
+    page.get_by_role("button", name="Show").click()
+    rows = page.get_by_test_id("approval")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("6 days overdue")
+    rows.first.get_by_role("link", name="Supply-chain analytics", exact=True).click()
     expect(page.get_by_role("heading", name="Feasibility approval: Supply-chain analytics")).to_be_visible()
     summary, panel = page.get_by_test_id("summary"), page.get_by_test_id("decision-panel")
     assert in_view(page, summary) and in_view(page, panel), "the proposal and the decision panel side by side"
