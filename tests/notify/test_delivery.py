@@ -64,6 +64,8 @@ def test_reaching_feasibility_asks_the_faculty_dean_and_the_acting_dean_with_a_c
     dean = only(found, person("dean.business"))
     assert dean.subject == f"Decision needed: Feasibility approval for {TITLE}"
     assert f"due {due.isoformat()}" in dean.text
+    decide = next(line for line in dean.text.splitlines() if line.startswith("Read the proposal and decide: "))
+    assert decide.endswith(f"/credentials/{credential_id}/gates/feasibility_approval")  # the decision page
     assert dean.row.kind == "decision_needed"
     [event] = dean.events()
     assert event.decoded("dtstart") == due
