@@ -20,6 +20,7 @@ from workflow.config import Settings
 from workflow.context import Services
 
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_HEAD = max(p.name[:4] for p in (ROOT / "src" / "workflow" / "store" / "migrations" / "versions").glob("0*.py"))
 DEFINITIONS = ROOT / "definitions"
 POSTGRES_URL = os.environ.get("WORKFLOW_TEST_POSTGRES_URL", "")
 # CI sets WORKFLOW_TEST_STRICT=1: PostgreSQL is then required and a skipped test fails the run.

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import SCHEMA_HEAD
 from workflow.store.database import Database
 from workflow.store.migrate import current_revision, upgrade
 
@@ -75,7 +76,7 @@ def test_demo_fills_an_empty_database_once(run) -> None:  # type: ignore[no-unty
 
 
 def test_commands_leave_the_schema_to_db_upgrade(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    needs = "this version needs 0008); run `workflow db upgrade`\n"
+    needs = f"this version needs {SCHEMA_HEAD}); run `workflow db upgrade`\n"
     fresh = run("users", "list", ok=False)
     assert fresh.stderr == f"error: the database is not up to date (no schema yet, {needs}" and not fresh.stdout
     assert run("credentials", "list", "--as", "nobody", ok=False).stderr == fresh.stderr

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import SCHEMA_HEAD
+
 ROOT = Path(__file__).resolve().parent.parent
 BAR = ("\r", "[#", "#]", "[-", "-]")
 
@@ -54,4 +56,4 @@ def test_long_commands_draw_a_bar_on_a_terminal_only(run, tmp_path: Path) -> Non
     assert "restoring college.gz  [" in shown and "database is up to date" in shown
     piped = run("restore", "college.gz", "--force")
     assert not piped.stderr and not any(mark in piped.stdout for mark in BAR) and "restoring" not in piped.stdout
-    assert piped.stdout.startswith("restored college.gz (schema 0008) into sqlite:///")
+    assert piped.stdout.startswith(f"restored college.gz (schema {SCHEMA_HEAD}) into sqlite:///")
