@@ -75,7 +75,7 @@ def test_asking_for_changes_needs_a_comment_which_the_team_then_reads(org: Servi
     assert "Your request for changes is recorded." in app_client.get(done.headers["location"]).text
     sign_in(app_client, "pm.business")
     seen_by_pm = text_of(app_client.get(f"/credentials/{cid}/gates/{GATE}").text)
-    assert "dean.business asked for changes" in seen_by_pm
+    assert "Dean of Business asked for changes" in seen_by_pm
     assert "Show the employer letters first" in seen_by_pm
     assert "This gate waits for Dean (leadership champion); your roles do not decide it now." in seen_by_pm
 
@@ -115,7 +115,7 @@ def test_a_committee_members_approval_advances_the_quorum_shown(org: Services, a
     sign_in(app_client, "council.b")
     text = text_of(app_client.get(f"/credentials/{cid}/gates/governance_signoff").text)
     assert "Academic governance body (college council / quality council): 1 of 2 approvals" in text
-    assert "council.a approved" in text
+    assert "Council A approved" in text
     assert "Your approval completes Governance sign-off: the credential moves to Marketing and launch." in text
 
 
@@ -251,7 +251,7 @@ def test_an_approver_may_change_an_approval_into_a_request_for_changes(org: Serv
         "csrf_token": token, "verdict": "request_changes", "acting_as": "academic_governance|",
         "comment": "The rubric needs work after all"}, follow_redirects=False)
     assert done.status_code == 303
-    assert "council.a asked for changes" in text_of(app_client.get(done.headers["location"]).text)
+    assert "Council A asked for changes" in text_of(app_client.get(done.headers["location"]).text)
 
 
 def test_approving_after_your_own_rejection_says_it_moves_on(org: Services, app_client: TestClient) -> None:

@@ -177,6 +177,15 @@ class AccessService:
             found[row.role].append(row.display_name)
         return found
 
+    def names_of(self, usernames: Iterable[str]) -> dict[str, str]:
+        """The display names of people by username (those not found, such as timers, are left out)."""
+        wanted = sorted(set(usernames))
+        if not wanted:
+            return {}
+        with self._db.begin_read() as conn:
+            rows = conn.execute(select(USER.c.username, USER.c.display_name).where(USER.c.username.in_(wanted)))
+            return {row.username: row.display_name for row in rows if row.display_name}
+
 
 def visible_clause(by: Caller) -> Any:
     """A SQL condition on the credential table: the credentials ``by`` may see."""

@@ -69,6 +69,8 @@ class PathDecision:
     actor: str
     verdict: str
     words: str
+    who_name: str
+    actor_name: str
     at: datetime | None
     comment: str
     current: bool  # False once the evidence it was made on has changed
@@ -135,6 +137,7 @@ class GateSheet:
     people_told: tuple[str, ...] = field(default=())
     missing_summary: str = ""  # one line counting what is missing, by kind
     mine: PathDecision | None = None  # the person's own decision of this round, if any
+    names: dict[str, str] = field(default_factory=dict)  # display names of the people in it, by username
 
     @property
     def may_approve(self) -> bool:
@@ -190,7 +193,8 @@ class DecisionViews:
         dest = option.dest if option.dest in definition.states else (detail.previous_state or detail.state)
         told = _told(engine, definition, dest, detail.data)
         choices = tuple(choices_for(definition, by, detail, status))
-        stages = tuple(_stages(definition, status, holders, history))
+        names = self._access.names_of({e.actor for e in history} | {d["by"] for d in status.decisions})
+        stages = tuple(_stages(definition, status, holders, history, names))
         mine = [d for stage in stages for step in stage.steps for d in step.decisions
                 if by.username in (d.who, d.actor) and d.current]
         return GateSheet(
@@ -205,7 +209,7 @@ class DecisionViews:
                                        by.username),
             discussion=tuple(e for e in history if e.kind in ("comment", "decision") and e.comment
                              and e.details.get("gate") == gate),
-            seen_at=look[1] if look is not None else None, changes_since=len(others), people_told=told,
+            seen_at=look[1] if look is not None else None, changes_since=len(others), people_told=told, names=names,
             missing_summary=detail.missing[status.trigger].summary() if status.trigger in detail.missing
             else missing_summary(definition, status, option.unmet), mine=mine[-1] if mine else None,
         )
@@ -258,7 +262,7 @@ def _evidence(definition: Definition, detail: CredentialDetail, trigger: str, ho
 
 
 def _stages(definition: Definition, status: GateStatus, holders: dict[str, list[str]],
-            history: list[HistoryEvent]) -> list[Stage]:
+            history: list[HistoryEvent], names: dict[str, str]) -> list[Stage]:
     when: dict[tuple[str, str], datetime] = {}
     for event in history:  # the time of each person's latest decision in a role
         if event.kind == "decision" and event.details.get("gate") == status.gate:
@@ -267,7 +271,8 @@ def _stages(definition: Definition, status: GateStatus, holders: dict[str, list[
     stages: dict[int, list[PathStep]] = {}
     for rule in status.approvers:
         decisions = tuple(
-            PathDecision(d["by"], d["actor"], d["verdict"], verdict_words(d["verdict"]),
+            PathDecision(d["by"], d["actor"], d["verdict"], verdict_words(d["verdict"]), names.get(d["by"], d["by"]),
+                         names.get(d["actor"], d["actor"]),
                          when.get((d["role"], d["by"])), d["comment"], d["current"])
             for d in status.decisions if d["role"] == rule.role)
         waiting = rule.approvals < rule.needed and status.open_stage == rule.stage
