@@ -64,6 +64,9 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
         "roles_here": roles_here, "discussion": discussion, "moves": moves, "may_edit": may_edit,
         "choices": {g.gate: choices_for(definition, caller, detail, g) for g in detail.gates},
         "confirmed": {t.trigger for t in definition.transitions if t.confirm},
+        "names": services.access.names_of({e.actor for e in history}
+                                          | {d["by"] for g in detail.gates for d in g.decisions}
+                                          | {i.done_by for i in detail.checklist if i.done_by}),
         "fields": definition.fields, "error": error, "refused_unmet": refused_unmet, "form": form or {},
         "bars": bars(milestones, now),
         "as_text": as_text,
