@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, tuple_
 
-from workflow.store.accounting import DATA_DIGEST, FOLD, data_digest, decision_fault, entry_fault
+from workflow.store.accounting import DATA_DIGEST, FOLD, data_digest, decision_fault, entry_fault, same
 from workflow.store.database import Database
 from workflow.store.history import CONTENT, GENESIS, Head, event_hash
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
@@ -137,6 +137,7 @@ class _Walk:
         self.finding: Finding | None = None
         self.accounts: dict[int, Row[Any]] = {}  # the events rows point at (decision, checklist, fold), by seq
         self.data: Row[Any] | None = None  # the newest event that recorded the data's digest
+        self.expected: dict[str, Any] | None = None  # the data as the events since the creation (or fold) say
 
     def add(self, event: Row[Any]) -> None:
         if self.finding is None:
@@ -144,8 +145,23 @@ class _Walk:
         if self.finding is None:
             if event.kind in ACCOUNTING:
                 self.accounts[int(event.seq)] = event
-            if DATA_DIGEST in (event.details or {}):
+            details = event.details or {}
+            if DATA_DIGEST in details:
                 self.data = event
+            self._replay(event.kind, details)
+
+    def _replay(self, kind: str, details: dict[str, Any]) -> None:
+        """Follow the data as the events record it (to name the fields changed outside them)."""
+        if kind == "created":
+            self.expected = dict(details.get("data") or {})
+        elif kind == "data" and self.expected is not None:
+            for name, (_, value) in (details.get("changes") or {}).items():
+                if value is None:
+                    self.expected.pop(name, None)
+                else:
+                    self.expected[name] = value
+        elif kind == FOLD:
+            self.expected = None  # only the digest is known
 
     def _check(self, event: Row[Any]) -> None:
         expected, seq = self.seq + 1, int(event.seq)
@@ -272,9 +288,23 @@ def _data(walk: _Walk) -> Iterator[Finding]:
         if credential.data:
             yield Finding(cid, 0, "inserted", "credential data: no event accounts for it (inserted)", "credential",
                           cid)
-    elif walk.data.details[DATA_DIGEST] != data_digest(credential.data):
-        yield Finding(cid, int(walk.data.seq), "edited", f"credential data: it is not what event {walk.data.seq} "
-                                                         "recorded (edited)", "credential", cid)
+    elif (recorded := walk.data.details[DATA_DIGEST]) != data_digest(credential.data):
+        seq, data, expected = int(walk.data.seq), dict(credential.data or {}), walk.expected
+        if expected is None or data_digest(expected) != recorded:
+            yield Finding(cid, seq, "edited", f"credential data: it is not what event {seq} recorded (edited)",
+                          "credential", cid)
+            return
+        for name in sorted(data.keys() | expected.keys()):
+            if name not in expected:
+                reason = "inserted"
+            elif name not in data:
+                reason = "deleted"
+            elif not same(data[name], expected[name]):
+                reason = "edited"
+            else:
+                continue
+            yield Finding(cid, seq, reason, f"credential data: field '{name}' is not what event {seq} recorded "
+                                            f"({reason})", "credential", cid)
 
 
 def _take(stream: _Peek, credential_id: int) -> list[Row[Any]]:

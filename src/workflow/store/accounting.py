@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from workflow.store.frozen import _plain, data_digest, row_digest
 
 __all__ = ["DATA_DIGEST", "FOLD", "Fault", "data_digest", "decision_details", "decision_fault", "entry_details",
-           "entry_fault", "row_digest"]
+           "entry_fault", "row_digest", "same"]
 
 FOLD = "fold"
 """The event kind that vouches for the rows and data present at an upgrade (see migration 0010)."""
@@ -52,8 +52,13 @@ class Fault(NamedTuple):
     message: str
 
 
+def same(one: Any, other: Any) -> bool:
+    """Whether two stored values are equal as the digests see them (a whole float equals its integer)."""
+    return bool(_plain(one) == _plain(other))
+
+
 def _differs(row: Mapping[str, Any], pairs: Mapping[str, Any]) -> list[str]:
-    return [name for name, said in pairs.items() if _plain(row[name]) != _plain(said)]
+    return [name for name, said in pairs.items() if not same(row[name], said)]
 
 
 def _fault(table: str, row: Mapping[str, Any], event: Mapping[str, Any] | None,
