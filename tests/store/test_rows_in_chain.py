@@ -20,7 +20,7 @@ from workflow.context import Services
 from workflow.errors import TransitionNotAllowed
 from workflow.services.access import Caller
 from workflow.services.audit import verify_database
-from workflow.store.backup import restore
+from workflow.store.backup import backup, restore
 from workflow.store.database import Database
 from workflow.store.migrate import upgrade
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
@@ -167,3 +167,18 @@ def test_rows_of_the_previous_release_are_folded_into_the_chain(database_url: st
             (first.credential_id, "gate_decision", first.id, "edited")]
     finally:
         target.dispose()
+
+
+def test_a_restored_backup_verifies_and_keeps_its_rows_accounted_for(org: Services, clock: ManualClock,
+                                                                      tmp_path: Path, raw: Engine) -> None:
+    cid = at_build(org)
+    path = tmp_path / "workflow.backup"
+    backup(org.database, path, clock=clock)
+    restore(org.database, path, force=True)  # over the same database, emptied first
+    assert verify_database(org.database).ok
+    with raw.connect() as conn:
+        assert None not in conn.execute(select(GATE_DECISION.c.seq).where(GATE_DECISION.c.credential_id == cid)
+                                        ).scalars().all()
+    with raw.begin() as conn:
+        conn.execute(insert(GATE_DECISION), forged_approval(cid, clock.now()))
+    assert [(f.table, f.reason) for f in verify_database(org.database).findings] == [("gate_decision", "inserted")]
