@@ -10,7 +10,9 @@ credentials' rows with :func:`write_batch`.
 Every event row carries ``hash`` = SHA-256 over a canonical serialisation of its content together with
 ``prev_hash``, the hash of the credential's previous event (:data:`GENESIS` for the first); the hash is the
 frozen version 1 of :mod:`workflow.store.frozen`. The credential row keeps the chain head (``chain_seq``,
-``chain_hash``), so deleting the newest events is noticed too.
+``chain_hash``), so deleting the newest events is noticed too. Each checklist entry and gate decision records the
+seq of the event that wrote it, and that event carries what the row holds (:mod:`workflow.store.accounting`), so
+the chain accounts for every row a guard reads.
 
 The hot statements of a live action (version bump, events, checklist entry, decision) go straight to the driver
 (:mod:`workflow.store.driver`); what an action reads is :mod:`workflow.store.lookups`; the rest is SQLAlchemy
