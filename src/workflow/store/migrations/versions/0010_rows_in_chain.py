@@ -4,7 +4,8 @@ From now on the event that writes a decision or checklist row carries what the r
 changes a credential's data carries the digest of the whole data. The rows and data that exist already are folded
 into the chain once: each credential with any gets ONE event of kind ``fold``, chained after its recorded head,
 that carries each row's digest (with the seq of the older event it was matched to, by kind, gate or item, actor
-and order, where there is one) and the data's digest; the rows then point at it.
+and order, where there is one) and the data's digest; the rows then point at it, and the credential's version,
+chain head and decisions waiting (their ``seq``) move on to it.
 
 Revision ID: 0010
 Revises: 0009
@@ -46,6 +47,8 @@ _decision = sa.table('gate_decision', *(sa.column(n, sa.Integer()) for n in ('id
                      sa.column('seen', JSON_DOCUMENT))
 _entry = sa.table('checklist_entry', *(sa.column(n, sa.Integer()) for n in ('id', 'credential_id', 'round', 'seq')),
                   *(sa.column(n, sa.String()) for n in ('item_key', 'note', 'actor')), sa.column('done', sa.Boolean()))
+
+_waiting = sa.table('gate_waiting', sa.column('credential_id', sa.Integer()), sa.column('seq', sa.Integer()))
 
 
 def upgrade() -> None:
@@ -117,6 +120,7 @@ def _fold_one(conn: sa.Connection, credential: Any, events: list[Any], decisions
             conn.execute(sa.update(table).where(table.c.id.in_([int(i) for i in vouched])).values(seq=seq))
     conn.execute(sa.update(_credential).where(_credential.c.id == credential.id)
                  .values(version=seq, chain_seq=seq, chain_hash=fold['hash']))
+    conn.execute(sa.update(_waiting).where(_waiting.c.credential_id == credential.id).values(seq=seq))
 
 
 def downgrade() -> None:
