@@ -59,6 +59,8 @@ def test_previous_release_carries_on_on_either_database(database_url: str, setti
         after = verify_database(services.database)
         assert after.ok and (after.credentials, after.events) == (45, 928)
         assert services.views.get(1, by=pm).version == 3
-        assert services.views.history(1, by=pm)[-1].kind == "data"
+        fold, data = services.views.history(1, by=pm)[-2:]
+        assert data.kind == "data" and (fold.kind, fold.actor) == ("fold", "system")
+        assert fold.summary == "Decisions, checklist and information as they stood at the upgrade, kept in the history"
     finally:
         services.close()
