@@ -34,9 +34,11 @@ Both baselines send the same statements: ``BEGIN IMMEDIATE`` on SQLite; lock and
 DO UPDATE``), for ``decide`` the ``gate_decision`` insert (with the same ``seen`` snapshot the service stores);
 update the credential (version bump checked against the version read, ``updated_at``, the history's chain head
 and, for ``fire``, state / previous_state / state_entered_at); insert one ``event`` row whose hash is SHA-256
-over the canonical JSON of its content and the previous hash (as ``workflow.store.history``); commit. The baselines do
-not read checklist entries or gate decisions and check no rules: what the service does beyond these statements
-(permissions, guards, the gate's rules, notices) is what the ratio measures.
+over the canonical JSON of its content and the previous hash (as ``workflow.store.history``), the checklist or
+decision row recording that event's seq and the event carrying what the row holds (``workflow.store.accounting``);
+commit. The baselines do not read checklist entries or gate decisions (the service reads them joined with the
+events that account for them) and check no rules: what the service does beyond these statements (permissions,
+guards, the gate's rules, notices) is what the ratio measures.
 
 Rounds alternate: within a round each operation is run by the three sides back to back, in an order that
 cycles through all six permutations from round to round. Figures are medians over the rounds; the ratios are
@@ -78,6 +80,7 @@ from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
 from workflow.services.audit import verify_database
+from workflow.store.accounting import decision_details, entry_details
 from workflow.store.history import chain_rows
 from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
 
@@ -114,7 +117,7 @@ def _upsert(dialect: Any) -> Any:
     stmt = dialect.insert(CHECKLIST_ENTRY)
     return stmt.on_conflict_do_update(
         index_elements=[CHECKLIST_ENTRY.c.credential_id, CHECKLIST_ENTRY.c.item_key, CHECKLIST_ENTRY.c.round],
-        set_={name: stmt.excluded[name] for name in ("done", "note", "actor", "updated_at")})
+        set_={name: stmt.excluded[name] for name in ("done", "note", "actor", "updated_at", "seq")})
 
 
 class Side(Protocol):
@@ -173,18 +176,19 @@ class CoreSide:
         with self.engine.begin() as conn:
             row = conn.execute(LOCK, {"cid": cid}).one()
             now = datetime.now(UTC)
-            conn.execute(self.upsert, {"credential_id": cid, "item_key": item, "round": row.rounds.get(item, 0),
-                                       "done": done, "note": "", "actor": ACTOR, "updated_at": now})
+            entry = _entry(cid, row.rounds, item, done, now, row.version + 1)
+            conn.execute(self.upsert, entry)
             self._finish(conn, row, _event(cid, row.version + 1, now, ACTOR, "checklist",
-                                           details={"item": item, "done": done, "owner": ITEMS[item]}), {})
+                                           details=entry_details(entry, ITEMS[item])), {})
 
     def decide(self, cid: int, approver: str) -> None:
         with self.engine.begin() as conn:
             row = conn.execute(LOCK, {"cid": cid}).one()
             now = datetime.now(UTC)
-            conn.execute(DECIDED, _decision(cid, row.rounds, row.data, approver, now))
+            decision = _decision(cid, row.rounds, row.data, approver, now, row.version + 1)
+            conn.execute(DECIDED, decision)
             self._finish(conn, row, _event(cid, row.version + 1, now, approver, "decision",
-                                           details={"gate": GATE, "role": ROLE, "verdict": "approve"}), {})
+                                           details=decision_details(decision)), {})
 
 
 # -- the raw driver baseline (sqlite3 or psycopg) ---------------------------------------------------------------
@@ -196,7 +200,8 @@ _ID, _STATE, _PREVIOUS, _DATA, _ROUNDS, _VERSION, _HASH = (
 _EVENT_COLUMNS = ("credential_id", "seq", "at", "actor", "kind", "trigger", "from_state", "to_state", "comment",
                   "details", "prev_hash", "hash")
 _DECISION_COLUMNS = ("credential_id", "gate", "round", "role", "actor", "principal", "verdict", "comment", "seen",
-                     "decided_at")
+                     "decided_at", "seq")
+_ENTRY_COLUMNS = ("credential_id", "item_key", "round", "done", "note", "actor", "updated_at", "seq")
 
 
 class DriverSide:
@@ -218,10 +223,10 @@ class DriverSide:
         self.bump = (f"UPDATE credential SET version = {p}, updated_at = {p}, chain_seq = {p}, chain_hash = {p} "
                      f"WHERE id = {p} AND version = {p}")
         self.record = f"INSERT INTO event {values(_EVENT_COLUMNS)}"
-        entry = ("credential_id", "item_key", "round", "done", "note", "actor", "updated_at")
-        self.upsert = (f"INSERT INTO checklist_entry {values(entry)} "
+        self.upsert = (f"INSERT INTO checklist_entry {values(_ENTRY_COLUMNS)} "
                        "ON CONFLICT (credential_id, item_key, round) DO UPDATE SET done = excluded.done, "
-                       "note = excluded.note, actor = excluded.actor, updated_at = excluded.updated_at")
+                       "note = excluded.note, actor = excluded.actor, updated_at = excluded.updated_at, "
+                       "seq = excluded.seq")
         self.decided = f"INSERT INTO gate_decision {values(_DECISION_COLUMNS)}"
         # How values travel: SQLite keeps naive UTC text and JSON text; psycopg takes aware times and Jsonb.
         if postgres:
@@ -296,9 +301,11 @@ class DriverSide:
             row = self._locked(cid)
             now = datetime.now(UTC)
             at = self.time(now)
-            self.cur.execute(self.upsert, (cid, item, self.load(row[_ROUNDS]).get(item, 0), done, "", ACTOR, at))
-            seq, digest = self._record(row, now, ACTOR, "checklist",
-                                       details={"item": item, "done": done, "owner": ITEMS[item]})
+            entry = _entry(cid, self.load(row[_ROUNDS]), item, done, now, row[_VERSION] + 1)
+            details = entry_details(entry, ITEMS[item])
+            entry["updated_at"] = at
+            self.cur.execute(self.upsert, tuple(entry[c] for c in _ENTRY_COLUMNS))
+            seq, digest = self._record(row, now, ACTOR, "checklist", details=details)
             self.cur.execute(self.bump, (seq, at, seq, digest, cid, row[_VERSION]))
             self._commit(cid)
 
@@ -308,11 +315,12 @@ class DriverSide:
         def body() -> None:
             row = self._locked(cid)
             now = datetime.now(UTC)
-            decision = _decision(cid, self.load(row[_ROUNDS]), self.load(row[_DATA]), approver, now)
+            decision = _decision(cid, self.load(row[_ROUNDS]), self.load(row[_DATA]), approver, now,
+                                 row[_VERSION] + 1)
+            details = decision_details(decision)
             decision["seen"], decision["decided_at"] = self.json(decision["seen"]), self.time(now)
             self.cur.execute(self.decided, tuple(decision[c] for c in _DECISION_COLUMNS))
-            seq, digest = self._record(row, now, approver, "decision",
-                                       details={"gate": GATE, "role": ROLE, "verdict": "approve"})
+            seq, digest = self._record(row, now, approver, "decision", details=details)
             self.cur.execute(self.bump, (seq, self.time(now), seq, digest, cid, row[_VERSION]))
             self._commit(cid)
 
@@ -347,13 +355,20 @@ def _event(cid: int, seq: int, at: datetime, actor: str, kind: str, *, trigger: 
             "from_state": from_state, "to_state": to_state, "comment": "", "details": details or {}}
 
 
-def _decision(cid: int, rounds: dict[str, int], data: dict[str, Any], approver: str,
-              now: datetime) -> dict[str, Any]:
+def _decision(cid: int, rounds: dict[str, int], data: dict[str, Any], approver: str, now: datetime,
+              seq: int) -> dict[str, Any]:
     """The gate_decision row of an approval, with the snapshot the service stores (the gate's fields; no item
-    of the gate is done on these credentials)."""
+    of the gate is done on these credentials), written by the event ``seq``."""
     return {"credential_id": cid, "gate": GATE, "round": rounds.get(GATE, 0), "role": ROLE, "actor": approver,
             "principal": approver, "verdict": "approve", "comment": "",
-            "seen": {"fields": {name: data.get(name) for name in GATE_FIELDS}, "done": []}, "decided_at": now}
+            "seen": {"fields": {name: data.get(name) for name in GATE_FIELDS}, "done": []}, "decided_at": now,
+            "seq": seq}
+
+
+def _entry(cid: int, rounds: dict[str, int], item: str, done: bool, now: datetime, seq: int) -> dict[str, Any]:
+    """The checklist_entry row of a tick, written by the event ``seq``."""
+    return {"credential_id": cid, "item_key": item, "round": rounds.get(item, 0), "done": done, "note": "",
+            "actor": ACTOR, "updated_at": now, "seq": seq}
 
 
 # -- workloads ----------------------------------------------------------------------------------------------------

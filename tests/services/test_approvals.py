@@ -65,7 +65,10 @@ def test_the_approval_that_completes_the_gate_performs_its_transition(org: Servi
     assert detail.state == "design" and detail.version == result.version == before + 2
     decision, transition = org.views.history(cid, by=SYSTEM)[-2:]
     assert (decision.kind, decision.actor, decision.comment) == ("decision", "dean.business", "Strong employer demand")
-    assert decision.details == {"gate": "feasibility_approval", "role": "dean", "verdict": "approve"}
+    seen = decision.details.pop("seen")  # what the dean decided on, kept with the decision in the chain
+    assert seen["fields"]["purpose"] and "one_pager" in seen["done"]
+    assert decision.details == {"gate": "feasibility_approval", "round": 0, "role": "dean",
+                                "principal": "dean.business", "verdict": "approve"}
     assert (transition.kind, transition.trigger, transition.from_state, transition.to_state) == (
         "transition", "approve_feasibility", "feasibility", "design")
     assert transition.details == {"gate": "feasibility_approval"}
@@ -302,8 +305,9 @@ def test_a_delegate_decides_for_the_dean_within_the_dates(org: Services) -> None
     assert result.fired is not None and state(org, cid) == "design"
     decision = next(e for e in org.views.history(cid, by=SYSTEM) if e.kind == "decision")
     assert decision.actor == "acting.dean"
-    assert decision.details == {"gate": "feasibility_approval", "role": "dean", "verdict": "approve",
-                                "on_behalf_of": "dean.business"}
+    del decision.details["seen"]
+    assert decision.details == {"gate": "feasibility_approval", "round": 0, "role": "dean",
+                                "principal": "dean.business", "verdict": "approve", "on_behalf_of": "dean.business"}
 
 
 def test_a_delegates_decision_shows_who_acted_and_for_whom(org: Services) -> None:

@@ -10,6 +10,7 @@ from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from workflow.services.access import Caller
+from workflow.store.accounting import data_digest
 
 SYSTEM = Caller.system("test")
 as_ = Caller.system  # acting as a named person, with the system's rights
@@ -37,7 +38,8 @@ def test_data_changes_are_checked_against_the_definitions_fields(services: Servi
     assert version == 2
     last = services.views.history(cid, by=SYSTEM)[-1]
     assert last.kind == "data" and last.details == {"changes": {"notional_hours": [None, 40],
-                                                                "expires_on": [None, "2028-06-30"]}}
+                                                                "expires_on": [None, "2028-06-30"]},
+                                                    "data_digest": data_digest(services.views.get(cid, by=SYSTEM).data)}
 
 
 def test_an_update_from_a_stale_version_is_refused(services: Services, cid: int) -> None:

@@ -218,8 +218,12 @@ def test_a_rewritten_history_is_caught_by_the_head(org: Services, walked: tuple[
         for row in rows[2:]:
             conn.execute(update(EVENT).where(EVENT.c.id == row["id"]).values(prev_hash=row["prev_hash"],
                                                                               hash=row["hash"], comment=row["comment"]))
-    assert findings(org) == [Finding(cid, len(rows), "forged", f"event {len(rows)} is not the last event the "
-                                                               "credential recorded (the history was rewritten)")]
+    found = findings(org)
+    assert found[0] == Finding(cid, len(rows), "forged", f"event {len(rows)} is not the last event the "
+                                                         "credential recorded (the history was rewritten)")
+    # the checklist row event 3 wrote still holds the note the rewritten event no longer says
+    assert [(f.seq, f.reason, f.table) for f in found[1:]] == [(3, "edited", "checklist_entry")]
+    assert "its note differs from event 3" in found[1].message
 
 
 def test_a_state_its_history_does_not_lead_to_is_reported(org: Services, walked: tuple[int, int],

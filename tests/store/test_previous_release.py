@@ -1,5 +1,7 @@
 """A database made by the previous release (0.1.0, kept as a backup in ``fixtures/``) restores into this one, its
-hash chains still verify, and its credentials carry on: history written before a change of the code stays trusted."""
+hash chains still verify, and its credentials carry on: history written before a change of the code stays trusted.
+Its 882 events gain one more per credential (45): the upgrade to schema 0010 folds the decisions, checklist
+entries and data the release kept outside the chain into it."""
 
 from __future__ import annotations
 
@@ -22,12 +24,12 @@ def test_previous_release_restores_verifies_and_carries_on(run) -> None:  # type
     assert "credential" in restored.stdout
 
     verified = run("audit", "verify")
-    assert verified.stdout.startswith("ok: 45 credentials, 882 events verified")
+    assert verified.stdout.startswith("ok: 45 credentials, 927 events verified")
 
     changed = run("credentials", "set", "1", "purpose=Employers asked again", "--as", "pm.chen")
-    assert "now at version 2" in changed.stdout
+    assert "now at version 3" in changed.stdout
     again = run("audit", "verify")
-    assert again.stdout.startswith("ok: 45 credentials, 883 events verified")
+    assert again.stdout.startswith("ok: 45 credentials, 928 events verified")
 
 
 def test_previous_release_tampering_is_still_caught(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -50,13 +52,15 @@ def test_previous_release_carries_on_on_either_database(database_url: str, setti
     services = Services.start(settings, clock, migrate=False)
     try:
         before = verify_database(services.database)
-        assert before.ok and (before.credentials, before.events) == (45, 882)
+        assert before.ok and (before.credentials, before.events) == (45, 927)
 
         pm = services.access.caller_by_name("pm.chen")
         services.credentials.update(credential_id=1, changes={"purpose": "Employers asked again"}, by=pm)
         after = verify_database(services.database)
-        assert after.ok and (after.credentials, after.events) == (45, 883)
-        assert services.views.get(1, by=pm).version == 2
-        assert services.views.history(1, by=pm)[-1].kind == "data"
+        assert after.ok and (after.credentials, after.events) == (45, 928)
+        assert services.views.get(1, by=pm).version == 3
+        fold, data = services.views.history(1, by=pm)[-2:]
+        assert data.kind == "data" and (fold.kind, fold.actor) == ("fold", "system")
+        assert fold.summary == "Decisions, checklist and information as they stood at the upgrade, kept in the history"
     finally:
         services.close()

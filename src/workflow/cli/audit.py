@@ -1,4 +1,5 @@
-"""``workflow audit verify``: walk each credential's hash chain and name the first broken link."""
+"""``workflow audit verify``: walk each credential's hash chain and name the first broken link, and each decision,
+checklist or data row the chain does not account for."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ app = typer.Typer(help="The tamper-evident history: check each credential's hash
 @errors_to_exit
 def audit_verify(credential: Annotated[list[int] | None, typer.Option(
         "--credential", help="Only this credential (repeat for more); default: all.")] = None) -> None:
-    """Check every event's hash and link and each credential's head; exit 1 naming each first broken link."""
+    """Check every event's hash and link, each credential's head, and that the chain accounts for every decision,
+    checklist entry and data; exit 1 naming each first broken link and each row that is inserted, edited or
+    deleted."""
     from workflow.services.audit import verify_database
 
     with database() as db:
@@ -34,7 +37,7 @@ def audit_verify(credential: Annotated[list[int] | None, typer.Option(
         typer.echo(str(finding))
     if not report.findings:
         raise typer.Exit(1)
-    typer.echo(f"broken: {len(report.findings)} of {report.credentials} credentials "
+    typer.echo(f"broken: {len({f.credential_id for f in report.findings})} of {report.credentials} credentials "
                f"({report.events} events read)")
     raise typer.Exit(1)
 

@@ -16,6 +16,7 @@ from workflow.engine import Decision, Engine, Facts
 from workflow.engine.requirements import Requirements, needed
 from workflow.engine.timers import plan
 from workflow.store import history
+from workflow.store.accounting import DATA_DIGEST, data_digest, decision_details, entry_details
 from workflow.store.history import History, Pending
 
 TOPICS = ["Supply-chain analytics", "Warehouse safety", "Patient navigation", "Cybersecurity essentials",
@@ -118,7 +119,8 @@ class Walk:
 
     def create(self, at: datetime, actor: str, title: str, data: dict[str, Any]) -> None:
         self.data = {**data, "title": title}
-        self._event(at, actor, "created", to_state=self.state, details={"data": dict(self.data)})
+        self._event(at, actor, "created", to_state=self.state,
+                    details={"data": dict(self.data), DATA_DIGEST: data_digest(self.data)})
         self._sync(at, "created")
 
     def tick(self, at: datetime, item: str) -> None:
@@ -126,10 +128,11 @@ class Walk:
         spec = self.engine.items[item]
         note = self.rng.choice(NOTES)
         actor = self.people[spec.owner]
-        self.entries.append(history.entry_row(self.id, item, self.rounds.get(item, 0), done=True, note=note,
-                                              actor=actor, at=at))
+        entry = history.entry_row(self.id, item, self.rounds.get(item, 0), done=True, note=note, actor=actor, at=at,
+                                  seq=self.history.seq + 1)
+        self.entries.append(entry)
         self.done.add(item)
-        self._event(at, actor, "checklist", comment=note, details={"item": item, "done": True, "owner": spec.owner})
+        self._event(at, actor, "checklist", comment=note, details=entry_details(entry, spec.owner))
 
     def _tick_at(self, item: str, at: datetime) -> None:
         self.tick(at, item)
@@ -143,7 +146,8 @@ class Walk:
         if not diff:
             return
         self.data.update(changes)
-        self._event(at, self.people["project_manager"], "data", details={"changes": diff})
+        self._event(at, self.people["project_manager"], "data",
+                    details={"changes": diff, DATA_DIGEST: data_digest(self.data)})
         if {"expires_on", "review_cycle_months"} & set(diff):
             self._sync(at, ", ".join(sorted({"expires_on", "review_cycle_months"} & set(diff))) + " changed")
 
@@ -154,12 +158,13 @@ class Walk:
         gate = requirements.gate_id
         assert gate is not None and requirements.gate is not None
         facts = self._facts()
-        self.decision_rows.append(history.decision_row(
-            self.id, gate, self.rounds.get(gate, 0), role=role, actor=actor, principal=actor, verdict=verdict,
-            comment=comment, seen=requirements.snapshot(facts), at=at))
+        decision = history.decision_row(self.id, gate, self.rounds.get(gate, 0), role=role, actor=actor,
+                                        principal=actor, verdict=verdict, comment=comment,
+                                        seen=requirements.snapshot(facts), at=at, seq=self.history.seq + 1)
+        self.decision_rows.append(decision)
         self.decisions.append(Decision(gate, role, actor, verdict, comment, actor,  # type: ignore[arg-type]
                                        requirements.snapshot(facts)))
-        self._event(at, actor, "decision", comment=comment, details={"gate": gate, "role": role, "verdict": verdict})
+        self._event(at, actor, "decision", comment=comment, details=decision_details(decision))
         if verdict == "approve" and not requirements.unmet(self._facts()):
             self.move(at, trigger, actor, comment=f"{requirements.gate.title} approved")
             return True

@@ -112,7 +112,7 @@ class Action:
         if self._entries is not None:
             self._entries = [e for e in self._entries if (e.item_key, e.round) != (row["item_key"], row["round"])]
             self._entries.append(EntryRow(0, row["credential_id"], row["item_key"], row["round"], row["done"],
-                                          row["note"], row["actor"], row["updated_at"]))
+                                          row["note"], row["actor"], row["updated_at"], row["seq"]))
 
     def decided(self, row: Mapping[str, Any]) -> None:
         """Keep a decision this action has just stored."""

@@ -1,8 +1,12 @@
 """Checking the tamper-evident history: walk each credential's hash chain (written by
-:mod:`workflow.store.history`) and report the first broken link.
+:mod:`workflow.store.history`) and report the first broken link, then every gate decision, checklist entry and
+data row the chain does not account for (:mod:`workflow.store.accounting`).
 
 An edited, deleted, reordered or added event breaks the chain at that event, and a credential whose state its
-history does not explain is reported too; :func:`verify` reports the first broken link of each credential.
+history does not explain is reported too; :func:`verify` reports the first broken link of each credential. Rows
+are checked against the events before that link: a decision or checklist row that no chained event accounts for
+(inserted), one that differs from its event (edited), an event whose row is gone (deleted), and data that is not
+what the last event that changed it recorded.
 
 The hash is a checksum, not a signature: it shows that rows were changed outside the application, not who
 changed them, and someone able to recompute every hash and the head could rewrite a history unnoticed.
@@ -16,11 +20,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, tuple_
 
+from workflow.store.accounting import DATA_DIGEST, FOLD, data_digest, decision_fault, entry_fault, same
 from workflow.store.database import Database
 from workflow.store.history import CONTENT, GENESIS, Head, event_hash
-from workflow.store.tables import CREDENTIAL, EVENT
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
 
 BATCH = 5000
+ACCOUNTING = ("decision", "checklist", FOLD)
+"""The kinds of event that decision and checklist rows point at."""
 
 
 @dataclass(frozen=True)
@@ -30,13 +37,17 @@ class Finding:
     ``reason``: ``edited`` (an event's hash does not match its content), ``deleted`` (a seq is missing, or the
     history ends before the recorded head), ``reordered`` (an event stands at another seq than it was written
     at, or does not link to the event before it), ``forged`` (an event after the recorded head, or a head the
-    history does not end in) or ``state`` (the credential's state is not where its history leads).
+    history does not end in) or ``state`` (the credential's state is not where its history leads). A finding
+    about a row names its ``table`` (``gate_decision``, ``checklist_entry`` or ``credential`` for the data) and
+    ``row``, and its reason is ``inserted``, ``edited`` or ``deleted``.
     """
 
     credential_id: int
     seq: int
     reason: str
     message: str
+    table: str = ""
+    row: int | None = None
 
     def __str__(self) -> str:
         return f"credential #{self.credential_id}: {self.message}"
@@ -66,15 +77,21 @@ def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, bat
     """
     wanted = sorted(set(credential_ids)) if credential_ids is not None else None
     credentials = select(CREDENTIAL.c.id, CREDENTIAL.c.state, CREDENTIAL.c.previous_state, CREDENTIAL.c.chain_seq,
-                         CREDENTIAL.c.chain_hash).order_by(CREDENTIAL.c.id)
+                         CREDENTIAL.c.chain_hash, CREDENTIAL.c.data).order_by(CREDENTIAL.c.id)
     events = select(*(EVENT.c[name] for name in (*CONTENT, "prev_hash", "hash"))).order_by(EVENT.c.credential_id,
                                                                                            EVENT.c.seq)
+    decisions, entries = (select(table).order_by(table.c.credential_id, table.c.id)
+                          for table in (GATE_DECISION, CHECKLIST_ENTRY))
     if wanted is not None:
         credentials = credentials.where(CREDENTIAL.c.id.in_(wanted))
         events = events.where(EVENT.c.credential_id.in_(wanted))
+        decisions = decisions.where(GATE_DECISION.c.credential_id.in_(wanted))
+        entries = entries.where(CHECKLIST_ENTRY.c.credential_id.in_(wanted))
     report = Report()
     stream = _Peek(_pages(conn, events, lambda r: tuple_(EVENT.c.credential_id, EVENT.c.seq) > (r.credential_id,
                                                                                                  r.seq), batch))
+    rows = {table.name: _Peek(_pages(conn, query, lambda r, t=table: tuple_(t.c.credential_id, t.c.id) > (
+        r.credential_id, r.id), batch)) for table, query in ((GATE_DECISION, decisions), (CHECKLIST_ENTRY, entries))}
     for credential in _pages(conn, credentials, lambda r: CREDENTIAL.c.id > r.id, batch):
         report.credentials += 1
         _orphans(stream, credential.id, report)
@@ -85,6 +102,8 @@ def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, bat
         finding = walk.finish()
         if finding is not None:
             report.findings.append(finding)
+        held = {name: _take(peek, credential.id) for name, peek in rows.items()}
+        report.findings.extend(accounts(walk, held[GATE_DECISION.name], held[CHECKLIST_ENTRY.name]))
         if progress is not None:
             progress(1)
     _orphans(stream, None, report)
@@ -116,10 +135,33 @@ class _Walk:
         self.seq, self.hash = 0, GENESIS
         self.move: Row[Any] | None = None  # the newest event that moved the credential (it has a to_state)
         self.finding: Finding | None = None
+        self.accounts: dict[int, Row[Any]] = {}  # the events rows point at (decision, checklist, fold), by seq
+        self.data: Row[Any] | None = None  # the newest event that recorded the data's digest
+        self.expected: dict[str, Any] | None = None  # the data as the events since the creation (or fold) say
 
     def add(self, event: Row[Any]) -> None:
         if self.finding is None:
             self._check(event)
+        if self.finding is None:
+            if event.kind in ACCOUNTING:
+                self.accounts[int(event.seq)] = event
+            details = event.details or {}
+            if DATA_DIGEST in details:
+                self.data = event
+            self._replay(event.kind, details)
+
+    def _replay(self, kind: str, details: dict[str, Any]) -> None:
+        """Follow the data as the events record it (to name the fields changed outside them)."""
+        if kind == "created":
+            self.expected = dict(details.get("data") or {})
+        elif kind == "data" and self.expected is not None:
+            for name, (_, value) in (details.get("changes") or {}).items():
+                if value is None:
+                    self.expected.pop(name, None)
+                else:
+                    self.expected[name] = value
+        elif kind == FOLD:
+            self.expected = None  # only the digest is known
 
     def _check(self, event: Row[Any]) -> None:
         expected, seq = self.seq + 1, int(event.seq)
@@ -171,6 +213,109 @@ class _Walk:
     def _broken(self, seq: int, reason: str, message: str) -> Finding:
         self.finding = Finding(int(self.credential.id), seq, reason, message)
         return self.finding
+
+
+def accounts(walk: _Walk, decisions: list[Row[Any]], entries: list[Row[Any]]) -> list[Finding]:
+    """What a credential's chain (as far as its first broken link) does not account for: decision and checklist
+    rows no event accounts for or that differ from theirs, events whose rows are gone, and data that is not what
+    the last event that changed it recorded."""
+    cid = int(walk.credential.id)
+    found: list[Finding] = []
+
+    def event(seq: int | None) -> dict[str, Any] | None:
+        at = walk.accounts.get(seq) if seq is not None else None
+        return None if at is None else {"kind": at.kind, "actor": at.actor, "comment": at.comment,
+                                        "details": at.details or {}}
+
+    for table, rows, fault in ((GATE_DECISION.name, decisions, decision_fault),
+                               (CHECKLIST_ENTRY.name, entries, entry_fault)):
+        for row in rows:
+            if walk.finding is not None and walk.finding.reason != "state" and (row.seq or 0) >= walk.finding.seq:
+                continue  # its event is past the first broken link, already reported
+            why = fault(dict(row._mapping), event(row.seq))
+            if why is not None:
+                found.append(Finding(cid, int(row.seq or 0), why.reason, f"{table} row {row.id} ({_about(row)}): "
+                                     f"{why.message} ({why.reason})", table, int(row.id)))
+    found.extend(_gone(walk, decisions, entries))
+    found.extend(_data(walk))
+    return found
+
+
+def _about(row: Row[Any]) -> str:
+    if "gate" in row._mapping:
+        return f"{row.verdict} on {row.gate} round {row.round} by {row.actor} as {row.role}"
+    return f"{row.item_key} round {row.round} {'done' if row.done else 'not done'} by {row.actor}"
+
+
+def _gone(walk: _Walk, decisions: list[Row[Any]], entries: list[Row[Any]]) -> Iterator[Finding]:
+    """Events whose rows are gone: a decision event's row, the row of the newest checklist event of each item and
+    round, the rows a fold event vouched for."""
+    cid = int(walk.credential.id)
+    decided = {row.seq for row in decisions}
+    ids = {GATE_DECISION.name: {row.id for row in decisions}, CHECKLIST_ENTRY.name: {row.id for row in entries}}
+    ticked = {(row.item_key, row.round): row for row in entries}
+    newest: dict[tuple[str, int], int] = {}
+    for seq, event in sorted(walk.accounts.items()):
+        details = event.details or {}
+        if event.kind == "decision" and "round" in details and seq not in decided:
+            yield Finding(cid, seq, "deleted", f"gate_decision row of event {seq} ({details.get('verdict')} on "
+                                               f"{details.get('gate')} by {event.actor}) is gone (deleted)",
+                          GATE_DECISION.name)
+        elif event.kind == "checklist" and "round" in details:
+            newest[str(details.get("item")), int(details["round"])] = seq
+        elif event.kind == FOLD:
+            for table, vouched in ((t, details.get(t) or {}) for t in ids):
+                for row_id in sorted(int(i) for i in vouched if int(i) not in ids[table]):
+                    yield Finding(cid, seq, "deleted", f"{table} row {row_id} that event {seq} (the upgrade's) "
+                                                       "accounted for is gone (deleted)", table, row_id)
+    for (item, round_), seq in sorted(newest.items(), key=lambda pair: pair[1]):
+        row = ticked.get((item, round_))
+        if row is None:
+            yield Finding(cid, seq, "deleted", f"checklist_entry row of event {seq} ({item} round {round_}) is gone "
+                                               "(deleted)", CHECKLIST_ENTRY.name)
+        elif row.seq is not None and row.seq < seq:
+            yield Finding(cid, seq, "edited", f"checklist_entry row {row.id} ({item} round {round_}) stands as event "
+                                              f"{row.seq} left it, not as event {seq} did (edited)",
+                          CHECKLIST_ENTRY.name, int(row.id))
+
+
+def _data(walk: _Walk) -> Iterator[Finding]:
+    """The credential's data, against the digest the newest event that changed it recorded."""
+    credential, cid = walk.credential, int(walk.credential.id)
+    if walk.finding is not None and walk.finding.reason != "state":
+        return  # the events past the first broken link are not to be trusted
+    if walk.data is None:
+        if credential.data:
+            yield Finding(cid, 0, "inserted", "credential data: no event accounts for it (inserted)", "credential",
+                          cid)
+    elif (recorded := walk.data.details[DATA_DIGEST]) != data_digest(credential.data):
+        seq, data, expected = int(walk.data.seq), dict(credential.data or {}), walk.expected
+        if expected is None or data_digest(expected) != recorded:
+            yield Finding(cid, seq, "edited", f"credential data: it is not what event {seq} recorded (edited)",
+                          "credential", cid)
+            return
+        for name in sorted(data.keys() | expected.keys()):
+            if name not in expected:
+                reason = "inserted"
+            elif name not in data:
+                reason = "deleted"
+            elif not same(data[name], expected[name]):
+                reason = "edited"
+            else:
+                continue
+            yield Finding(cid, seq, reason, f"credential data: field '{name}' is not what event {seq} recorded "
+                                            f"({reason})", "credential", cid)
+
+
+def _take(stream: _Peek, credential_id: int) -> list[Row[Any]]:
+    """The rows of ``stream`` (ordered by credential) of one credential; those of credentials before it are
+    skipped (they are gone with their credential)."""
+    while (row := stream.peek()) is not None and row.credential_id < credential_id:
+        next(stream)
+    taken = []
+    while (row := stream.peek()) is not None and row.credential_id == credential_id:
+        taken.append(next(stream))
+    return taken
 
 
 def _orphans(stream: _Peek, before: int | None, report: Report) -> None:

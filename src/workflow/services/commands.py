@@ -33,6 +33,7 @@ from workflow.services.facts import next_timers
 from workflow.services.missing import missing as lacking
 from workflow.services.views import CredentialDetail, describe
 from workflow.store import history
+from workflow.store.accounting import DATA_DIGEST, data_digest, decision_details, entry_details
 from workflow.store.database import Database
 from workflow.store.lookups import CredentialRow
 from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
@@ -104,7 +105,8 @@ class CredentialCommands:
                 "state_entered_at": now,
             })
             credential_id = created.credential_id
-            created.append(now, by.username, "created", to_state=engine.initial, details={"data": values})
+            created.append(now, by.username, "created", to_state=engine.initial,
+                           details={"data": values, DATA_DIGEST: data_digest(values)})
             history.write(conn, created, {}, engine, columns)
             history.sync_timers(conn, credential_id, plan(engine.definition, state=engine.initial, entered_at=now,
                                                           data=values, now=now), now, "created")
@@ -137,7 +139,8 @@ class CredentialCommands:
                     raise InvalidInput("title", "must be 1 to 300 characters")
                 data["title"] = act.changes["title"] = title
             act.changes["data"] = data
-            version = self._actions.record(act, "data", comment=comment, details={"changes": diff})
+            version = self._actions.record(act, "data", comment=comment,
+                                           details={"changes": diff, DATA_DIGEST: data_digest(data)})
             if set(diff) & depends_on(act.engine.definition):
                 now = self._clock.now()
                 history.sync_timers(act.conn, act.id, plan(act.engine.definition, state=act.state,
@@ -161,11 +164,12 @@ class CredentialCommands:
             if entry is not None and entry.done == done and entry.note == note:
                 return act.version
             entry_row = history.entry_row(credential_id, item, round_, done=done, note=note, actor=by.username,
-                                          at=self._clock.now())
+                                          at=self._clock.now(), seq=act.version + 1)
+            version = self._actions.record(act, "checklist", comment=note, details=entry_details(entry_row,
+                                                                                                spec.owner))
             history.write_entry(act.conn, entry_row)
             act.entered(entry_row)
-            return self._actions.record(act, "checklist", comment=note,
-                                        details={"item": item, "done": done, "owner": spec.owner})
+            return version
 
     def decide(self, *, credential_id: int, gate: str, verdict: str, by: Caller, comment: str = "",
                role: str | None = None, on_behalf_of: str | None = None,
@@ -211,13 +215,11 @@ class CredentialCommands:
                                    "a delegate); one person gives one approval")
             decision = history.decision_row(credential_id, gate, act.rounds.get(gate, 0), role=approver.role,
                                             actor=by.username, principal=principal, verdict=verdict, comment=comment,
-                                            seen=requirements.snapshot(facts), at=self._clock.now())
+                                            seen=requirements.snapshot(facts), at=self._clock.now(),
+                                            seq=act.version + 1)
+            version = self._actions.record(act, "decision", comment=comment, details=decision_details(decision))
             history.write_decision(act.conn, decision)
             act.decided(decision)
-            details = {"gate": gate, "role": approver.role, "verdict": verdict}
-            if principal != by.username:
-                details["on_behalf_of"] = principal
-            version = self._actions.record(act, "decision", comment=comment, details=details)
             self._actions.notify(act, self._notices.decided(act.engine.definition, gate_spec, by, verdict, comment,
                                                             principal))
             fired = None

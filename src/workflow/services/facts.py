@@ -1,6 +1,7 @@
 """What the engine decides on, read from the store: a credential's checklist entries of the current rounds, its
-gate decisions, and how many people hold the roles that must all approve (each read only when the trigger asked
-about needs it); and its pending timers, shown beside them."""
+gate decisions (only those the hash chain accounts for: see :mod:`workflow.store.accounting`), and how many
+people hold the roles that must all approve (each read only when the trigger asked about needs it); and its
+pending timers, shown beside them."""
 
 from __future__ import annotations
 
@@ -11,14 +12,10 @@ from sqlalchemy import BindParameter, Connection, Row, bindparam, select
 
 from workflow.engine import Decision, Engine, Facts
 from workflow.services.access import AccessService
-from workflow.store.tables import CHECKLIST_ENTRY, GATE_DECISION, TIMER
+from workflow.store import lookups
+from workflow.store.tables import TIMER
 
 _CID: BindParameter[int] = bindparam("cid")
-ENTRIES = select(CHECKLIST_ENTRY).where(CHECKLIST_ENTRY.c.credential_id == _CID)
-DECISIONS = (select(GATE_DECISION.c.gate, GATE_DECISION.c.round, GATE_DECISION.c.role, GATE_DECISION.c.actor,
-                    GATE_DECISION.c.principal, GATE_DECISION.c.verdict, GATE_DECISION.c.comment,
-                    GATE_DECISION.c.seen)
-             .where(GATE_DECISION.c.credential_id == _CID).order_by(GATE_DECISION.c.id))
 _NEXT_TIMERS = (select(TIMER.c.key, TIMER.c.timer, TIMER.c.action, TIMER.c.due_at, TIMER.c.state, TIMER.c.trigger)
                 .where(TIMER.c.credential_id == _CID, TIMER.c.status == "pending").order_by(TIMER.c.due_at))
 
@@ -30,7 +27,7 @@ def current(entries: Iterable[Any], rounds: Mapping[str, int]) -> dict[str, Any]
 
 def current_entries(conn: Connection, row: Row[Any]) -> dict[str, Any]:
     """A credential's checklist entries of the current rounds, by item key."""
-    return current(conn.execute(ENTRIES, {"cid": row.id}), row.rounds)
+    return current(lookups.read_entries(conn, row.id), row.rounds)
 
 
 def gather(engine: Engine, *, state: str, rounds: Mapping[str, int], data: dict[str, Any], previous: str | None,
@@ -63,7 +60,7 @@ def row_facts(conn: Connection, access: AccessService, engine: Engine, row: Row[
     return gather(engine, state=row.state, rounds=row.rounds, data=row.data, previous=row.previous_state,
                   trigger=trigger,
                   entries=lambda: entries if entries is not None else current_entries(conn, row),
-                  decisions=lambda: decisions if decisions is not None else conn.execute(DECISIONS, {"cid": row.id}),
+                  decisions=lambda: decisions if decisions is not None else lookups.read_decisions(conn, row.id),
                   holders=lambda roles: access.holders(conn, roles, row.id, row.org_unit_id, access.tree(conn)))
 
 

@@ -58,6 +58,8 @@ def summarize(definition: Definition | None, kind: str, trigger: str | None, fro
     if kind == "data":
         changed = [field_label(definition, name) for name in details.get("changes") or {}]
         return f"Information changed: {listed(changed)}" if changed else "Information changed"
+    if kind == "fold":
+        return "Decisions, checklist and information as they stood at the upgrade, kept in the history"
     if kind == "team":
         return f"{details.get('added')} joined the team as {role_title(definition, str(details.get('role', '')))}"
     timer = timer_title(definition, str(details.get("timer", "")))

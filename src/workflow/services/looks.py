@@ -15,7 +15,8 @@ from workflow.store.looks import LOOK
 from workflow.store.tables import EVENT
 
 KIND_WORDS = {"checklist": "checklist", "data": "information", "decision": "decision", "comment": "comment",
-              "transition": "move", "override": "override", "team": "team", "timer": "timer"}
+              "transition": "move", "override": "override", "team": "team", "timer": "timer",
+              "fold": "upgrade record"}
 
 
 class LookService:

@@ -1,5 +1,6 @@
-"""Formats that stored data depends on, frozen at version 1: the event hash of the audit chain and the UTC
-timestamp column type. Migrations import from here and nothing else of ``workflow``.
+"""Formats that stored data depends on, frozen at version 1: the event hash of the audit chain, the digests of
+the rows and data the chain vouches for, and the UTC timestamp column type. Migrations import from here and
+nothing else of ``workflow``.
 
 Nothing here may change meaning: every stored chain was hashed with :func:`event_hash` and every migration
 replays against these definitions. A new format is a new name (``event_hash_v2`` ...) beside the old one,
@@ -73,6 +74,39 @@ def canonical(row: Mapping[Any, Any], prev_hash: str) -> bytes:
 def event_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
     """The hash of one event (a mapping with the :data:`CONTENT` keys) following ``prev_hash``."""
     return hashlib.sha256(canonical(row, prev_hash)).hexdigest()
+
+
+RECORDED = {
+    "gate_decision": ("credential_id", "gate", "round", "role", "actor", "principal", "verdict", "comment", "seen"),
+    "checklist_entry": ("credential_id", "item_key", "round", "done", "note", "actor"),
+}
+"""The columns of a decision or checklist row that guards read: what a row's digest covers (version 1)."""
+
+
+def row_digest(table: str, row: Mapping[str, Any]) -> str:
+    """The digest of what guards read of one ``gate_decision`` or ``checklist_entry`` row (see :data:`RECORDED`)."""
+    content = {name: _cell(name, row[name]) for name in RECORDED[table]}
+    return _digest(content)
+
+
+def data_digest(data: Mapping[str, Any] | None) -> str:
+    """The digest of a credential's whole data (version 1), kept by the event that last changed it."""
+    return _digest(data or {})
+
+
+def _cell(name: str, value: Any) -> Any:
+    if name in ("credential_id", "round"):
+        return int(value)
+    if name == "done":
+        return bool(value)
+    if name == "seen":
+        return value or {}
+    return value
+
+
+def _digest(content: Any) -> str:
+    text = json.dumps(_plain(content), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _plain(value: Any) -> Any:

@@ -10,7 +10,9 @@ credentials' rows with :func:`write_batch`.
 Every event row carries ``hash`` = SHA-256 over a canonical serialisation of its content together with
 ``prev_hash``, the hash of the credential's previous event (:data:`GENESIS` for the first); the hash is the
 frozen version 1 of :mod:`workflow.store.frozen`. The credential row keeps the chain head (``chain_seq``,
-``chain_hash``), so deleting the newest events is noticed too.
+``chain_hash``), so deleting the newest events is noticed too. Each checklist entry and gate decision records the
+seq of the event that wrote it, and that event carries what the row holds (:mod:`workflow.store.accounting`), so
+the chain accounts for every row a guard reads.
 
 The hot statements of a live action (version bump, events, checklist entry, decision) go straight to the driver
 (:mod:`workflow.store.driver`); what an action reads is :mod:`workflow.store.lookups`; the rest is SQLAlchemy
@@ -166,15 +168,16 @@ def write(conn: Connection, history: History, changes: Mapping[str, Any], engine
 
 
 def entry_row(credential_id: int, item: str, round_: int, *, done: bool, note: str, actor: str,
-              at: datetime) -> dict[str, Any]:
-    """A checklist entry: one item's state in one round."""
+              at: datetime, seq: int) -> dict[str, Any]:
+    """A checklist entry: one item's state in one round, written by the event ``seq`` (see
+    :func:`workflow.store.accounting.entry_details` for what that event carries)."""
     return {"credential_id": credential_id, "item_key": item, "round": round_, "done": done, "note": note,
-            "actor": actor, "updated_at": at}
+            "actor": actor, "updated_at": at, "seq": seq}
 
 
-_ENTRY_COLUMNS = ("credential_id", "item_key", "round", "done", "note", "actor", "updated_at")
+_ENTRY_COLUMNS = ("credential_id", "item_key", "round", "done", "note", "actor", "updated_at", "seq")
 _DECISION_COLUMNS = ("credential_id", "gate", "round", "role", "actor", "principal", "verdict", "comment", "seen",
-                     "decided_at")
+                     "decided_at", "seq")
 
 
 def write_entry(conn: Connection, row: Mapping[str, Any]) -> None:
@@ -183,16 +186,19 @@ def write_entry(conn: Connection, row: Mapping[str, Any]) -> None:
     def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
         sql, columns = insert_into(CHECKLIST_ENTRY, _ENTRY_COLUMNS)(p)
         return (f"{sql} ON CONFLICT (credential_id, item_key, round) DO UPDATE SET done = excluded.done, "
-                "note = excluded.note, actor = excluded.actor, updated_at = excluded.updated_at", columns)
+                "note = excluded.note, actor = excluded.actor, updated_at = excluded.updated_at, seq = excluded.seq",
+                columns)
 
     execute(conn, statement(conn, "entry", build), tuple(row[c] for c in _ENTRY_COLUMNS))
 
 
 def decision_row(credential_id: int, gate: str, round_: int, *, role: str, actor: str, principal: str,
-                 verdict: str, comment: str, seen: Any, at: datetime) -> dict[str, Any]:
-    """A decision on a gate, with what its approver saw."""
+                 verdict: str, comment: str, seen: Any, at: datetime, seq: int) -> dict[str, Any]:
+    """A decision on a gate, with what its approver saw, written by the event ``seq`` (see
+    :func:`workflow.store.accounting.decision_details` for what that event carries)."""
     return {"credential_id": credential_id, "gate": gate, "round": round_, "role": role, "actor": actor,
-            "principal": principal, "verdict": verdict, "comment": comment, "seen": seen, "decided_at": at}
+            "principal": principal, "verdict": verdict, "comment": comment, "seen": seen, "decided_at": at,
+            "seq": seq}
 
 
 def write_decision(conn: Connection, row: Mapping[str, Any]) -> None:

@@ -1,17 +1,22 @@
 """What an action reads, straight from the driver (:mod:`workflow.store.driver`): the credential row it locks, its
-checklist entries and gate decisions, and the people and department inboxes its messages go to."""
+checklist entries and gate decisions (only those the hash chain accounts for, each read with its event in one
+statement), and the people and department inboxes its messages go to."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Connection, Row, select
+from sqlalchemy import Column, Connection, Row, Table, select
 
-from workflow.store.driver import RESULTS, execute, marks, select_by_credential, statement
+from workflow.store.accounting import Fault, decision_fault, entry_fault
+from workflow.store.driver import RESULTS, execute, marks, statement
 from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, GATE_DECISION
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
+
+log = logging.getLogger(__name__)
 
 
 class CredentialRow(NamedTuple):
@@ -71,6 +76,7 @@ class EntryRow(NamedTuple):
     note: str
     actor: str
     updated_at: datetime
+    seq: int | None
 
 
 class DecisionRow(NamedTuple):
@@ -88,17 +94,58 @@ class DecisionRow(NamedTuple):
 
 assert EntryRow._fields == tuple(CHECKLIST_ENTRY.c.keys()), "EntryRow must follow the checklist_entry table"
 
+_EVENT_SIDE = ("kind", "actor", "comment", "details")
+
+
+def _accounted(conn: Connection, key: str, table: Table, columns: Sequence[str], order: str, credential_id: int,
+               fault: Callable[[Mapping[str, Any], Mapping[str, Any] | None], Fault | None]
+               ) -> list[tuple[Any, ...]]:
+    """The rows of ``table`` for a credential that the chain accounts for: each row read with the event at its
+    ``seq`` in the same statement (``fault`` says why a row is not accounted for; such rows are left out and
+    logged). Returns ``columns`` of each row kept."""
+    dialect = conn.dialect
+    wanted = (*columns, *(c for c in ("id", "seq") if c not in columns))
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        return (f"SELECT {', '.join(f'r.{c}' for c in wanted)}, {', '.join(f'e.{c}' for c in _EVENT_SIDE)} "
+                f"FROM {table.name} r LEFT JOIN event e ON e.credential_id = r.credential_id AND e.seq = r.seq "
+                f"WHERE r.credential_id = {p}{order}", [table.c.credential_id])
+
+    cursor = execute(conn, statement(conn, key, build), (credential_id,))
+    found = cursor.fetchall()
+    cursor.close()
+    results = RESULTS.get(f"{dialect.name}:{key}")
+    if results is None:
+        results = RESULTS[f"{dialect.name}:{key}"] = tuple(
+            c.type._cached_result_processor(dialect, None)
+            for c in (*(table.c[n] for n in wanted), *(EVENT.c[n] for n in _EVENT_SIDE)))
+    kept = []
+    for raw in found:
+        values = [v if convert is None or v is None else convert(v) for convert, v in zip(results, raw, strict=True)]
+        row = dict(zip(wanted, values[:len(wanted)], strict=True))
+        row["credential_id"] = credential_id
+        event = dict(zip(_EVENT_SIDE, values[len(wanted):], strict=True))
+        why = fault(row, event if event["kind"] is not None else None)
+        if why is None:
+            kept.append(tuple(values[:len(columns)]))
+        else:
+            log.warning("credential #%d: %s row %s is not counted (%s): %s", credential_id, table.name, row["id"],
+                        why.reason, why.message)
+    return kept
+
 
 def read_entries(conn: Connection, credential_id: int) -> list[EntryRow]:
-    """A credential's checklist entries, of every round."""
-    return [EntryRow(*row) for row in select_by_credential(conn, "entries", CHECKLIST_ENTRY, EntryRow._fields, "",
-                                               (credential_id,))]
+    """A credential's checklist entries of every round that the chain accounts for
+    (:func:`workflow.store.accounting.entry_fault`)."""
+    return [EntryRow(*row) for row in _accounted(conn, "accounted entries", CHECKLIST_ENTRY, EntryRow._fields, "",
+                                                 credential_id, entry_fault)]
 
 
 def read_decisions(conn: Connection, credential_id: int) -> list[DecisionRow]:
-    """A credential's gate decisions, of every round, oldest first."""
-    return [DecisionRow(*row) for row in select_by_credential(conn, "decisions", GATE_DECISION, DecisionRow._fields,
-                                                 " ORDER BY id", (credential_id,))]
+    """A credential's gate decisions of every round that the chain accounts for, oldest first
+    (:func:`workflow.store.accounting.decision_fault`)."""
+    return [DecisionRow(*row) for row in _accounted(conn, "accounted decisions", GATE_DECISION, DecisionRow._fields,
+                                                    " ORDER BY r.id", credential_id, decision_fault)]
 
 
 def reread(conn: Connection, credential_id: int) -> Row[Any]:

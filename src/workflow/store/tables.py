@@ -77,6 +77,7 @@ class ChecklistEntry(SQLModel, table=True):
     note: str = Field(default="", max_length=4000)
     actor: str = Field(max_length=200)
     updated_at: datetime = _when()
+    seq: int | None = None  # the event that wrote it (see workflow.store.accounting)
 
 
 class GateDecision(SQLModel, table=True):
@@ -97,6 +98,7 @@ class GateDecision(SQLModel, table=True):
     comment: str = Field(default="", max_length=4000)
     seen: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)  # what the decision was made on
     decided_at: datetime = _when()
+    seq: int | None = None  # the event that wrote it (see workflow.store.accounting)
 
 
 class Event(SQLModel, table=True):
