@@ -7,53 +7,83 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.notify.mailing import ENGAGEMENT, MailServer, create, deliver, message_id, outbox, person
 from tests.organisation import as_person, load_org
+from tests.web.pages import sign_in
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict
+from workflow.notify.health import read_health
+from workflow.web.app import create_app
 
 
-def test_an_outage_delays_every_message_and_loses_none(org: Services, mail: MailServer, clock: ManualClock) -> None:
+def test_a_three_hour_outage_delays_every_message_spends_no_attempt_and_is_shown_to_administrators(
+        org: Services, mail: MailServer, clock: ManualClock) -> None:
     load_org(org, ENGAGEMENT)  # four recipients per new credential: lead, engagement lead, SME, partnerships inbox
-    mail.stop()  # nothing listens on the port any more
+    mail.stop()  # nothing listens on the port: every connection is refused
     for n in range(50):
         create(org, f"Credential {n}")
-    queued = outbox(org)
-    assert len(queued) == 200 and {row.status for row in queued} == {"pending"}
+    assert len(outbox(org)) == 200 and {row.status for row in outbox(org)} == {"pending"}
+    browser = TestClient(create_app(org.settings, services=org), base_url="https://testserver")
+    sign_in(browser, "admin")
+    api = client_for_person(org, browser, "admin")
+    started = clock.now()  # 09:00 UTC, 05:00 in Toronto
+    banner = (f"Email has not been delivered since 05:00 (connection refused to 127.0.0.1:{mail.port}); "
+              "200 messages are waiting.")
 
-    assert org.dispatcher.run() == 0
-    now = clock.now()
-    rows = outbox(org)
+    probes_at = []
+    step = timedelta(minutes=5)
+    while clock.now() < started + timedelta(hours=3):
+        before = probes(org)
+        assert org.dispatcher.run() == 0
+        if probes(org) > before:
+            probes_at.append(clock.now() - started)
+        assert probes(org) - before <= 1  # one connection for the whole queue, not one per message or batch
+        rows = outbox(org)
+        assert {(row.status, row.attempts) for row in rows} == {("pending", 0)}  # no attempt spent, none dead
+        health = api.get("/api/v1/admin/mail-health").json()
+        assert health["failing"] and health["waiting"] == 200 and health["dead"] == 0
+        assert health["failing_since"] == "2026-09-01T09:00:00Z"
+        assert health["last_error"] == f"connection refused to 127.0.0.1:{mail.port}"
+        page = browser.get("/admin/outbox").text
+        late = clock.now() - started > timedelta(minutes=10)
+        assert health["alert"] is late and (banner in page) is late, clock.now()
+        assert (banner in browser.get("/tasks").text) is late  # on every page
+        clock.advance(step)
     assert mail.received == []
-    assert {row.status for row in rows} == {"pending"}
-    assert {row.attempts for row in rows} == {1}
-    for row in rows:
-        assert f"cannot reach 127.0.0.1:{mail.port}" in row.last_error
-        assert "refused" in row.last_error.lower()
-        assert now < row.next_attempt_at <= now + timedelta(seconds=1.5)  # 1 s backoff, up to 50 % jitter
-        assert row.lease_owner is None and row.sent_at is None
-    assert org.dispatcher.run() == 0  # not due again yet
-    assert {row.attempts for row in outbox(org)} == {1}
+    # the wait doubles from 1 s (the test settings: 1, 2, 4 ... 512 s, each shorter than a step until 512 s) to the
+    # 15-minute cap, then one probe every 15 minutes
+    assert probes_at == [timedelta(minutes=m) for m in [*range(0, 50, 5), 55, 70, 85, 100, 115, 130, 145, 160, 175]]
 
-    mail.start()
-    assert org.dispatcher.run() == 0  # the clock has not moved: still waiting out the backoff
-    clock.advance(timedelta(seconds=2))
+    mail.start()  # the mail server is back
     sent = 0
-    while (batch := org.dispatcher.run()) > 0:
-        sent += batch
-    assert sent == 200
+    while sent < 200 and clock.now() < started + timedelta(hours=4):
+        sent += org.dispatcher.run()
+        clock.advance(step)
     ids = Counter(mail.message_ids())
-    assert len(ids) == 200 and max(ids.values()) == 1  # each message exactly once
+    assert sent == 200 and len(ids) == 200 and max(ids.values()) == 1  # each message exactly once
     rows = outbox(org)
     assert set(ids) == {row.message_id for row in rows}
-    assert {row.status for row in rows} == {"sent"}
-    assert {row.attempts for row in rows} == {2}
-    assert {row.last_error for row in rows} == {""}
-    assert len(mail.received) == 200
+    assert {(row.status, row.attempts, row.last_error) for row in rows} == {("sent", 1, "")}  # 0 dead
+    health = api.get("/api/v1/admin/mail-health").json()
+    assert not health["failing"] and not health["alert"] and health["waiting"] == 0
+    assert health["last_success_at"] is not None
+    assert "Email has not been delivered" not in browser.get("/admin/outbox").text
     clock.advance(timedelta(hours=1))
     assert org.dispatcher.run() == 0 and len(mail.received) == 200
+
+
+def probes(services: Services) -> int:
+    """How many connections the dispatchers tried and failed in a row (the recorded mail health)."""
+    with services.database.begin_read() as conn:
+        return read_health(conn).probes
+
+
+def client_for_person(services: Services, beside: TestClient, username: str) -> TestClient:
+    token = services.auth.create_token(services.people.user_id(username), "tests").token
+    return TestClient(beside.app, base_url="https://testserver", headers={"Authorization": f"Bearer {token}"})
 
 
 def test_a_refused_recipient_is_dead_at_once_and_stays_so_until_retried(org: Services, mail: MailServer,
