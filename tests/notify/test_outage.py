@@ -7,16 +7,13 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.notify.mailing import ENGAGEMENT, MailServer, create, deliver, message_id, outbox, person
+from tests.notify.mailing import ENGAGEMENT, MailServer, create, deliver, message_id, outbox, person, web_clients
 from tests.organisation import as_person, load_org
-from tests.web.pages import sign_in
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict
 from workflow.notify.health import read_health
-from workflow.web.app import create_app
 
 
 def test_a_three_hour_outage_delays_every_message_spends_no_attempt_and_is_shown_to_administrators(
@@ -26,9 +23,7 @@ def test_a_three_hour_outage_delays_every_message_spends_no_attempt_and_is_shown
     for n in range(50):
         create(org, f"Credential {n}")
     assert len(outbox(org)) == 200 and {row.status for row in outbox(org)} == {"pending"}
-    browser = TestClient(create_app(org.settings, services=org), base_url="https://testserver")
-    sign_in(browser, "admin")
-    api = client_for_person(org, browser, "admin")
+    browser, api = web_clients(org, "admin")
     started = clock.now()  # 09:00 UTC, 05:00 in Toronto
     banner = (f"Email has not been delivered since 05:00 (connection refused to 127.0.0.1:{mail.port}); "
               "200 messages are waiting.")
@@ -79,11 +74,6 @@ def probes(services: Services) -> int:
     """How many connections the dispatchers tried and failed in a row (the recorded mail health)."""
     with services.database.begin_read() as conn:
         return read_health(conn).probes
-
-
-def client_for_person(services: Services, beside: TestClient, username: str) -> TestClient:
-    token = services.auth.create_token(services.people.user_id(username), "tests").token
-    return TestClient(beside.app, base_url="https://testserver", headers={"Authorization": f"Bearer {token}"})
 
 
 def test_a_refused_recipient_is_dead_at_once_and_stays_so_until_retried(org: Services, mail: MailServer,
