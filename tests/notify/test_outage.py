@@ -3,6 +3,8 @@ server's reply, until an administrator retries it."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -13,7 +15,9 @@ from tests.organisation import as_person, load_org
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import Conflict
+from workflow.notify.dispatch import Dispatcher
 from workflow.notify.health import read_health
+from workflow.notify.smtp import SmtpSender, SmtpSettings
 
 
 def test_a_three_hour_outage_delays_every_message_spends_no_attempt_and_is_shown_to_administrators(
@@ -123,3 +127,70 @@ def test_a_temporary_refusal_is_retried_with_backoff_until_the_attempts_run_out(
     assert row.last_error == "451 4.3.0 try again later"
     assert all(2 ** n <= wait <= 1.5 * 2 ** n for n, wait in enumerate(waits))  # doubling, with jitter
     assert mail.received == []
+
+
+def test_a_server_that_hangs_up_is_tried_once_per_backoff_step_for_the_whole_queue(
+        org: Services, clock: ManualClock) -> None:
+    load_org(org, ENGAGEMENT)
+    for n in range(25):
+        create(org, f"Credential {n}")  # 100 messages: two batches of 50
+    with HangingUp() as server:  # accepts connections and closes them without a word of SMTP
+        sender = SmtpSender(SmtpSettings(host="127.0.0.1", port=server.port, security="none"))
+        dispatcher = Dispatcher(org.database, clock, sender, backoff_seconds=60, unreachable_max_backoff_seconds=900)
+        waits = []
+        for _ in range(6):
+            before = server.connections
+            assert dispatcher.run() == 0 and server.connections == before + 1  # one connection, not one per batch
+            assert dispatcher.run() == 0 and server.connections == before + 1  # and none before the next step
+            with org.database.begin_read() as conn:
+                health = read_health(conn)
+            assert health.last_error == f"connection closed to 127.0.0.1:{server.port}"
+            assert health.next_probe_at is not None
+            waits.append(health.next_probe_at - clock.now())
+            clock.set(health.next_probe_at)
+        assert waits == [timedelta(seconds=s) for s in (60, 120, 240, 480, 900, 900)]
+    assert {(row.status, row.attempts) for row in outbox(org)} == {("pending", 0)}
+
+
+def test_refusals_after_an_outage_still_spend_attempts(org: Services, mail: MailServer, clock: ManualClock) -> None:
+    mail.box.refuse[person("sme")] = "550 5.1.1 <sme@test.example>: mailbox unavailable"
+    mail.box.refuse[person("engage")] = "451 4.3.0 try again later"
+    mail.stop()
+    create(org, "Supply-chain analytics")
+    for _ in range(5):
+        assert org.dispatcher.run() == 0
+        clock.advance(timedelta(minutes=15))
+    assert {row.attempts for row in outbox(org)} == {0}  # the outage cost nothing
+    mail.start()
+    assert org.dispatcher.run() == 1
+    rows = {row.recipient: row for row in outbox(org)}
+    assert (rows[person("pm.business")].status, rows[person("pm.business")].attempts) == ("sent", 1)
+    assert (rows[person("sme")].status, rows[person("sme")].attempts) == ("dead", 1)  # the server said no for good
+    assert (rows[person("engage")].status, rows[person("engage")].attempts) == ("pending", 1)  # and "later"
+
+
+class HangingUp:
+    """A TCP server on a free local port that counts the connections it accepts and closes each at once."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.connections = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:  # closed: the test is over
+                return
+            self.connections += 1
+            connection.close()
+
+    def __enter__(self) -> HangingUp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._socket.close()
+        self._thread.join(timeout=5)
