@@ -6,11 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from workflow.store.tables import MAIL_HEALTH
 
 ROW = MAIL_HEALTH.c.id == 1
+HEALTHY = {"id": 1, "failing_since": None, "last_error": "", "probes": 0, "next_probe_at": None,
+           "last_success_at": None}
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,8 @@ def record_unreachable(conn: Connection, now: datetime, reason: str, *, base_sec
     """The server did not answer: count the probe and set the next one."""
     health = read_health(conn)
     probes = health.probes + 1
-    conn.execute(update(MAIL_HEALTH).where(ROW).values(
-        failing_since=health.failing_since or now, last_error=reason[:2000], probes=probes,
-        next_probe_at=now + probe_delay(probes, base_seconds, cap_seconds)))
+    _write(conn, failing_since=health.failing_since or now, last_error=reason[:2000], probes=probes,
+           next_probe_at=now + probe_delay(probes, base_seconds, cap_seconds))
     return read_health(conn)
 
 
@@ -70,4 +74,16 @@ def record_reachable(conn: Connection) -> None:
 
 def record_delivered(conn: Connection, now: datetime) -> None:
     """A message was accepted."""
-    conn.execute(update(MAIL_HEALTH).where(ROW).values(last_success_at=now))
+    _write(conn, last_success_at=now)
+
+
+def _write(conn: Connection, **values: Any) -> None:
+    """Change the one row, adding it the first time (a database starts without it, so a restored backup's row
+    never meets one the schema made)."""
+    if conn.execute(update(MAIL_HEALTH).where(ROW).values(**values)).rowcount:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(MAIL_HEALTH).values(**(HEALTHY | values)))
+    except IntegrityError:  # another dispatcher added it just now
+        conn.execute(update(MAIL_HEALTH).where(ROW).values(**values))

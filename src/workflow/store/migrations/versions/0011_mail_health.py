@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    health = op.create_table(
+    op.create_table(
         'mail_health',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('failing_since', workflow.store.frozen.UTCDateTime(), nullable=True),
@@ -27,7 +27,6 @@ def upgrade() -> None:
         sa.Column('last_success_at', workflow.store.frozen.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
     )
-    op.bulk_insert(health, [{'id': 1, 'last_error': '', 'probes': 0}])  # the one row, healthy until told otherwise
 
 
 def downgrade() -> None:
