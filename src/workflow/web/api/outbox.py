@@ -53,7 +53,7 @@ def list_outbox(caller: OutboxAdmin, services: ServicesDep, status: Status | Non
     return {"counts": counts, "items": [vars(r) for r in rows]}
 
 
-@router.post("/outbox/retry-dead", responses=responses(401, 403, 422))
+@router.post("/outbox/retry-dead", responses=responses(400, 401, 403, 422))
 def retry_dead(choice: DeadChoice, caller: OutboxAdmin, services: ServicesDep) -> dict[str, int]:
     """Queue again, in one go, every dead message the choice picks; answers how many."""
     chosen = DeadFilter.days(services.settings.timezone, **choice.model_dump())
