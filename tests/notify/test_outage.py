@@ -169,6 +169,31 @@ def test_refusals_after_an_outage_still_spend_attempts(org: Services, mail: Mail
     assert (rows[person("engage")].status, rows[person("engage")].attempts) == ("pending", 1)  # and "later"
 
 
+def test_a_server_that_hangs_up_mid_batch_spends_the_attempt_of_the_message_it_answered_only(
+        org: Services, mail: MailServer, clock: ManualClock) -> None:
+    mail.box.refuse[person("engage")] = "421 4.3.2 service shutting down"  # an answer, then the line goes dead
+    create(org, "Supply-chain analytics")
+    assert org.dispatcher.run() == 1
+    rows = {row.recipient: row for row in outbox(org)}
+    assert (rows[person("pm.business")].status, rows[person("pm.business")].attempts) == ("sent", 1)
+    assert (rows[person("engage")].status, rows[person("engage")].attempts) == ("pending", 1)
+    unanswered = rows[person("sme")]
+    assert (unanswered.status, unanswered.attempts, unanswered.lease_owner) == ("pending", 0, None)
+    assert unanswered.last_error.startswith(f"connection closed by 127.0.0.1:{mail.port}")
+    with org.database.begin_read() as conn:
+        health = read_health(conn)
+    assert health.failing_since == clock.now() and health.next_probe_at == clock.now() + timedelta(seconds=1)
+
+    del mail.box.refuse[person("engage")]
+    clock.advance(timedelta(seconds=2))
+    assert org.dispatcher.run() == 2
+    rows = {row.recipient: row for row in outbox(org)}
+    assert {r: (row.status, row.attempts) for r, row in rows.items()} == {
+        person("pm.business"): ("sent", 1), person("engage"): ("sent", 2), person("sme"): ("sent", 1)}
+    with org.database.begin_read() as conn:
+        assert read_health(conn).failing_since is None
+
+
 class HangingUp:
     """A TCP server on a free local port that counts the connections it accepts and closes each at once."""
 
