@@ -52,6 +52,7 @@ def test_a_three_hour_outage_delays_every_message_spends_no_attempt_and_is_shown
         assert (banner in browser.get("/tasks").text) is late  # on every page
         clock.advance(step)
     assert mail.received == []
+    assert "Email has not been delivered" not in web_clients(org, "pm.business")[0].get("/tasks").text  # admins only
     # the wait doubles from 1 s (the test settings: 1, 2, 4 ... 512 s, each shorter than a step until 512 s) to the
     # 15-minute cap, then one probe every 15 minutes
     assert probes_at == [timedelta(minutes=m) for m in [*range(0, 50, 5), 55, 70, 85, 100, 115, 130, 145, 160, 175]]

@@ -104,6 +104,11 @@ def test_the_command_retries_dead_messages_by_kind_and_says_how_many(
         rows = outbox(services)
         decisions = {r.id for r in rows if r.kind == "decision_needed"}
         assert len(decisions) == 1 and len(rows) == 15  # the dean's decision; 14 other messages
+        mail.stop()  # and now the server does not answer at all
+        create(services, "Cold-chain logistics")
+        services.dispatcher.run()
+        waiting = len(outbox(services, status="pending"))
+        assert waiting > 0
     finally:
         services.close()
 
@@ -115,12 +120,15 @@ def test_the_command_retries_dead_messages_by_kind_and_says_how_many(
     assert unknown.returncode == 2 and "there is no kind of message 'gossip'" in unknown.stderr
     vague = run("outbox", "retry", ok=False)
     assert vague.returncode == 2 and "--dead" in vague.stderr
-    health = run("outbox", "health")
-    assert health.stdout.startswith("ok: 1 waiting, 14 dead; last delivery never")
+    health = run("outbox", "health", ok=False)
+    assert health.returncode == 1
+    assert health.stdout == (f"failing since 2026-09-03 09:00 UTC (connection refused to 127.0.0.1:{mail.port}); "
+                             f"{waiting + 1} waiting, next try 09:00 UTC\n")
 
     services = Services.start(settings, clock)
     try:
-        assert {r.id for r in outbox(services, status="pending")} == decisions
-        assert {r.attempts for r in outbox(services, status="pending")} == {0}
+        retried = [r for r in outbox(services, status="pending") if r.kind == "decision_needed"]
+        assert {r.id for r in retried} == decisions and {r.attempts for r in retried} == {0}
+        assert len(outbox(services, status="dead")) == 14
     finally:
         services.close()
