@@ -54,6 +54,7 @@ class Dispatcher:
         self._rng = rng or random.Random()
 
     def _due(self) -> Any:
+        """Messages due now: pending ones whose time came, and claimed ones whose claim ran out."""
         now = self._clock.now()
         return or_(and_(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now),
                    and_(OUTBOX.c.status == "sending", OUTBOX.c.lease_until < now))
