@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     mail_from: str = "Micro-credential workflow <workflow@localhost>"
     mail_domain: str = "workflow.localhost"
     outbox_max_attempts: int = 8
-    outbox_backoff_seconds: float = 30.0
+    outbox_backoff_seconds: float = 30.0  # the first wait after a refusal or an unanswered connection; it doubles
+    outbox_unreachable_max_backoff_seconds: float = Field(default=900.0, gt=0)  # longest wait between probes
+    mail_alert_minutes: float = Field(default=10.0, ge=0)  # administrators are told after mail fails this long
     scheduler_in_app: bool = True
     timer_poll_seconds: float = 30.0
     timer_lease_seconds: float = 120.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from workflow.clock import Clock, SystemClock
 from workflow.config import Settings
@@ -95,10 +96,11 @@ class Services:
             credentials=credentials, views=views, inbox=Inbox(database, definitions, access, views),
             timers=TimerService(database, clock, credentials.run_timer, lease_seconds=settings.timer_lease_seconds),
             dispatcher=Dispatcher(database, clock, sender, max_attempts=settings.outbox_max_attempts,
-                                  backoff_seconds=settings.outbox_backoff_seconds),
+                                  backoff_seconds=settings.outbox_backoff_seconds,
+                                  unreachable_max_backoff_seconds=settings.outbox_unreachable_max_backoff_seconds),
             digests=DigestService(database, clock, renderer, timezone=settings.timezone,
                                   mail_domain=settings.mail_domain, public_url=settings.public_url),
-            outbox=OutboxService(database, clock),
+            outbox=OutboxService(database, clock, alert_after=timedelta(minutes=settings.mail_alert_minutes)),
             portfolio=PortfolioService(database, definitions, views, clock),
             looks=looks, decisions=DecisionViews(definitions, access, views, looks),
         )

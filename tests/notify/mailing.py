@@ -11,14 +11,17 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.organisation import as_person
+from tests.web.pages import sign_in
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
 from workflow.store.tables import OUTBOX
+from workflow.web.app import create_app
 
 SYSTEM = Caller.system("tests")
 
@@ -200,3 +203,12 @@ def deliver(services: Services, mail: MailServer) -> dict[str, list[Mail]]:
         found.setdefault(row.recipient, []).append(read(message, row, sender))
     mail.clear()
     return found
+
+
+def web_clients(services: Services, username: str) -> tuple[TestClient, TestClient]:
+    """Over one app: a browser signed in as ``username`` (for pages) and an API client with their token."""
+    browser = TestClient(create_app(services.settings, services=services), base_url="https://testserver")
+    sign_in(browser, username)
+    token = services.auth.create_token(services.people.user_id(username), "tests").token
+    api = TestClient(browser.app, base_url="https://testserver", headers={"Authorization": f"Bearer {token}"})
+    return browser, api

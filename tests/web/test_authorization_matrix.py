@@ -126,6 +126,8 @@ page.admin.people     303  303  303  303  303  200  403  403  403  403  403  403
 page.admin.outbox     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.retry      303  303  303  303  303  409  403  403  403  403  403  403  403  403  403  403  403
 page.admin.reload     303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
+page.admin.dead.count 303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
+page.admin.dead.retry 303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.login.form       200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
 page.login.no_csrf    403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403
 page.login.wrong_pw   401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401
@@ -160,6 +162,8 @@ timers.list           401  401  401  401  401  200  200  200  200  200  200  200
 outbox.list           401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
 outbox.get            401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
 outbox.retry.pending  401  401  401  401  401  409  403  403  403  403  403  403  403  403  403  403  403
+outbox.retry.dead     401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
+mail.health           401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
 me.calendar           401  401  401  401  401  201  201  201  201  201  201  201  201  201  201  201  403
 page.calendar.bad     404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404
 defs.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
@@ -435,6 +439,10 @@ PROBES: dict[str, Probe] = {
     "page.admin.outbox": Probe("GET", "/admin/outbox", _fixed("/admin/outbox"), page=True),
     "page.admin.retry": Probe("POST", "/admin/outbox/{message_id}/retry", lambda w: (
         f"/admin/outbox/{w.a_message()}/retry", {"csrf_token": SESSION_FORM}), page=True),
+    "page.admin.dead.count": Probe("GET", "/admin/outbox/retry-dead", _fixed("/admin/outbox/retry-dead?kind=reminder"),
+                                   page=True),
+    "page.admin.dead.retry": Probe("POST", "/admin/outbox/retry-dead", _fixed(
+        "/admin/outbox/retry-dead", {"csrf_token": SESSION_FORM, "kind": "reminder"}), page=True),
     "page.admin.reload": Probe("POST", "/admin/definitions/reload", _fixed(
         "/admin/definitions/reload", {"csrf_token": SESSION_FORM}), page=True),
     "page.login.form": Probe("GET", "/login", _fixed("/login"), page=True),
@@ -476,6 +484,9 @@ PROBES: dict[str, Probe] = {
     "tokens.create": Probe("POST", f"{API}/tokens", _fixed(f"{API}/tokens", {"name": "matrix"})),
     "tokens.revoke.other": Probe("DELETE", f"{API}/tokens/{{token_id}}", _revoke_other_token),
     "timers.list": Probe("GET", f"{API}/timers", _fixed(f"{API}/timers?limit=500")),
+    "outbox.retry.dead": Probe("POST", f"{API}/outbox/retry-dead", _fixed(f"{API}/outbox/retry-dead",
+                                                                        {"kind": "reminder"})),
+    "mail.health": Probe("GET", f"{API}/admin/mail-health", _fixed(f"{API}/admin/mail-health")),
     "outbox.list": Probe("GET", f"{API}/outbox", _fixed(f"{API}/outbox")),
     "outbox.get": Probe("GET", f"{API}/outbox/{{message_id}}", lambda w: (f"{API}/outbox/{w.a_message()}", None)),
     "outbox.retry.pending": Probe("POST", f"{API}/outbox/{{message_id}}/retry",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -33,6 +34,35 @@ class DeliveryFailed(Exception):
         super().__init__(self.reply)
 
 
+class Unreachable(DeliveryFailed):
+    """The mail server gave no answer about any message: it could not be reached (refused, timed out, unknown
+    host), the TLS handshake or the login failed, or the connection dropped. No message is to blame, so no
+    message's attempts are spent; ``reason`` says it in a few words ("connection refused to smtp.example:587")."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}" if detail else reason, permanent=False)
+
+
+def _reason(error: BaseException) -> str:
+    """A few words for why a connection failed."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, socket.gaierror):
+        return "unknown host"
+    if isinstance(error, TimeoutError):
+        return "no answer (timed out)"
+    if isinstance(error, ssl.SSLError | smtplib.SMTPNotSupportedError):
+        return "TLS handshake failed"
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return "login refused"
+    if isinstance(error, smtplib.SMTPServerDisconnected | ConnectionError):
+        return "connection closed"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"server refused the connection ({error.smtp_code})"
+    return "cannot connect"
+
+
 def build_message(row: Any, sender: str) -> EmailMessage:
     """The email for an outbox row: text and HTML alternatives, and the calendar entry if there is one."""
     message = EmailMessage()
@@ -60,7 +90,7 @@ class SmtpSender:
         """Connect (and log in) to the server.
 
         Raises:
-            DeliveryFailed: temporary, when the server cannot be reached or refuses the login for now.
+            Unreachable: when the server cannot be reached, the TLS handshake fails or the login is refused.
         """
         s = self.settings
         try:
@@ -75,13 +105,14 @@ class SmtpSender:
                 client.login(s.username, s.password or "")
             return client
         except (OSError, smtplib.SMTPException) as error:
-            raise DeliveryFailed(f"cannot reach {s.host}:{s.port}: {error}", permanent=False) from error
+            raise Unreachable(f"{_reason(error)} to {s.host}:{s.port}", str(error)) from error
 
     def send(self, client: smtplib.SMTP, message: EmailMessage) -> None:
         """Send one message on an open connection.
 
         Raises:
-            DeliveryFailed: permanent for a 5xx reply, temporary otherwise.
+            DeliveryFailed: permanent for a 5xx reply, temporary for a 4xx one.
+            Unreachable: when the connection drops or times out before the server answers.
         """
         try:
             refused = client.send_message(message)
@@ -93,7 +124,8 @@ class SmtpSender:
                 else str(error.smtp_error)
             raise DeliveryFailed(f"{error.smtp_code} {text}", permanent=500 <= error.smtp_code < 600) from error
         except (OSError, smtplib.SMTPException) as error:
-            raise DeliveryFailed(f"connection lost: {error}", permanent=False) from error
+            raise Unreachable(f"{_reason(error)} by {self.settings.host}:{self.settings.port}", str(error)) \
+                from error
         if refused:
             code, reply = next(iter(refused.values()))
             raise DeliveryFailed(f"{code} {reply.decode(errors='replace')}", permanent=500 <= code < 600)

@@ -209,3 +209,24 @@ class OutboxMessage(SQLModel, table=True):
 
 
 OUTBOX = SQLModel.metadata.tables["outbox"]
+
+
+class MailHealthRow(SQLModel, table=True):
+    """Whether email is getting out: one row (id 1), kept by the dispatchers.
+
+    ``failing_since`` is set when the mail server stops answering (refused, timed out, unknown host, TLS or login
+    failure) and cleared when a connection succeeds; while it is set the whole queue waits for ``next_probe_at``,
+    when one dispatcher tries one connection (``probes`` counts the failed ones, for the backoff).
+    """
+
+    __tablename__ = "mail_health"
+
+    id: int = Field(primary_key=True)
+    failing_since: datetime | None = _when(default=None)
+    last_error: str = Field(default="", max_length=2000)
+    probes: int = 0
+    next_probe_at: datetime | None = _when(default=None)
+    last_success_at: datetime | None = _when(default=None)
+
+
+MAIL_HEALTH = SQLModel.metadata.tables["mail_health"]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.lifecycle import lifecycle
 from workflow.errors import InvalidFile
 from workflow.services.access import Caller
+from workflow.services.outbox import DeadFilter, kind_title
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
@@ -77,7 +79,54 @@ def outbox(request: Request, caller: AdminPageCaller, services: ServicesDep,
     rows, counts = services.outbox.listing(by=caller, status=wanted, limit=PAGE + 1, offset=(page_no - 1) * PAGE)
     return page(request, "admin_outbox.html", caller, {
         "rows": rows[:PAGE], "more": len(rows) > PAGE, "counts": counts, "status": wanted or "",
-        "statuses": STATUSES, "page_no": page_no, "tab": "outbox"}, section="admin")
+        "statuses": STATUSES, "page_no": page_no, "tab": "outbox", "kind_title": kind_title,
+        "kinds": services.outbox.dead_kinds(by=caller) if counts.get("dead") else []}, section="admin")
+
+
+Field = Annotated[str, Query(max_length=320)]
+
+
+@router.get("/outbox/retry-dead")
+def retry_dead_confirm(request: Request, caller: OutboxAdminPage, services: ServicesDep, kind: Field = "",
+                       recipient: Field = "", since: Field = "", until: Field = "") -> HTMLResponse:
+    """How many dead messages the filter picks, to confirm before they are all queued again."""
+    values = {"kind": kind, "recipient": recipient.strip(), "since": since, "until": until}
+    chosen, errors = _dead_filter(services, **values)
+    count = services.outbox.dead_count(chosen, by=caller) if chosen is not None else 0
+    return page(request, "admin_outbox_retry.html", caller, {
+        **values, "errors": errors, "count": count, "tab": "outbox", "kind_title": kind_title,
+        "kinds": services.outbox.dead_kinds(by=caller)}, status_code=422 if errors else 200, section="admin")
+
+
+@router.post("/outbox/retry-dead")
+def retry_dead(request: Request, caller: OutboxAdminPage, services: ServicesDep,
+               kind: Annotated[str, Form(max_length=40)] = "", recipient: Annotated[str, Form(max_length=320)] = "",
+               since: Annotated[str, Form(max_length=20)] = "",
+               until: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """Queue every dead message the filter picks again, in one go."""
+    chosen, _errors = _dead_filter(services, kind=kind, recipient=recipient, since=since, until=until)
+    if chosen is None:
+        return retry_dead_confirm(request, caller, services, kind, recipient, since, until)
+    services.outbox.retry_dead(chosen, by=caller)
+    return RedirectResponse("/admin/outbox?status=pending&done=retried_all", status_code=303)
+
+
+def _dead_filter(services: ServicesDep, *, kind: str, recipient: str, since: str,
+                 until: str) -> tuple[DeadFilter | None, dict[str, str]]:
+    """The filter the form asks for, or None and what is wrong with it, by field."""
+    errors: dict[str, str] = {}
+    days: dict[str, date | None] = {}
+    for name, text in (("since", since), ("until", until)):
+        try:
+            days[name] = date.fromisoformat(text.strip()) if text.strip() else None
+        except ValueError:
+            errors[name] = "Enter a date as year-month-day, for example 2026-09-01."
+    if not errors and days["since"] and days["until"] and days["since"] > days["until"]:
+        errors["until"] = "The last day cannot be before the first day."
+    if errors:
+        return None, errors
+    return DeadFilter.days(services.settings.timezone, kind=kind, recipient=recipient, since=days["since"],
+                           until=days["until"]), {}
 
 
 @router.post("/outbox/{message_id}/retry")

@@ -28,6 +28,7 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
     "item": "The checklist item is updated.", "comment": "Your comment is posted.",
     "delegated": "The delegation is set.", "revoked": "The delegation is ended.", "retried": "The message will be "
     "sent again.", "data": "The information is saved.", "fired": "The transition is done.",
+    "retried_all": "The chosen messages will be sent again.",
     "reloaded": "The definitions were read again; any that changed are published as new versions.",
 }
 
@@ -66,6 +67,7 @@ def page(request: Request, template: str, caller: Caller | None, context: dict[s
         "local": lambda value, fmt="%Y-%m-%d %H:%M": _local(value, request, fmt),
         "day": lambda value: _local(value, request, "%Y-%m-%d"),
         "now": request.app.state.services.clock.now(), "role_title": _role_title(request),
+        "mail_alert": request.app.state.services.outbox.mail_alert(caller),
         **(context or {}),
     }
     return templates.TemplateResponse(request, template, values, status_code=status_code)
