@@ -11,7 +11,7 @@ from alembic import op
 import workflow.store.frozen
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
