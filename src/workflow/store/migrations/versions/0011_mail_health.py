@@ -1,7 +1,7 @@
 """mail health: whether the mail server answers, since when it does not, and when to try it again
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
