@@ -17,6 +17,7 @@ from workflow.errors import (
     Forbidden,
     InvalidFile,
     InvalidInput,
+    LastAdministrator,
     NotAuthenticated,
     NotFound,
     StaleVersion,
@@ -116,6 +117,8 @@ def problem_for(error: WorkflowError) -> JSONResponse:
         case StaleVersion():
             return problem(409, "stale-version", "Changed since you looked", str(error),
                            expected_version=error.expected, current_version=error.actual)
+        case LastAdministrator():
+            return problem(409, "last-administrator", "The last active administrator", str(error))
         case Conflict():
             return problem(409, "conflict", "Conflict", str(error))
         case InvalidInput():
