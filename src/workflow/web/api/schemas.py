@@ -33,6 +33,9 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id")]
 Key = Annotated[Text, Path(min_length=1, max_length=100, description="a key from the definition")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Version = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+# A query parameter is text: FastAPI reads these spellings as booleans, and the document says so.
+Flag = Annotated[bool, Query(description="`true` or `false` (`1`/`0`, `yes`/`no`, `on`/`off`, `t`/`f` and `y`/`n` "
+                                         "are read the same way, in any case)")]
 
 
 class _Body(BaseModel):
