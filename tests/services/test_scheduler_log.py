@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-def ticker(database_url: str, tmp_path: Path) -> Services:
+def ticker(database_url: str, tmp_path: Path) -> Iterator[Services]:
     services = Services.start(settings_for(database_url, tmp_path, definitions_dir=TICKER), ManualClock(START))
     yield services
     services.close()
