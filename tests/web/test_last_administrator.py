@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.web.pages import sign_in
 from workflow.context import Services
 from workflow.errors import LastAdministrator
 from workflow.services.access import Caller
@@ -137,3 +138,29 @@ users:
     listed = run("users", "list").stdout
     assert "dana" in listed and "[admin] [inactive]" in listed
     assert "dana is active again" in run("users", "reactivate", "dana").stdout
+
+
+def test_the_people_page_refuses_to_remove_the_last_administrator_and_says_why(
+        org: Services, app_client: TestClient) -> None:
+    token = sign_in(app_client, "admin")
+    me, dana = org.people.user_id("admin"), org.people.user_id("acting.dean")
+    listed = app_client.get("/admin/people").text
+    assert "Deactivate<span class=\"visually-hidden\">: Admin</span>" in listed
+    assert "Make administrator<span class=\"visually-hidden\">: Acting Dean</span>" in listed
+    for change in ("deactivate", "remove-admin"):
+        refused = app_client.post(f"/admin/people/{me}", data={"csrf_token": token, "change": change})
+        assert refused.status_code == 409
+        assert f'<div class="error" role="alert"><p>{LAST}</p></div>' in refused.text
+    assert _state(org, "admin") == (True, True)
+    made = app_client.post(f"/admin/people/{dana}", data={"csrf_token": token, "change": "make-admin"},
+                           follow_redirects=True)
+    assert "The person is now an administrator." in made.text
+    assert _state(org, "acting.dean") == (True, True)
+    unknown = app_client.post(f"/admin/people/{dana}", data={"csrf_token": token, "change": "promote"},
+                              headers={"Accept": "text/html"})
+    assert unknown.status_code == 422 and "change" in unknown.text
+    assert _state(org, "acting.dean") == (True, True)
+    gone = app_client.post(f"/admin/people/{me}", data={"csrf_token": token, "change": "deactivate"},
+                           follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"] == "/admin/people?page=1&done=deactivate"
+    assert _state(org, "admin") == (False, True)

@@ -29,6 +29,9 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
     "delegated": "The delegation is set.", "revoked": "The delegation is ended.", "retried": "The message will be "
     "sent again.", "data": "The information is saved.", "fired": "The transition is done.",
     "reloaded": "The definitions were read again; any that changed are published as new versions.",
+    "deactivate": "The person is deactivated: they can no longer sign in or use their tokens.",
+    "reactivate": "The person can sign in again.", "make-admin": "The person is now an administrator.",
+    "remove-admin": "The person is no longer an administrator.",
 }
 
 
