@@ -78,6 +78,19 @@ class Conflict(WorkflowError):
     """The action collides with the credential's current state; retrying as-is will not help."""
 
 
+class LastAdministrator(Conflict):
+    """A change would leave no active administrator (and so nobody who could undo it); ``names`` are the
+    administrators it would have removed, as people read them."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        if len(self.names) == 1:
+            who = f"{self.names[0]} is the last active administrator"
+        else:
+            who = f"{', '.join(self.names[:-1])} and {self.names[-1]} are the last active administrators"
+        super().__init__(f"{who}; make someone else an administrator first")
+
+
 class StaleVersion(Conflict):
     """The credential changed since the caller last saw it (or a concurrent action won)."""
 

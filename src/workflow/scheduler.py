@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -16,6 +17,17 @@ from workflow.services.timers import TimerService
 
 log = logging.getLogger(__name__)
 JOB_ID = "workflow-timers"
+
+
+class _QuietOverlaps(logging.LoggerAdapter[logging.Logger]):
+    """APScheduler's log, except that a poll skipped because the previous one still runs (one at a time, by
+    design: ``max_instances=1``) is a DEBUG line of ours, not a warning on every poll of a long run."""
+
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if "maximum number of running instances reached" in str(msg):
+            log.debug("poll skipped: the previous one is still running")
+        else:
+            super().warning(msg, *args, **kwargs)
 
 
 class Scheduler:
@@ -29,8 +41,9 @@ class Scheduler:
         self.dispatcher = dispatcher
         self.interval = interval
         self._stop = threading.Event()
-        self._aps = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
-                                                                   "misfire_grace_time": None})
+        self._aps = BackgroundScheduler(timezone=UTC, logger=_QuietOverlaps(logging.getLogger("apscheduler.scheduler")),
+                                        job_defaults={"coalesce": True, "max_instances": 1,
+                                                      "misfire_grace_time": None})
         self._aps.add_job(self.tick, "interval", seconds=interval, id=JOB_ID, next_run_time=datetime.now(UTC))
 
     def tick(self) -> int:

@@ -123,6 +123,7 @@ page.deleg.create     303  303  303  303  303  303  303  303  303  303  303  303
 page.deleg.revoke     303  303  303  303  303  303  303  404  404  404  404  404  404  404  404  404  403
 page.admin            303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.people     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
+page.admin.person     303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.admin.outbox     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.retry      303  303  303  303  303  409  403  403  403  403  403  403  403  403  403  403  403
 page.admin.reload     303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
@@ -436,6 +437,8 @@ PROBES: dict[str, Probe] = {
         {"csrf_token": SESSION_FORM}), page=True),
     "page.admin": Probe("GET", "/admin", _fixed("/admin"), page=True),
     "page.admin.people": Probe("GET", "/admin/people", _fixed("/admin/people"), page=True),
+    "page.admin.person": Probe("POST", "/admin/people/{user_id}", lambda w: (
+        f"/admin/people/{w.fresh_user()[0]}", {"csrf_token": SESSION_FORM, "change": "deactivate"}), page=True),
     "page.admin.outbox": Probe("GET", "/admin/outbox", _fixed("/admin/outbox"), page=True),
     "page.admin.retry": Probe("POST", "/admin/outbox/{message_id}/retry", lambda w: (
         f"/admin/outbox/{w.a_message()}/retry", {"csrf_token": SESSION_FORM}), page=True),

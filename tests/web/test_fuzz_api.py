@@ -18,13 +18,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.core.transport import Response
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -35,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 from sqlalchemy import update
+from starlette.routing import compile_path
 
 from tests.conftest import settings_for
 from tests.databases import postgres_schema
@@ -49,8 +52,22 @@ CALLERS = ("admin", "dean.business", "pm.business", "registrar")
 # Every answer conforms, and a request the document calls invalid is refused (4xx). Not `positive_data_acceptance`:
 # a request the document calls valid may still break a rule of the workflow (a rejection needs a comment, one
 # delegates only roles one holds), and such a request is rightly a 422 naming the field.
+def allow_lists_every_method(_ctx: CheckContext, response: Response, case: schemathesis.Case) -> bool | None:
+    """A 405's Allow names every method the document gives the path (RFC 9110), and HEAD with GET."""
+    if response.status_code != 405:
+        return None
+    path = urlsplit(response.request.url).path
+    declared = {method.upper() for template, item in DOCUMENT["paths"].items()
+                if compile_path(template)[0].match(path) for method in item}
+    declared |= {"HEAD"} if "GET" in declared else set()
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    expected = ", ".join(method for method in order if method in declared)
+    assert response.headers.get("allow") == [expected], (case.method, path, response.headers.get("allow"), expected)
+    return True
+
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, unsupported_method, negative_data_rejection]
+          response_headers_conformance, unsupported_method, negative_data_rejection, allow_lists_every_method]
 SEED = 20261129
 # A slow request is not a finding here (argon2 on every sign-in attempt is slow on purpose).
 FUZZ = {"deadline": None, "derandomize": True, "database": None,

@@ -36,7 +36,7 @@ def users_list() -> None:
         users = services.people.users(limit=10_000)
     for user in users:
         roles = ", ".join(f"{r['role']}@{r['unit'] or '#' + str(r['credential_id'])}" for r in user["roles"])
-        flags = " [admin]" if user["is_admin"] else "" + ("" if user["active"] else " [inactive]")
+        flags = (" [admin]" if user["is_admin"] else "") + ("" if user["active"] else " [inactive]")
         typer.echo(f"  {user['username']:<20} {user['display_name']}{flags}  {roles}")
 
 
@@ -59,3 +59,38 @@ def users_assign(username: str, role: str, unit: Annotated[str, typer.Option(hel
         services.people.assign(user_id=services.people.user_id(username), role=role, by=Caller.system("cli"),
                                unit_id=services.people.unit_id(unit) if unit else None, credential_id=credential)
     typer.echo(f"{username} is now {role} for {unit or f'credential #{credential}'}")
+
+
+@app.command("deactivate")
+@errors_to_exit
+def users_deactivate(username: str) -> None:
+    """Stop a person signing in or using their tokens (never the last active administrator)."""
+    _change(username, "deactivated", active=False)
+
+
+@app.command("reactivate")
+@errors_to_exit
+def users_reactivate(username: str) -> None:
+    """Let a deactivated person sign in again."""
+    _change(username, "active again", active=True)
+
+
+@app.command("make-admin")
+@errors_to_exit
+def users_make_admin(username: str) -> None:
+    """Make a person an administrator."""
+    _change(username, "an administrator", admin=True)
+
+
+@app.command("remove-admin")
+@errors_to_exit
+def users_remove_admin(username: str) -> None:
+    """Make an administrator an ordinary user again (never the last active one)."""
+    _change(username, "no longer an administrator", admin=False)
+
+
+def _change(username: str, now: str, *, active: bool | None = None, admin: bool | None = None) -> None:
+    with opened() as services:
+        services.people.update_user(user_id=services.people.user_id(username), active=active, admin=admin,
+                                    by=Caller.system("cli"))
+    typer.echo(f"{username} is {now}")

@@ -17,6 +17,7 @@ from workflow.clock import Clock
 from workflow.definitions.validate import did_you_mean
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflow.services.access import Caller, require_admin
+from workflow.services.administrators import keep_an_administrator
 from workflow.services.auth import hash_password
 from workflow.services.orgfile import OrgFile
 from workflow.store.database import Database
@@ -64,13 +65,14 @@ class PeopleService:
     # -- organisation file ----------------------------------------------------------------------------------
 
     def load(self, org: OrgFile, *, by: Caller) -> LoadReport:
-        """Add or update the units, users and roles of an organisation file, all in one transaction."""
+        """Add or update the units, users and roles of an organisation file, all in one transaction; refused
+        whole if it would leave no active administrator (a person listed without ``admin: true`` stops being one)."""
         require_admin(by, "do this")
         if not self._allow_file_passwords and any(u.password for u in org.users):
             raise InvalidInput("password", "passwords in organisation files are refused in production; "
                                            "use `workflow users set-password`")
         counts = dict.fromkeys(("units_added", "units_updated", "users_added", "users_updated", "roles_added"), 0)
-        with self._db.begin() as conn:
+        with self._db.begin() as conn, keep_an_administrator(conn):
             ids = {row.key: row.id for row in conn.execute(select(ORG_UNIT.c.key, ORG_UNIT.c.id))}
             for unit in _parents_first(org):
                 values = {"name": unit.name, "kind": unit.kind, "email": unit.email,
@@ -134,10 +136,24 @@ class PeopleService:
                 raise NotFound("user", username)
 
     def set_active(self, *, user_id: int, active: bool, by: Caller) -> None:
-        """Deactivate (or reactivate) a user: a deactivated user cannot sign in or use tokens."""
+        """Deactivate (or reactivate) a user: a deactivated user cannot sign in or use tokens. The last active
+        administrator cannot be deactivated (see :func:`keep_an_administrator`)."""
+        self.update_user(user_id=user_id, active=active, by=by)
+
+    def set_admin(self, *, user_id: int, admin: bool, by: Caller) -> None:
+        """Make a user an administrator, or no longer one; never the last active administrator."""
+        self.update_user(user_id=user_id, admin=admin, by=by)
+
+    def update_user(self, *, user_id: int, by: Caller, active: bool | None = None, admin: bool | None = None) -> None:
+        """Change whether a user is active and whether they are an administrator, in one transaction.
+
+        Raises:
+            LastAdministrator: the change would leave no active administrator.
+        """
         require_admin(by, "do this")
-        with self._db.begin() as conn:
-            if conn.execute(update(USER).where(USER.c.id == user_id).values(active=active)).rowcount != 1:
+        values = {k: v for k, v in (("active", active), ("is_admin", admin)) if v is not None}
+        with self._db.begin() as conn, keep_an_administrator(conn):
+            if conn.execute(update(USER).where(USER.c.id == user_id).values(**values)).rowcount != 1:
                 raise NotFound("user", user_id)
 
     def users(self, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
@@ -155,6 +171,15 @@ class PeopleService:
                 roles[grant.user_id].append({"id": grant.id, "role": grant.role, "unit": grant.key,
                                              "credential_id": grant.credential_id})
             return [{**dict(row._mapping), "roles": roles[row.id]} for row in rows]
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        """One user: id, username, display name, email, whether an administrator and whether active."""
+        with self._db.begin_read() as conn:
+            row = conn.execute(select(USER.c.id, USER.c.username, USER.c.display_name, USER.c.email,
+                                      USER.c.is_admin, USER.c.active).where(USER.c.id == user_id)).first()
+        if row is None:
+            raise NotFound("user", user_id)
+        return dict(row._mapping)
 
     def user_id(self, username: str) -> int:
         """The id of a user by username."""

@@ -39,7 +39,7 @@ _CLAIM = (update(TIMER)
               .order_by(TIMER.c.due_at).limit(bindparam("n")).with_for_update(skip_locked=True)))
           .values(status="running", lease_owner=bindparam("owner"), lease_until=bindparam("until"),
                   attempts=TIMER.c.attempts + 1)
-          .returning(TIMER.c.id, TIMER.c.due_at))
+          .returning(TIMER.c.id, TIMER.c.due_at, TIMER.c.credential_id, TIMER.c.key))
 
 
 @dataclass(frozen=True)
@@ -70,24 +70,30 @@ class TimerService:
 
     def claim(self, limit: int = 100) -> list[int]:
         """Claim up to ``limit`` due timers (and timers whose claim ran out) for this process, oldest first."""
+        return [row.id for row in self._claim(limit)]
+
+    def _claim(self, limit: int) -> list[Any]:
         now = self._clock.now()
         with self._db.begin() as conn:
             rows = conn.execute(_CLAIM, {"now": now, "n": limit, "owner": self.owner,
                                          "until": now + self._lease}).all()
-        return [row.id for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
+        return sorted(rows, key=lambda r: (r.due_at, r.id))
 
     def run_due(self, *, batch: int = 100, stop: threading.Event | None = None) -> int:
-        """Fire everything due now, batch by batch; returns how many timers were handled."""
+        """Fire everything due now, batch by batch, logging each firing (timer, credential, result) at INFO;
+        returns how many timers were handled."""
         handled = 0
         while stop is None or not stop.is_set():
-            claimed = self.claim(batch)
+            claimed = self._claim(batch)
             if not claimed:
                 break
-            for timer_id in claimed:
+            for timer in claimed:
                 try:
-                    self._fire(timer_id, self.owner)
+                    result = self._fire(timer.id, self.owner)
                 except Exception:  # one broken timer must not stop the others; its lease lets it be retried
-                    log.exception("timer %s failed", timer_id)
+                    log.exception("timer %s (%s) on credential %s failed", timer.id, timer.key, timer.credential_id)
+                else:
+                    log.info("timer %s (%s) on credential %s: %s", timer.id, timer.key, timer.credential_id, result)
                 handled += 1
         return handled
 

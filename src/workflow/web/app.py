@@ -21,6 +21,7 @@ from workflow.web import problems
 from workflow.web.api import admin, auth, credentials, me, outbox, timers
 from workflow.web.deps import get_caller
 from workflow.web.limits import BodyLimit
+from workflow.web.methods import HeadAsGet
 from workflow.web.security import SecurityHeaders
 from workflow.web.ui import admin as admin_pages
 from workflow.web.ui import approvals, calendar, credential, decision, pages, portfolio, tasks
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
         html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
         return HTMLResponse(html)
 
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # The docs page never changes, so the hash of its inline script is taken once, here.
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure, docs_page=bytes(docs().body).decode())

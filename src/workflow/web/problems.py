@@ -17,6 +17,7 @@ from workflow.errors import (
     Forbidden,
     InvalidFile,
     InvalidInput,
+    LastAdministrator,
     NotAuthenticated,
     NotFound,
     StaleVersion,
@@ -24,6 +25,7 @@ from workflow.errors import (
     TransitionNotAllowed,
     WorkflowError,
 )
+from workflow.web.methods import allowed_methods
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -116,6 +118,8 @@ def problem_for(error: WorkflowError) -> JSONResponse:
         case StaleVersion():
             return problem(409, "stale-version", "Changed since you looked", str(error),
                            expected_version=error.expected, current_version=error.actual)
+        case LastAdministrator():
+            return problem(409, "last-administrator", "The last active administrator", str(error))
         case Conflict():
             return problem(409, "conflict", "Conflict", str(error))
         case InvalidInput():
@@ -152,13 +156,16 @@ def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     return problem(422, "invalid-input", "Invalid input", detail, errors=errors)
 
 
-def _http_error(_request: Request, error: Exception) -> JSONResponse:
+def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     slug, title = {400: ("bad-request", "Bad request"), 401: ("not-authenticated", "Not signed in"),
                    404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
                    413: ("too-large", "Request too large")}.get(error.status_code, ("error", str(error.detail)))
     response = problem(error.status_code, slug, title, str(error.detail))
-    response.headers.update(error.headers or {})  # e.g. the Allow header of a 405
+    response.headers.update(error.headers or {})
+    allowed = allowed_methods(request.scope) if error.status_code == 405 else None
+    if allowed is not None:  # every method of the path, not only those of the first route Starlette found
+        response.headers["Allow"] = ", ".join(allowed)
     return response
 
 
@@ -174,7 +181,10 @@ def _for_people(handler: Callable[[Request, Exception], Response], html: HtmlPag
                 and not request.url.path.startswith(("/api/", "/openapi.json", "/calendar/"))
                 and "text/html" in request.headers.get("accept", "")):
             body = json.loads(bytes(response.body))
-            return html(request, response.status_code, body["title"], body["detail"])
+            shown = html(request, response.status_code, body["title"], body["detail"])
+            if "Allow" in response.headers:
+                shown.headers["Allow"] = response.headers["Allow"]
+            return shown
         return response
     return handle
 

@@ -82,11 +82,14 @@ def create_user(body: UserIn, caller: AdminCaller, services: ServicesDep) -> dic
     return {"id": user_id, "username": body.username}
 
 
-@router.patch("/users/{user_id}", responses=responses(400, 401, 403, 404, 422))
+@router.patch("/users/{user_id}", responses=responses(400, 401, 403, 404, 409, 422))
 def update_user(user_id: RowId, body: UserPatch, caller: AdminCaller, services: ServicesDep) -> dict[str, Any]:
-    """Deactivate or reactivate a person (administrators only)."""
-    services.people.set_active(user_id=user_id, active=body.active, by=caller)
-    return {"id": user_id, "active": body.active}
+    """Deactivate or reactivate a person, or make them an administrator or no longer one (administrators only).
+    The last active administrator can be neither deactivated nor made an ordinary user: a 409
+    (``/problems/last-administrator``) says to make someone else an administrator first."""
+    services.people.update_user(user_id=user_id, active=body.active, admin=body.admin, by=caller)
+    user = services.people.user(user_id)
+    return {"id": user_id, "active": user["active"], "is_admin": user["is_admin"]}
 
 
 @router.post("/role-assignments", status_code=status.HTTP_201_CREATED,

@@ -10,6 +10,7 @@ from workflow.web.api.schemas import (
     CredentialIn,
     CredentialPatch,
     DecisionIn,
+    Flag,
     ItemIn,
     Key,
     Offset,
@@ -42,7 +43,7 @@ def create_credential(body: CredentialIn, caller: CurrentCaller, services: Servi
 def list_credentials(caller: CurrentCaller, services: ServicesDep,
                      state: Annotated[Text | None, Query(max_length=100)] = None,
                      org_unit: Annotated[Text | None, Query(max_length=100, description="org unit key")] = None,
-                     overdue: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                     overdue: Flag = False, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                      offset: Offset = 0) -> dict[str, Any]:
     """The credentials you can see, newest first, one page at a time."""
     unit_id = services.people.unit_id(org_unit) if org_unit else None

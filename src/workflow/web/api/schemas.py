@@ -1,4 +1,8 @@
-"""Request bodies of the JSON API, and the JSON shape of the read models."""
+"""Request bodies of the JSON API, and the JSON shape of the read models.
+
+Bodies take JSON's types as the document states them: a boolean is ``true`` or ``false`` (never ``0``, ``1`` or
+``"true"``), an integer is a JSON integer (never ``"3"`` or ``3.0``); anything else is a 422 naming the field.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from workflow.engine.data import check_plain_text
 from workflow.errors import InvalidInput
@@ -28,7 +32,10 @@ MAX_ID = 2**31 - 1  # PostgreSQL integer columns
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id")]
 Key = Annotated[Text, Path(min_length=1, max_length=100, description="a key from the definition")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
-Version = Annotated[int, Field(ge=1, le=MAX_ID)]
+Version = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+# A query parameter is text: FastAPI reads these spellings as booleans, and the document says so.
+Flag = Annotated[bool, Query(description="`true` or `false` (`1`/`0`, `yes`/`no`, `on`/`off`, `t`/`f` and `y`/`n` "
+                                         "are read the same way, in any case)")]
 
 
 class _Body(BaseModel):
@@ -54,7 +61,7 @@ class CredentialPatch(_Body):
 
 
 class ItemIn(_Body):
-    done: bool
+    done: StrictBool
     note: Text = Comment
     version: Version | None = None
 
@@ -89,7 +96,7 @@ class UserIn(_Body):
     display_name: Text = Field(default="", max_length=200)
     email: Text = Field(default="", max_length=320)
     password: Text | None = Field(default=None, max_length=1000)
-    admin: bool = False
+    admin: StrictBool = False
 
 
 class OrgUnitIn(_Body):
@@ -101,7 +108,16 @@ class OrgUnitIn(_Body):
 
 
 class UserPatch(_Body):
-    active: bool
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    active: StrictBool | None = Field(default=None, description="false deactivates the person, true reactivates")
+    admin: StrictBool | None = Field(default=None, description="whether the person is an administrator")
+
+    @model_validator(mode="after")
+    def _something(self) -> UserPatch:
+        if self.active is None and self.admin is None:
+            raise ValueError("give active, admin or both")
+        return self
 
 
 class AssignmentIn(_Body):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from workflow.services.access import visible_clause
+from workflow.web.api.schemas import Flag
 from workflow.web.deps import CurrentCaller, ServicesDep
 from workflow.web.problems import responses
 
@@ -14,7 +15,7 @@ router = APIRouter(tags=["timers"])
 
 
 @router.get("/timers", responses=responses(401, 422))
-def list_timers(caller: CurrentCaller, services: ServicesDep, due: bool = False,
+def list_timers(caller: CurrentCaller, services: ServicesDep, due: Flag = False,
                 status: Literal["pending", "running", "done", "cancelled"] = "pending",
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """Timers by due time (only those due now with ``due=true``); each firing is also in the credential's history."""

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.lifecycle import lifecycle
-from workflow.errors import InvalidFile
+from workflow.errors import InvalidFile, LastAdministrator
 from workflow.services.access import Caller
 from workflow.services.outbox import DeadFilter, kind_title
 from workflow.web.api.schemas import RowId
@@ -24,6 +24,9 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 STATUSES = ("pending", "sent", "dead")
 PAGE = 50
 OutboxAdminPage = Annotated[Caller, Depends(admin_page("see the email outbox"))]
+PersonChange = Literal["deactivate", "reactivate", "make-admin", "remove-admin"]
+PERSON_CHANGES: dict[str, dict[str, bool]] = {"deactivate": {"active": False}, "reactivate": {"active": True},
+                                              "make-admin": {"admin": True}, "remove-admin": {"admin": False}}
 
 
 @router.get("")
@@ -63,11 +66,29 @@ def _definitions_page(request: Request, caller: Caller, services: ServicesDep, *
 def people(request: Request, caller: AdminPageCaller, services: ServicesDep,
            page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
     """Org units, and people with their roles."""
+    return _people_page(request, caller, services, page_no)
+
+
+@router.post("/people/{user_id}")
+def change_person(request: Request, user_id: RowId, caller: AdminPageCaller, services: ServicesDep,
+                  change: Annotated[PersonChange, Form()],
+                  page_no: Annotated[int, Form(alias="page", ge=1, le=100_000)] = 1) -> Response:
+    """Deactivate or reactivate a person, or make them an administrator or no longer one; the last active
+    administrator stays one (the page says why, with a 409)."""
+    try:
+        services.people.update_user(user_id=user_id, by=caller, **PERSON_CHANGES[change])
+    except LastAdministrator as error:
+        return _people_page(request, caller, services, page_no, refused=str(error), status_code=status_of(error))
+    return RedirectResponse(f"/admin/people?page={page_no}&done={change}", status_code=303)
+
+
+def _people_page(request: Request, caller: Caller, services: ServicesDep, page_no: int, *, refused: str = "",
+                 status_code: int = 200) -> HTMLResponse:
     units = services.people.units()
     users = services.people.users(limit=PAGE + 1, offset=(page_no - 1) * PAGE)
     return page(request, "admin_people.html", caller, {
-        "units": units, "users": users[:PAGE], "more": len(users) > PAGE, "page_no": page_no, "tab": "people"},
-        section="admin")
+        "units": units, "users": users[:PAGE], "more": len(users) > PAGE, "page_no": page_no, "tab": "people",
+        "refused": refused}, status_code=status_code, section="admin")
 
 
 @router.get("/outbox")
