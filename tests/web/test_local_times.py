@@ -50,7 +50,7 @@ def test_a_delegation_already_over_is_refused_beside_its_dates_and_what_was_type
                                                      "starts_on": "2026-09-01", "ends_on": "2026-09-01"})
     assert refused.status_code == 422
     form = refused.text.split('action="/delegations"')[1]
-    assert ('<p class="error" role="alert" id="del-error">Last day: the last day, 2026-09-01, is already over '
+    assert ('<p class="error" role="alert" id="del-error">Last day: 2026-09-01 is already over '
             "(today is 2026-09-02, Toronto time)</p>") in form
     assert ('name="ends_on" type="date" required min="2026-09-02" value="2026-09-01" '
             'aria-describedby="del-error"') in form

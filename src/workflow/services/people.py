@@ -260,8 +260,8 @@ class PeopleService:
             raise InvalidInput("ends_on", "must not be before the first day", label="Last day")
         today = self._days.day_of(self._clock.now())
         if ends_on < today:
-            raise InvalidInput("ends_on", f"the last day, {ends_on.isoformat()}, is already over (today is "
-                                          f"{today.isoformat()}, {self._days.place} time)", label="Last day")
+            raise InvalidInput("ends_on", f"{ends_on.isoformat()} is already over (today is {today.isoformat()}, "
+                                          f"{self._days.place} time)", label="Last day")
         if (ends_on - starts_on).days > MAX_DELEGATION_DAYS:
             raise InvalidInput("ends_on", f"a delegation lasts at most {MAX_DELEGATION_DAYS} days")
         own = {g.role for g in by.grants if not g.delegated}
