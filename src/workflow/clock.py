@@ -42,7 +42,7 @@ class ManualClock:
 
 
 class LocalDays:
-    """The institution's calendar: which local day an instant falls on, and the instant a local day starts.
+    """The institution's calendar: which local day an instant falls on, and its local wall time.
 
     Date-only values (delegation days, expiry dates, due dates) mean days of this calendar, not UTC days. Daylight
     saving is the zone's own (``zoneinfo``), so a day may last 23 or 25 hours.
@@ -56,12 +56,6 @@ class LocalDays:
     def day_of(self, instant: datetime) -> date:
         """The local calendar day ``instant`` (timezone-aware) falls on."""
         return instant.astimezone(self.zone).date()
-
-    def start_of(self, day: date) -> datetime:
-        """The first instant (UTC) of local day ``day``: local midnight, or the end of a gap that skips it."""
-        # fold=0 reads a skipped wall time with the offset before the change, which lands on the change itself,
-        # and a repeated one at its first occurrence: either way the earliest instant of the day.
-        return datetime(day.year, day.month, day.day, tzinfo=self.zone).astimezone(UTC)
 
     def local(self, instant: datetime) -> datetime:
         """``instant`` as the local wall time (with its zone, so ``%Z`` names EST or EDT)."""

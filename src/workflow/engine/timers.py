@@ -50,6 +50,8 @@ def _start_of(day: Any, days: LocalDays) -> datetime | None:
         value = day if isinstance(day, date) else date.fromisoformat(str(day))
     except ValueError:
         return None
+    # Converted to UTC, fold=0 reads a skipped midnight (a zone whose clocks jump at 00:00) as the moment of the
+    # change and a repeated one at its first occurrence: either way the earliest instant of the day.
     return datetime(value.year, value.month, value.day, tzinfo=days.zone)
 
 
