@@ -76,7 +76,8 @@ def test_every_state_is_represented_and_each_history_explains_its_state(generate
     for timer in pending:  # what the timer service plans for the state the credential is in, none overdue
         row = credentials[timer.credential_id]
         planned = {p.key: p for p in plan(definition, state=row.state, entered_at=row.state_entered_at,
-                                          data=row.data, now=row.state_entered_at)}
+                                          data=row.data, now=row.state_entered_at,
+                                          days=generated.settings.days)}
         assert timer.key in planned and timer.due_at == planned[timer.key].due_at and timer.due_at > now
     assert {t.key for t in pending} >= {"content_review_due", "feasibility_reminder"}
 

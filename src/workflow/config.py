@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workflow.clock import LocalDays
 
 
 class Settings(BaseSettings):
@@ -29,7 +32,7 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
     notifications_dir: Path = Path("notifications")
-    timezone: str = "America/Toronto"
+    timezone: str = "America/Toronto"  # the institution's: its calendar days are what date-only values mean
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
@@ -45,6 +48,21 @@ class Settings(BaseSettings):
     timer_poll_seconds: float = 30.0
     timer_lease_seconds: float = 120.0
     graphviz_dot: str = "dot"  # Graphviz's layout command (a name on PATH or a path) that draws the lifecycles
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            LocalDays(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"WORKFLOW_TIMEZONE: unknown time zone '{value}' (use a name like America/Toronto)") \
+                from None
+        return value
+
+    @property
+    def days(self) -> LocalDays:
+        """The institution's calendar days, in ``timezone``."""
+        return LocalDays(self.timezone)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

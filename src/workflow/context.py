@@ -17,6 +17,7 @@ from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
 from workflow.services.auth import AuthService
 from workflow.services.commands import CredentialCommands
+from workflow.services.dated_timers import replan_dated_timers
 from workflow.services.decisions import DecisionViews
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.inbox import Inbox
@@ -78,9 +79,13 @@ class Services:
             raise
         definitions = DefinitionRegistry(database, clock, settings.definitions_dir)
         definitions.publish(loaded)
+        # Timers at dates are due at local midnight in the institution's zone: re-time those planned otherwise
+        # (by a version where dates were UTC days, or under another WORKFLOW_TIMEZONE).
+        replan_dated_timers(database, definitions, settings.days)
         roles = {role for item in loaded.values() for role in item.definition.roles}
-        access = AccessService(database, clock)
-        notifier = Notifier(renderer, public_url=settings.public_url, mail_domain=settings.mail_domain)
+        access = AccessService(database, clock, settings.days)
+        notifier = Notifier(renderer, public_url=settings.public_url, mail_domain=settings.mail_domain,
+                            days=settings.days)
         credentials = CredentialCommands(database, definitions, access, clock, notifier)
         views = CredentialViews(database, definitions, access, clock)
         looks = LookService(database, clock)
@@ -91,7 +96,8 @@ class Services:
         return cls(
             settings=settings, clock=clock, database=database, definitions=definitions, access=access,
             auth=AuthService(database, clock, session_hours=settings.session_hours),
-            people=PeopleService(database, clock, roles, allow_file_passwords=settings.environment != "production",
+            people=PeopleService(database, clock, settings.days, roles,
+                                 allow_file_passwords=settings.environment != "production",
                                  on_units_changed=access.forget_tree),
             credentials=credentials, views=views, inbox=Inbox(database, definitions, access, views),
             timers=TimerService(database, clock, credentials.run_timer, lease_seconds=settings.timer_lease_seconds),

@@ -226,7 +226,8 @@ def assert_timers_follow_states(services: Services, stored: Stored) -> None:
         definition = services.definitions.engine(row.definition_name, row.definition_version).definition
         planned = {(p.key, p.due_at, p.state) for p in plan(definition, state=row.state,
                                                            entered_at=row.state_entered_at, data=row.data,
-                                                           now=row.state_entered_at)}
+                                                           now=row.state_entered_at,
+                                                           days=services.settings.days)}
         assert pending[cid] == planned, (cid, row.state)
     assert any(pending.values())
 

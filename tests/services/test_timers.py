@@ -4,6 +4,7 @@ moved when their date changes, cancelled when the credential moves on, never fir
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,7 @@ from workflow.context import Services
 from workflow.services.access import Caller
 
 SYSTEM = Caller.system("test")
+TORONTO = ZoneInfo("America/Toronto")  # the institution's zone (the default setting): dates are its days
 SUMMARY = {
     "purpose": "p", "description": "d", "provider": "Northern", "learning_outcomes": ["x"],
     "participation_mode": "online", "time_period": "6 weeks", "prerequisites": "none", "learning_resources": "LMS",
@@ -84,17 +86,17 @@ def test_content_review_comes_due_a_cycle_after_launch_and_reschedules_after_ren
 def test_a_changed_expiry_date_moves_its_timer_and_the_old_date_passes_quietly(
         services: Services, clock: ManualClock, launched: int) -> None:
     services.credentials.update(credential_id=launched, changes={"expires_on": "2027-03-31"}, by=SYSTEM)
-    assert pending(services, launched)["hard_expiry"] == datetime(2027, 3, 31, tzinfo=UTC)
+    assert pending(services, launched)["hard_expiry"] == datetime(2027, 3, 31, tzinfo=TORONTO)  # local midnight
     services.credentials.update(credential_id=launched, changes={"expires_on": "2027-06-30"}, by=SYSTEM)
     timers = pending(services, launched)
-    assert timers["hard_expiry"] == datetime(2027, 6, 30, tzinfo=UTC)
-    assert timers["expiry_warning@P7D"] == datetime(2027, 6, 23, tzinfo=UTC)
+    assert timers["hard_expiry"] == datetime(2027, 6, 30, tzinfo=TORONTO)
+    assert timers["expiry_warning@P7D"] == datetime(2027, 6, 23, tzinfo=TORONTO)
 
-    clock.set(datetime(2027, 4, 1, tzinfo=UTC))  # the first date has passed: only the 90-day warning is due
+    clock.set(datetime(2027, 4, 1, tzinfo=TORONTO))  # the first date has passed: only the 90-day warning is due
     assert services.timers.run_due() == 1
     assert services.views.get(launched, by=SYSTEM).state == "delivery"
 
-    clock.set(datetime(2027, 6, 30, 0, 1, tzinfo=UTC))
+    clock.set(datetime(2027, 6, 30, 0, 1, tzinfo=TORONTO))
     services.timers.run_due()
     assert services.views.get(launched, by=SYSTEM).state == "sunset"
     assert [actor for _, actor, _ in timer_events(services, launched)] == [

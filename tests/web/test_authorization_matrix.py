@@ -267,7 +267,7 @@ class World:
             if code == "actg":
                 self.delegate(self.today - timedelta(days=7), self.today)  # the last day is today, included
             elif code == "laps":
-                self.delegate(self.today - timedelta(days=30), self.today - timedelta(days=1))
+                self.delegate(self.today - timedelta(days=30), self.today - timedelta(days=1), given_days_ago=30)
                 self.delegate(self.today + timedelta(days=1), self.today + timedelta(days=30))
                 revoked = self.delegate(self.today - timedelta(days=1), self.today + timedelta(days=1))
                 org.people.revoke_delegation(delegation_id=revoked, by=self.dean)
@@ -275,9 +275,15 @@ class World:
         else:
             assert code == "anon"
 
-    def delegate(self, starts_on: date, ends_on: date, to: str = "acting.dean") -> int:
-        return self.org.people.delegate(to_username=to, role="dean", starts_on=starts_on, ends_on=ends_on,
-                                        by=self.dean)
+    def delegate(self, starts_on: date, ends_on: date, to: str = "acting.dean", given_days_ago: int = 0) -> int:
+        """A delegation given ``given_days_ago`` (one already over cannot be given today)."""
+        clock, now = self.org.clock, self.org.clock.now()
+        clock.set(now - timedelta(days=given_days_ago))
+        try:
+            return self.org.people.delegate(to_username=to, role="dean", starts_on=starts_on, ends_on=ends_on,
+                                            by=self.dean)
+        finally:
+            clock.set(now)
 
     def begin_cell(self, page: bool = False) -> dict[str, str]:
         """Reset the client's cookies for a new cell; returns the extra headers to send. On a page, every caller

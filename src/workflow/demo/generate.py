@@ -20,6 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text
 
+from workflow.clock import LocalDays
 from workflow.context import Services
 from workflow.demo.college import PEOPLE
 from workflow.demo.consortium import departments, faculty_people, load_organisation
@@ -89,7 +90,7 @@ def generate(services: Services, *, credentials: int, years: int, seed: int = 1,
     owner = f"scheduler-1:{rng.getrandbits(32):08x}"
     with services.database.begin_read() as conn:
         first_id = int(conn.execute(select(func.coalesce(func.max(CREDENTIAL.c.id), 0))).scalar() or 0) + 1
-    context = Context(engine, version, now, owner, unit_ids, faculties)
+    context = Context(engine, version, now, owner, unit_ids, faculties, services.access.days)
     events = rows = 0
     by_state: dict[str, int] = {}
     for offset in range(0, len(skeletons), batch):
@@ -117,6 +118,7 @@ class Context:
     owner: str
     unit_ids: dict[str, int]
     faculties: dict[str, dict[str, str]]
+    days: LocalDays
 
 
 def walk_batch(context: Context, skeletons: list[Skeleton], first_id: int) -> tuple[Batch, dict[str, int]]:
@@ -125,7 +127,8 @@ def walk_batch(context: Context, skeletons: list[Skeleton], first_id: int) -> tu
     by_state: dict[str, int] = {}
     for position, skeleton in enumerate(skeletons):
         people = PEOPLE | context.faculties[skeleton.faculty]
-        w = walk(context.engine, context.version, first_id + position, skeleton, people, context.now, context.owner)
+        w = walk(context.engine, context.version, first_id + position, skeleton, people, context.now, context.owner,
+                 context.days)
         credential = w.rows()
         credential["org_unit_id"] = context.unit_ids[skeleton.unit]
         chunk.credentials.append(credential)

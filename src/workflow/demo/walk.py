@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from workflow.clock import LocalDays
 from workflow.demo.college import COMMITTEE
 from workflow.demo.lives import Skeleton, Visit, second
 from workflow.engine import Decision, Engine, Facts
@@ -41,8 +42,9 @@ class Walk:
     """One credential walked through its life as the services would record it, checked by the engine."""
 
     def __init__(self, engine: Engine, version: int, credential_id: int, skeleton: Skeleton,
-                 people: dict[str, str], rng: random.Random, owner: str) -> None:
+                 people: dict[str, str], rng: random.Random, owner: str, days: LocalDays) -> None:
         self.engine = engine
+        self.days = days
         self.definition = engine.definition
         self.version = version
         self.id = credential_id
@@ -84,7 +86,8 @@ class Walk:
 
     def _sync(self, at: datetime, reason: str) -> None:
         """Keep the timers in step as :func:`workflow.store.history.sync_timers` does, on the rows in memory."""
-        planned = plan(self.definition, state=self.state, entered_at=self.entered, data=self.data, now=at)
+        planned = plan(self.definition, state=self.state, entered_at=self.entered, data=self.data, now=at,
+                       days=self.days)
         changes = history.timer_changes([Pending(key, key, row["state"], row["due_at"])
                                          for key, row in self.pending.items()], planned)
         for gone in changes.cancel:
@@ -350,10 +353,10 @@ class Walk:
 
 
 def walk(engine: Engine, version: int, credential_id: int, skeleton: Skeleton, people: dict[str, str],
-         now: datetime, owner: str) -> Walk:
+         now: datetime, owner: str, days: LocalDays) -> Walk:
     """Walk one credential through the life its skeleton outlines."""
     rng = random.Random(skeleton.index * 7919 + 17)
-    w = Walk(engine, version, credential_id, skeleton, people, rng, owner)
+    w = Walk(engine, version, credential_id, skeleton, people, rng, owner, days)
     topic = rng.choice(TOPICS)
     title = f"{topic} {rng.choice(FORMS)}"
     w.create(skeleton.created_at, people["project_manager"], title, {

@@ -3,6 +3,10 @@
 Pure planning: the store keeps the planned timers as rows and the scheduler fires them. A timer is relative to
 entering a state (``after``), to a date field (``at``, optionally ``before`` it for warnings), or recurring
 (``every``, overridable per credential in months by ``every_field``) counted from entering the state.
+
+A date field names a day of the institution's calendar: its timer is due at local midnight at the start of that
+day, and warnings before it are counted in local days. The caller passes the calendar in (``days``); the planner
+reads no settings.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import isodate
 
+from workflow.clock import LocalDays
 from workflow.definitions.model import Definition, Timer
 from workflow.errors import InvalidInput
 
@@ -36,22 +41,26 @@ def parse_duration(text: str) -> timedelta | isodate.Duration:
     return isodate.parse_duration(text)
 
 
-def _start_of(day: Any) -> datetime | None:
+def _start_of(day: Any, days: LocalDays) -> datetime | None:
+    """An instant as it is; a date as local midnight, kept in local wall time so that offsets before it count
+    local days (``P7D`` before a date is midnight seven local days earlier, whatever daylight saving does)."""
     if isinstance(day, datetime):
         return day.astimezone(UTC)
     try:
         value = day if isinstance(day, date) else date.fromisoformat(str(day))
     except ValueError:
         return None
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    # Converted to UTC, fold=0 reads a skipped midnight (a zone whose clocks jump at 00:00) as the moment of the
+    # change and a repeated one at its first occurrence: either way the earliest instant of the day.
+    return datetime(value.year, value.month, value.day, tzinfo=days.zone)
 
 
-def _base(timer: Timer, entered_at: datetime, data: Mapping[str, Any]) -> datetime | None:
+def _base(timer: Timer, entered_at: datetime, data: Mapping[str, Any], days: LocalDays) -> datetime | None:
     if timer.after is not None:
         return entered_at + parse_duration(timer.after)
     if timer.at is not None:
         value = data.get(timer.at)
-        return _start_of(value) if value else None
+        return _start_of(value, days) if value else None
     if timer.every is not None:
         months = data.get(timer.every_field) if timer.every_field else None
         cycle = isodate.Duration(months=months) if isinstance(months, int) and months > 0 else \
@@ -61,8 +70,8 @@ def _base(timer: Timer, entered_at: datetime, data: Mapping[str, Any]) -> dateti
 
 
 def plan(definition: Definition, *, state: str, entered_at: datetime, data: Mapping[str, Any],
-         now: datetime) -> list[PlannedTimer]:
-    """Every timer the credential should have while in ``state``.
+         now: datetime, days: LocalDays) -> list[PlannedTimer]:
+    """Every timer the credential should have while in ``state``; date fields are days of ``days``' calendar.
 
     Warnings (``before``) already past at ``now`` are left out; other timers already due are kept, so that they
     fire at once (a hard expiry that passed while nothing ran still moves the credential on).
@@ -72,7 +81,7 @@ def plan(definition: Definition, *, state: str, entered_at: datetime, data: Mapp
         if timer.state and state not in timer.state:
             continue
         try:
-            base = _base(timer, entered_at, data)
+            base = _base(timer, entered_at, data, days)
         except OverflowError:
             raise InvalidInput(timer.every_field or timer.at or timer.key,
                                f"puts timer '{timer.key}' beyond the calendar; use a smaller value") from None
@@ -82,14 +91,15 @@ def plan(definition: Definition, *, state: str, entered_at: datetime, data: Mapp
         if timer.before:
             for offset in timer.before:
                 try:
-                    due = base - parse_duration(offset)
+                    due = (base - parse_duration(offset)).astimezone(UTC)
                 except OverflowError:
                     continue
                 if due >= now:
                     planned.append(PlannedTimer(f"{timer.key}@{offset}", timer.key, timer.action, due, guard,
                                                 timer.trigger, timer.notify))
         else:
-            planned.append(PlannedTimer(timer.key, timer.key, timer.action, base, guard, timer.trigger, timer.notify))
+            planned.append(PlannedTimer(timer.key, timer.key, timer.action, base.astimezone(UTC), guard,
+                                        timer.trigger, timer.notify))
     return planned
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, bindparam, or_, select
 
+from workflow.clock import LocalDays
 from workflow.definitions.model import Definition
 from workflow.notify.calendar import CalendarEntry, calendar
 from workflow.notify.render import Rendered, Renderer
@@ -78,8 +79,9 @@ class Queued:
 class Notifier:
     """Addresses and renders the messages of an action, inside the transaction of the change that causes them."""
 
-    def __init__(self, renderer: Renderer, *, public_url: str, mail_domain: str) -> None:
+    def __init__(self, renderer: Renderer, *, public_url: str, mail_domain: str, days: LocalDays) -> None:
         self.renderer = renderer
+        self.days = days  # the institution's calendar: due dates and "today" for delegations are its days
         self.public_url = public_url.rstrip("/")
         self.mail_domain = mail_domain
 
@@ -96,7 +98,7 @@ class Notifier:
             if q.notice.roles:
                 by_credential.setdefault((q.credential.id, q.credential.org_unit_id), []).append(q)
         directories = {where: Directory.read(conn, [r for q in group for r in q.notice.roles], group[0].credential,
-                                             tree, group[0].now.date(),
+                                             tree, self.days.day_of(group[0].now),
                                              delegated=[r for q in group if q.notice.delegates for r in q.notice.roles])
                        for where, group in by_credential.items()}
         rows = []

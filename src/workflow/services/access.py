@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, false, func, or_, select
 
-from workflow.clock import Clock
+from workflow.clock import Clock, LocalDays
 from workflow.errors import Forbidden, NotFound
 from workflow.store.database import Database
 from workflow.store.orgtree import OrgTree, read_tree
@@ -87,9 +87,10 @@ class AccessService:
 
     TREE_SECONDS = 10.0  # how stale another process's change to the org units may be seen here
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, days: LocalDays) -> None:
         self._db = database
         self._clock = clock
+        self.days = days
         self._tree: tuple[float, OrgTree] | None = None
 
     def forget_tree(self) -> None:
@@ -110,8 +111,10 @@ class AccessService:
         return tree
 
     def caller(self, user_id: int, *, today: date | None = None) -> Caller:
-        """The caller for a user, with their own grants and those delegated to them for ``today``."""
-        today = today or self._clock.now().date()
+        """The caller for a user, with their own grants and those delegated to them for ``today`` (by default the
+        institution's local day now: a delegation is in force from local midnight of its first day to local midnight
+        after its last)."""
+        today = today or self.days.day_of(self._clock.now())
         with self._db.begin_read() as conn:
             user = conn.execute(select(USER).where(USER.c.id == user_id)).first()
             if user is None or not user.active:

@@ -217,8 +217,9 @@ class Actions:
                     to_state=outcome.dest, details=details | (extra or {}))
         if _has_timers(act.engine, outcome.source) or _has_timers(act.engine, outcome.dest):
             # (otherwise none can be pending: leaving or entering a state is when they are kept in step)
-            history.sync_timers(act.conn, act.id, plan(act.engine.definition, state=outcome.dest, entered_at=now,
-                                                       data=act.data, now=now), now, f"left '{outcome.source}'")
+            planned = plan(act.engine.definition, state=outcome.dest, entered_at=now, data=act.data, now=now,
+                           days=self.access.days)
+            history.sync_timers(act.conn, act.id, planned, now, f"left '{outcome.source}'")
         if self.notifier is not None:
             self.notify(act, self.notices.state_changed(act.engine.definition, outcome, act.by, comment))
             if outcome.transition.dest != PREVIOUS:  # coming back from hold: the work was announced before

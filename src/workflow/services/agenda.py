@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from workflow.clock import LocalDays
 from workflow.definitions.meetings import meeting_for, meetings
 from workflow.services.access import Caller
 from workflow.services.definitions import DefinitionRegistry
@@ -22,9 +23,10 @@ MAX_ITEMS = 200  # items read per committee, oldest first
 class Agenda:
     """Reads the agendas of the committees a person sits on."""
 
-    def __init__(self, database: Database, definitions: DefinitionRegistry) -> None:
+    def __init__(self, database: Database, definitions: DefinitionRegistry, days: LocalDays) -> None:
         self._db = database
         self._definitions = definitions
+        self._days = days  # the institution's calendar: an item goes to the meeting by the local day it got ready
 
     def agendas(self, *, by: Caller, today: date) -> list[dict[str, Any]]:
         """For each committee role the caller holds themselves that meets: its next meetings with their items,
@@ -56,7 +58,7 @@ class Agenda:
             days: dict[date, list[dict[str, Any]]] = {day: [] for day in upcoming}
             later = 0
             for row in rows:
-                day = meeting_for(row.ready_at.date(), upcoming, closes)
+                day = meeting_for(self._days.day_of(row.ready_at), upcoming, closes)
                 if day is None:
                     later += 1
                     continue

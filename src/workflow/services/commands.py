@@ -109,7 +109,7 @@ class CredentialCommands:
                            details={"data": values, DATA_DIGEST: data_digest(values)})
             history.write(conn, created, {}, engine, columns)
             history.sync_timers(conn, credential_id, plan(engine.definition, state=engine.initial, entered_at=now,
-                                                          data=values, now=now), now, "created")
+                                                          data=values, now=now, days=self._access.days), now, "created")
             if self._notifier is not None:
                 ref = CredentialRef(credential_id, title, engine.initial, org_unit_id)
                 notices = self._notices.announce_state(engine, ref, Facts(state=engine.initial, data=values), now)
@@ -144,7 +144,8 @@ class CredentialCommands:
             if set(diff) & depends_on(act.engine.definition):
                 now = self._clock.now()
                 history.sync_timers(act.conn, act.id, plan(act.engine.definition, state=act.state,
-                                                   entered_at=act.row.state_entered_at, data=data, now=now),
+                                                   entered_at=act.row.state_entered_at, data=data, now=now,
+                                                   days=self._access.days),
                             now, f"{', '.join(sorted(set(diff) & depends_on(act.engine.definition)))} changed")
             return version
 
@@ -349,14 +350,18 @@ class CredentialCommands:
             facts = self._actions.facts(act)
             missing = [str(u) for _, req in act.engine.requirements_from(act.state) if req.gate or req.items
                        for u in lacking(req, facts).unmet]
-            target = timer.due_at + parse_duration(timer.key.split("@", 1)[1]) if "@" in timer.key else timer.due_at
-            entries = [CalendarEntry(f"{timer.timer}-{act.id}-{target:%Y%m%d}@{self._notifier.mail_domain}",
-                                     f"{title} — {act.value('title')}", target,
+            days = self._access.days  # the date warned of is a local day; offsets before it count local days
+            target = days.local(timer.due_at)
+            if "@" in timer.key:
+                target += parse_duration(timer.key.split("@", 1)[1])
+            day = days.day_of(target)
+            entries = [CalendarEntry(f"{timer.timer}-{act.id}-{day:%Y%m%d}@{self._notifier.mail_domain}",
+                                     f"{title} — {act.value('title')}", day,
                                      url=self._notifier.link(act.id))] if kind == "warning" else []
             self._actions.notify(act, self._notices.timer(kind, timer.notify, {
                 "timer_title": title, "state_title": act.engine.definition.states[act.state].title,
-                "since": f"{act.row.state_entered_at:%Y-%m-%d}", "missing": missing,
-                "due": f"{target:%Y-%m-%d}", "days_left": max(0, (target - self._clock.now()).days)},
+                "since": days.day_of(act.row.state_entered_at).isoformat(), "missing": missing,
+                "due": day.isoformat(), "days_left": max(0, (day - days.day_of(self._clock.now())).days)},
                 entries=entries))
         return f"{kind} to {', '.join(timer.notify)}"
 

@@ -48,7 +48,7 @@ class Inbox:
         self._access = access
         self._views = views
         self.table = ApprovalsTable(database, definitions)
-        self.agenda = Agenda(database, definitions)
+        self.agenda = Agenda(database, definitions, access.days)
 
     def approvals_waiting(self, *, by: Caller, limit: int = 50) -> list[dict[str, Any]]:
         """Gates waiting for the caller's decision (in their own roles or as a delegate), oldest first (the
@@ -91,11 +91,12 @@ class Inbox:
     def calendar(self, *, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
         """The caller's dates: gates waiting for their decision, planned ends of phases, reviews and expiries."""
         entries: list[CalendarEntry] = []
+        days = self._access.days  # each entry is an all-day event on the institution's local day
         for waiting in self.approvals_waiting(by=by, limit=200):
             if waiting["due_at"] is not None:
                 entries.append(CalendarEntry(
                     f"gate-{waiting['credential_id']}-{waiting['gate']}@{domain}",
-                    f"Decision due: {waiting['gate_title']} — {waiting['title']}", waiting["due_at"],
+                    f"Decision due: {waiting['gate_title']} — {waiting['title']}", days.day_of(waiting["due_at"]),
                     url=link(waiting["credential_id"])))
         rows, _ = self._views.search(by=by, limit=MAX_PAGE)
         for row in rows:
@@ -105,7 +106,7 @@ class Inbox:
                 entries.append(CalendarEntry(
                     f"milestone-{row.id}-{row.state}@{domain}",
                     f"Milestone: {state.title} planned to end — {row.title}",
-                    row.state_entered_at + timedelta(days=state.planned_days), url=link(row.id)))
+                    days.day_of(row.state_entered_at + timedelta(days=state.planned_days)), url=link(row.id)))
         with self._db.begin_read() as conn:
             timers = conn.execute(select(TIMER.c.credential_id, TIMER.c.timer, TIMER.c.due_at, CREDENTIAL.c.title)
                                   .join(CREDENTIAL, CREDENTIAL.c.id == TIMER.c.credential_id)
@@ -113,7 +114,7 @@ class Inbox:
                                          visible_clause(by)).order_by(TIMER.c.due_at).limit(500)).all()
         for t in timers:
             entries.append(CalendarEntry(f"timer-{t.credential_id}-{t.timer}@{domain}",
-                                         f"{t.timer.replace('_', ' ').capitalize()} — {t.title}", t.due_at,
+                                         f"{t.timer.replace('_', ' ').capitalize()} — {t.title}", days.day_of(t.due_at),
                                          url=link(t.credential_id)))
         return entries
 

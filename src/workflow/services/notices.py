@@ -59,7 +59,7 @@ class Notices:
                 for item in requirements.items_for(facts.data):
                     if item.key in facts.done:
                         continue
-                    due = (now + timedelta(days=item.due_days)).date() if item.due_days else None
+                    due = notifier.days.day_of(now + timedelta(days=item.due_days)) if item.due_days else None
                     owed.setdefault(item.owner, []).append({"key": item.key, "title": item.title,
                                                             "due": due.isoformat() if due else None})
                     if due is not None:
@@ -87,7 +87,7 @@ class Notices:
                 continue
             stage = requirements.open_stage(facts)
             roles = [a.role for a, have, need in requirements.tally(facts) if have < need and a.stage == stage]
-            due = (now + timedelta(days=gate.due_days)).date() if gate.due_days else None
+            due = notifier.days.day_of(now + timedelta(days=gate.due_days)) if gate.due_days else None
             entries = [CalendarEntry(f"gate-{ref.id}-{requirements.gate_id}-{now:%Y%m%d}@{notifier.mail_domain}",
                                      f"Decision due: {gate.title} — {ref.title}", due, url=notifier.link(ref.id))
                        ] if due else []

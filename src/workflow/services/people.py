@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from workflow.clock import Clock
+from workflow.clock import Clock, LocalDays
 from workflow.definitions.validate import did_you_mean
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflow.services.access import Caller, require_admin
@@ -40,11 +40,12 @@ class LoadReport:
 class PeopleService:
     """Org units, users, role assignments and delegations."""
 
-    def __init__(self, database: Database, clock: Clock, known_roles: Collection[str], *,
+    def __init__(self, database: Database, clock: Clock, days: LocalDays, known_roles: Collection[str], *,
                  allow_file_passwords: bool = True, on_units_changed: Callable[[], None] = lambda: None) -> None:
         self._units_changed = on_units_changed
         self._db = database
         self._clock = clock
+        self._days = days
         self._roles = set(known_roles)
         self._allow_file_passwords = allow_file_passwords
 
@@ -276,11 +277,16 @@ class PeopleService:
 
     def delegate(self, *, to_username: str, starts_on: date, ends_on: date, by: Caller,
                  role: str | None = None) -> int:
-        """Let another person decide in the caller's place, for one role or all, between two dates (inclusive)."""
+        """Let another person decide in the caller's place, for one role or all, between two days of the
+        institution's calendar (inclusive): from local midnight of the first to local midnight after the last."""
         if by.user_id is None:
             raise Forbidden("only a person can delegate their approvals")
         if ends_on < starts_on:
-            raise InvalidInput("ends_on", "must not be before starts_on")
+            raise InvalidInput("ends_on", "must not be before the first day", label="Last day")
+        today = self._days.day_of(self._clock.now())
+        if ends_on < today:
+            raise InvalidInput("ends_on", f"{ends_on.isoformat()} is already over (today is {today.isoformat()}, "
+                                          f"{self._days.place} time)", label="Last day")
         if (ends_on - starts_on).days > MAX_DELEGATION_DAYS:
             raise InvalidInput("ends_on", f"a delegation lasts at most {MAX_DELEGATION_DAYS} days")
         own = {g.role for g in by.grants if not g.delegated}

@@ -54,7 +54,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
                 app.state.services.close()
 
     app = FastAPI(title="Micro-credential workflow", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None, description=(
+                      "Instants (`…_at`) are UTC. Date-only values — delegation days (`starts_on`, `ends_on`), "
+                      "due dates and credential fields of type date such as a hard expiry date — are calendar days "
+                      f"in the institution's time zone ({settings.timezone}): a day runs from local midnight to "
+                      "local midnight, and a timer at a date is due at the local midnight that starts it."))
     if services is not None:
         app.state.services = services
     app.state.layouts = Layouts(settings.graphviz_dot)

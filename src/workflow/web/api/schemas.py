@@ -126,11 +126,15 @@ class AssignmentIn(_Body):
     org_unit: Text = Field(min_length=1, max_length=100)
 
 
+LOCAL_DAY = "a calendar day in the institution's time zone (named in the API description)"
+
+
 class DelegationIn(_Body):
     to: Text = Field(min_length=1, max_length=100, description="username of the delegate")
     role: Text | None = Field(default=None, max_length=100, description="one role, or all when left out")
-    starts_on: date
-    ends_on: date
+    starts_on: date = Field(description=f"the first day, {LOCAL_DAY}; from its local midnight (may be today)")
+    ends_on: date = Field(description=f"the last day, {LOCAL_DAY}, included; until the local midnight after it "
+                                      "(a last day already over is refused)")
 
 
 class TokenIn(_Body):

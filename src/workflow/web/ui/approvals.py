@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from workflow.clock import LocalDays
 from workflow.errors import InvalidInput, WorkflowError
 from workflow.services.access import Caller
 from workflow.services.approvals import (
@@ -123,11 +124,12 @@ def link(query: ApprovalQuery, **changes: Any) -> str:
     return f"/approvals?{text}" if text else "/approvals"
 
 
-def due_words(due_at: datetime | None, today: date) -> tuple[str, bool]:
-    """How a due date reads beside today: ("3 days overdue", True), ("due today", False), ("in 5 days", False)."""
+def due_words(due_at: datetime | None, today: date, calendar: LocalDays) -> tuple[str, bool]:
+    """How a due date reads beside today, both local days: ("3 days overdue", True), ("due today", False),
+    ("in 5 days", False)."""
     if due_at is None:
         return "", False
-    days = (due_at.date() - today).days
+    days = (calendar.day_of(due_at) - today).days
     if days < 0:
         return f"{-days} day{'s' if days != -1 else ''} overdue", True
     if days == 0:
@@ -140,10 +142,10 @@ def approvals_page(request: Request, services: ServicesDep, caller: Caller, *, e
     """The approvals table with its filters, the committee agendas above it and the delegations below."""
     query, notes = read_query(dict(request.query_params))
     table = load_table(services, caller, query, notes)
-    today = services.clock.now().date()
+    today = services.access.days.day_of(services.clock.now())
     seen = services.looks.changes(caller.user_id or 0, [w["credential_id"] for w in table.items])  # this page's
     for item in table.items:
-        item["due_words"], item["late"] = due_words(item["due_at"], today)
+        item["due_words"], item["late"] = due_words(item["due_at"], today, services.access.days)
         item["summary"] = (seen.get(item["credential_id"]) or {}).get("summary", "")
     own_roles = sorted({g.role for g in caller.grants if not g.delegated})
     titles = {key: role.title for name in services.definitions.names()

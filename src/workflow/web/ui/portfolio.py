@@ -55,6 +55,7 @@ def portfolio_csv(caller: PageCaller, services: ServicesDep, phase: Phase = "", 
     """The same credentials as a spreadsheet (CSV), every page of them."""
     where = PortfolioFilter(phase=phase or None, org_unit_id=unit, overdue=overdue == "yes", due_within_days=within)
     units = {u["id"]: u["name"] for u in services.people.units()}
+    days = services.access.days  # dates in the spreadsheet are the institution's local days
 
     def rows() -> Iterator[list[Any]]:
         offset = 0
@@ -64,9 +65,9 @@ def portfolio_csv(caller: PageCaller, services: ServicesDep, phase: Phase = "", 
                 c = line.credential
                 timer = line.next_timer or {}
                 yield [c.id, c.title, units.get(c.org_unit_id, ""), line.state_title, line.phase,
-                       c.state_entered_at.date().isoformat() if c.state_entered_at else "", line.slip_days,
+                       days.day_of(c.state_entered_at).isoformat() if c.state_entered_at else "", line.slip_days,
                        str(timer.get("title", "")),
-                       timer["due_at"].date().isoformat() if timer else ""]
+                       days.day_of(timer["due_at"]).isoformat() if timer else ""]
             offset += EXPORT_BATCH
             if not lines or offset >= total:
                 return

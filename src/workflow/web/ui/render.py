@@ -1,16 +1,17 @@
-"""Rendering pages: one template environment, the signed-in person on every page, dates in local time."""
+"""Rendering pages: one template environment, the signed-in person on every page, dates and times in the
+institution's time zone (times carry its abbreviation, "2026-12-02 14:05 EST"; the footer names the zone)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from workflow.clock import LocalDays
 from workflow.definitions.model import Definition
 from workflow.definitions.words import policy_words, role_title, timer_action_words, verdict_words
 from workflow.services.access import Caller
@@ -36,12 +37,15 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
 }
 
 
-def _local(value: datetime | date | None, request: Request, fmt: str) -> str:
+TIME = "%Y-%m-%d %H:%M %Z"  # every time a page shows: local wall time and the zone's abbreviation (EST, EDT)
+
+
+def _local(value: datetime | date | None, days: LocalDays, fmt: str) -> str:
+    """An instant as local time in ``fmt``; a date as it is (it already names a local day)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        zone = ZoneInfo(request.app.state.services.settings.timezone)
-        return value.astimezone(zone).strftime(fmt)
+        return days.local(value).strftime(fmt)
     return value.strftime(fmt)
 
 
@@ -64,12 +68,15 @@ def page(request: Request, template: str, caller: Caller | None, context: dict[s
     nav = list(NAV) + ([ADMIN_NAV] if caller is not None and caller.is_admin else [])
     acting_for = sorted({g.principal for g in caller.grants if g.delegated}) if caller is not None else []
     done = request.query_params.get("done", "")
+    days: LocalDays = request.app.state.services.settings.days
+    now = request.app.state.services.clock.now()
     values = {
         "me": caller, "acting_for": acting_for, "nav": nav if caller is not None else [], "section": section,
         "csrf_token": getattr(request.state, "csrf_token", ""), "message": MESSAGES.get(done, ""),
-        "local": lambda value, fmt="%Y-%m-%d %H:%M": _local(value, request, fmt),
-        "day": lambda value: _local(value, request, "%Y-%m-%d"),
-        "now": request.app.state.services.clock.now(), "role_title": _role_title(request),
+        "local": lambda value: _local(value, days, TIME),
+        "day": lambda value: _local(value, days, "%Y-%m-%d"),
+        "days_until": lambda value: (days.day_of(value) - days.day_of(now)).days,  # local days; < 0 is past
+        "zone": days, "now": now, "role_title": _role_title(request),
         "mail_alert": request.app.state.services.outbox.mail_alert(caller),
         **(context or {}),
     }
