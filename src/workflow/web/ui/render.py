@@ -75,6 +75,7 @@ def page(request: Request, template: str, caller: Caller | None, context: dict[s
         "csrf_token": getattr(request.state, "csrf_token", ""), "message": MESSAGES.get(done, ""),
         "local": lambda value: _local(value, days, TIME),
         "day": lambda value: _local(value, days, "%Y-%m-%d"),
+        "clock_time": lambda value: _local(value, days, "%H:%M"),  # a time of today, where the day goes without saying
         "days_until": lambda value: (days.day_of(value) - days.day_of(now)).days,  # local days; < 0 is past
         "zone": days, "now": now, "role_title": _role_title(request),
         "mail_alert": request.app.state.services.outbox.mail_alert(caller),
