@@ -17,7 +17,7 @@ from tests.steps import SYSTEM, at_build, at_feasibility
 from workflow.cli import app
 from workflow.clock import ManualClock
 from workflow.context import Services
-from workflow.errors import TransitionNotAllowed
+from workflow.errors import Conflict, TransitionNotAllowed
 from workflow.services.access import Caller
 from workflow.services.audit import verify_database
 from workflow.store.backup import backup, restore
@@ -139,6 +139,18 @@ def test_an_edited_verdict_does_not_count(org: Services, raw: Engine) -> None:
         org.credentials.fire(credential_id=cid, trigger="approve_feasibility", by=SYSTEM)
     assert org.views.get(cid, by=SYSTEM).state == "feasibility"
     assert [(f.table, f.reason) for f in verify_database(org.database).findings] == [("gate_decision", "edited")]
+
+
+def test_information_changed_behind_the_services_back_stops_every_action(org: Services, raw: Engine) -> None:
+    cid = at_build(org, credit_bearing=True)  # the registrar and the council must sign off a credit-bearing one
+    with raw.begin() as conn:  # made non-credit in SQL, so that the QA office alone would seem to suffice
+        data = conn.execute(select(CREDENTIAL.c.data).where(CREDENTIAL.c.id == cid)).scalar_one()
+        conn.execute(update(CREDENTIAL).where(CREDENTIAL.c.id == cid).values(data={**data, "credit_bearing": False}))
+    with pytest.raises(Conflict, match="its information does not match its history"):
+        org.credentials.decide(credential_id=cid, gate="governance_signoff", verdict="approve",
+                               by=Caller.system("qa"), role="qa_office")
+    assert org.views.get(cid, by=SYSTEM).state == "build"
+    assert [(f.table, f.reason) for f in verify_database(org.database).findings] == [("credential", "edited")]
 
 
 def test_rows_of_the_previous_release_are_folded_into_the_chain(database_url: str, raw: Engine) -> None:

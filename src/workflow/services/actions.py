@@ -9,6 +9,7 @@ refuses a second event for the same version. The writing itself is :mod:`workflo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,10 +30,13 @@ from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import current, gather
 from workflow.services.notices import Notices
 from workflow.store import history, lookups
+from workflow.store.accounting import data_digest
 from workflow.store.database import Database
 from workflow.store.history import History
 from workflow.store.lookups import CredentialRow, DecisionRow, EntryRow
 from workflow.store.orgtree import OrgTree
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -155,6 +159,12 @@ class Actions:
                     raise NotFound("credential", credential_id)
                 if expected_version is not None and row.version != expected_version:
                     raise StaleVersion(credential_id, expected_version, row.version)
+                vouched = lookups.vouched_data(conn, credential_id)
+                if vouched is not None and vouched != data_digest(row.data):  # changed behind the service's back
+                    log.warning("credential #%d: its data does not match its history; actions refused", row.id)
+                    raise Conflict(f"credential {credential_id}: its information does not match its history (it was "
+                                   "changed outside the service); an administrator must check it with "
+                                   "`workflow audit verify` before anyone acts on it")
                 engine = self.definitions.engine(row.definition_name, row.definition_version)
                 if engine.definition.states[row.state].final:
                     raise Conflict(f"credential {credential_id} is {row.state}; it can no longer change")

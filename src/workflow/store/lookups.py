@@ -134,6 +134,26 @@ def _accounted(conn: Connection, key: str, table: Table, columns: Sequence[str],
     return kept
 
 
+def vouched_data(conn: Connection, credential_id: int) -> str | None:
+    """The digest of the credential's data as the newest event that vouches for it (created, data, fold) records
+    it; None when no event does (a history older than digests)."""
+    dialect = conn.dialect
+
+    def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
+        return (f"SELECT details FROM event WHERE credential_id = {p} AND kind IN ('created', 'data', 'fold') "
+                f"ORDER BY seq DESC LIMIT 1", [EVENT.c.credential_id])
+
+    cursor = execute(conn, statement(conn, "vouched data", build), (credential_id,))
+    found = cursor.fetchone()
+    cursor.close()
+    if found is None:
+        return None
+    convert = EVENT.c.details.type._cached_result_processor(dialect, None)
+    details = convert(found[0]) if convert is not None and found[0] is not None else found[0]
+    digest = (details or {}).get("data_digest")
+    return str(digest) if digest is not None else None
+
+
 def read_entries(conn: Connection, credential_id: int) -> list[EntryRow]:
     """A credential's checklist entries of every round that the chain accounts for
     (:func:`workflow.store.accounting.entry_fault`)."""
