@@ -100,3 +100,15 @@ def test_python_m_workflow_is_the_same_command() -> None:
     shown = [subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
              for args in (package, module)]
     assert "Usage: workflow db [OPTIONS] COMMAND" in shown[0] and shown[0] == shown[1]
+
+
+def test_the_long_running_commands_show_the_services_own_log_lines() -> None:
+    shown = subprocess.run([sys.executable, "-c", (
+        "import logging, logging.config\n"
+        "from workflow.cli.serve import log_config\n"
+        "logging.config.dictConfig(log_config())\n"
+        "logging.getLogger('workflow.services.timers').info('timer 5 (tick_due) on credential 3: fired')\n"
+        "logging.getLogger('workflow.services.timers').debug('poll skipped')\n")],
+        capture_output=True, text=True, timeout=60)
+    assert "INFO:     workflow.services.timers: timer 5 (tick_due) on credential 3: fired" in shown.stderr
+    assert "poll skipped" not in shown.stderr  # debug stays quiet

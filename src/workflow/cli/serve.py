@@ -3,7 +3,7 @@ processes, which bring the schema up to date when they start."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,11 +18,13 @@ from workflow.store.database import Database
 @errors_to_exit
 def scheduler(once: Annotated[bool, typer.Option("--once", help="Fire what is due now, then exit.")] = False) -> None:
     """Fire due timers: now and then every WORKFLOW_TIMER_POLL_SECONDS, until stopped (Ctrl-C or SIGTERM)."""
+    import logging.config
     import signal
     import threading
 
     from workflow.scheduler import Scheduler
 
+    logging.config.dictConfig(log_config())  # what each timer did, at INFO, on stderr
     with opened(migrate=True) as services:
         runner = Scheduler(services.timers, interval=services.settings.timer_poll_seconds, digests=services.digests,
                            dispatcher=services.dispatcher)
@@ -69,7 +71,23 @@ def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")
         typer.echo(f"warning: {warning}", err=True)
     uvicorn.run("workflow.web.app:app_from_environment", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=count, proxy_headers=True, log_level="info",
-                timeout_graceful_shutdown=settings.shutdown_seconds)
+                log_config=log_config(), timeout_graceful_shutdown=settings.shutdown_seconds)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the service's own loggers at INFO (each timer fired, mail health, refused rows)
+    through the same handler, named."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["workflow"] = {"()": "uvicorn.logging.DefaultFormatter",
+                                        "fmt": "%(levelprefix)s %(name)s: %(message)s", "use_colors": None}
+    config["handlers"]["workflow"] = {"formatter": "workflow", "class": "logging.StreamHandler",
+                                      "stream": "ext://sys.stderr"}
+    config["loggers"]["workflow"] = {"handlers": ["workflow"], "level": "INFO", "propagate": False}
+    return config
 
 
 def connection_budget(database: Database, settings: Settings, workers: int) -> str | None:
