@@ -80,3 +80,16 @@ def test_boolean_query_parameters_say_which_spellings_they_read() -> None:
         parameter = next(p for p in DOCUMENT["paths"][path]["get"]["parameters"] if p["name"] == name)
         assert parameter["schema"]["type"] == "boolean"
         assert "`1`/`0`, `yes`/`no`, `on`/`off`" in parameter["description"]
+
+
+def test_delegation_days_are_taken_as_text_only(org: Services, client_for: Callable[[str], TestClient]) -> None:
+    dean = client_for("dean.business")
+    today = org.clock.now().date().isoformat()
+    for field in ("starts_on", "ends_on"):
+        body = {"to": "acting.dean", "starts_on": today, "ends_on": today, field: 1_800_000_000}
+        answer = dean.post("/api/v1/delegations", json=body)
+        assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+        assert any(e["field"] == field and "YYYY-MM-DD" in e["message"] for e in answer.json()["errors"]), answer.json()
+    assert org.people.delegations(by=org.access.caller_by_name("dean.business")) == []  # nothing was given
+    given = dean.post("/api/v1/delegations", json={"to": "acting.dean", "starts_on": today, "ends_on": today})
+    assert given.status_code == 201, given.text

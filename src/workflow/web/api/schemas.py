@@ -10,7 +10,16 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from workflow.engine.data import check_plain_text
 from workflow.errors import InvalidInput
@@ -129,11 +138,20 @@ class AssignmentIn(_Body):
 LOCAL_DAY = "a calendar day in the institution's time zone (named in the API description)"
 
 
+def _day_text(value: Any) -> Any:
+    if not isinstance(value, str):  # a number would otherwise be read as seconds since 1970
+        raise ValueError("give the day as text, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day_text)]
+
+
 class DelegationIn(_Body):
     to: Text = Field(min_length=1, max_length=100, description="username of the delegate")
     role: Text | None = Field(default=None, max_length=100, description="one role, or all when left out")
-    starts_on: date = Field(description=f"the first day, {LOCAL_DAY}; from its local midnight (may be today)")
-    ends_on: date = Field(description=f"the last day, {LOCAL_DAY}, included; until the local midnight after it "
+    starts_on: Day = Field(description=f"the first day, {LOCAL_DAY}; from its local midnight (may be today)")
+    ends_on: Day = Field(description=f"the last day, {LOCAL_DAY}, included; until the local midnight after it "
                                       "(a last day already over is refused)")
 
 
