@@ -81,6 +81,7 @@ def test_reaching_feasibility_asks_the_faculty_dean_and_the_acting_dean_with_a_c
     assert team == [f"3 checklist items for {TITLE}", f"{TITLE} moved to Feasibility"]
     moved = next(m for m in found[person("pm.business")] if "moved to" in m.subject)
     assert "from Ideation to Feasibility (PM Business)" in moved.text
+    assert "because you hold the roles Initiative lead and Project manager." in moved.text
     assert [m.subject for m in found[person("qa")]] == [f"1 checklist item for {TITLE}"]
 
 
