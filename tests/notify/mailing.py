@@ -110,10 +110,11 @@ def smtp_settings(base: Settings, port: int) -> Settings:
                                    "outbox_backoff_seconds": 1})
 
 
-# A department inbox for the employer engagement lead: with it, a new credential means four messages.
+# A department inbox of the Faculty of Business for the employer engagement lead: with it, a new credential means
+# four messages (the college's engagement lead holds the role for the whole college, not through this inbox).
 ENGAGEMENT = """
 units:
-  - {key: partnerships, name: Partnerships office, kind: department, parent: northern,
+  - {key: partnerships, name: Partnerships office, kind: department, parent: business,
      email: partnerships@test.example, handles: [employer_engagement_lead]}
 """
 

@@ -20,6 +20,18 @@ class CalendarEntry:
     when: datetime | date
     description: str = ""
     url: str = ""
+    sequence: int = 0  # raised each time the date moves (RFC 5545 SEQUENCE), so calendars update the event
+
+
+def task_description(item: str, credential: str, state: str, owner: str) -> str:
+    """The description of a checklist item's deadline."""
+    return f"Checklist item “{item}” for “{credential}” ({state}), owed by the {owner}. Open the link to tick it off."
+
+
+def gate_description(gate: str, credential: str, state: str, question: str = "") -> str:
+    """The description of a gate's decision deadline."""
+    asked = f" {question}" if question else ""
+    return f"Decision due: {gate} for “{credential}” ({state}).{asked} Open the link to read the proposal and decide."
 
 
 def calendar(entries: Iterable[CalendarEntry], *, stamp: datetime, name: str = "") -> str:
@@ -34,6 +46,8 @@ def calendar(entries: Iterable[CalendarEntry], *, stamp: datetime, name: str = "
         event = Event()
         event.add("uid", entry.uid)
         event.add("dtstamp", stamp)
+        if entry.sequence:
+            event.add("sequence", entry.sequence)
         event.add("summary", entry.summary)
         day = entry.when.date() if isinstance(entry.when, datetime) else entry.when
         event.add("dtstart", day)  # all-day: deadlines are days, not minutes

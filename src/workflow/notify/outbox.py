@@ -65,6 +65,7 @@ class Notice:
     per_role: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # extra context for each role
     entries: Sequence[CalendarEntry] = ()
     delegates: bool = False  # also those deciding in a role holder's place today
+    excluded: frozenset[tuple[str, str]] = frozenset()  # (role, username) of people who decided: not told again
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class Notifier:
         """The credential's page."""
         return f"{self.public_url}/credentials/{credential_id}"
 
+    def item_link(self, credential_id: int, item: str) -> str:
+        """A checklist item on its credential's page (where its owners tick it)."""
+        return f"{self.link(credential_id)}#item-{credential_id}-{item}"
+
     def messages(self, conn: Connection, queued: Sequence[Queued], definition: Definition,
                  tree: OrgTree) -> list[dict[str, Any]]:
         """The outbox rows of the notices of one action, in order: the people and inboxes concerned are looked up
@@ -109,7 +114,7 @@ class Notifier:
             rendered: dict[tuple[tuple[str, ...], str, str | None], Rendered] = {}
             ics: str | None = None
             for recipient in directories[credential.id, credential.org_unit_id].recipients(
-                    notice.roles, delegates=notice.delegates):
+                    notice.roles, delegates=notice.delegates, excluded=notice.excluded):
                 key = (recipient.roles, recipient.unit_name, recipient.on_behalf_of)
                 message = rendered.get(key)
                 if message is None:  # the same roles, inbox and principal make the same message
@@ -186,8 +191,12 @@ class Directory:
             acting = conn.execute(_ACTING, {"givers": givers, "today": today, "roles": sorted(asked)}).all()
         return cls(holders, inboxes, acting)
 
-    def recipients(self, roles: Iterable[str], *, delegates: bool = False) -> list[Recipient]:
-        """The people and department inboxes to write to for ``roles`` (one message each)."""
+    def recipients(self, roles: Iterable[str], *, delegates: bool = False,
+                   excluded: frozenset[tuple[str, str]] = frozenset()) -> list[Recipient]:
+        """The people and department inboxes to write to for ``roles`` (one message each, whichever ways someone
+        is reached). Someone holding a role for an org unit whose department inbox (at that unit or right below
+        it) handles the role reads it there: they get the inbox's copy, not one of their own. People named in
+        ``excluded`` in a role (and those acting for them) are left out of it."""
         roles = list(dict.fromkeys(roles))
         found: dict[str, Recipient] = {}
 
@@ -200,14 +209,20 @@ class Directory:
             elif recipient.roles[0] not in known.roles:  # one message, in every role it concerns them
                 found[recipient.email] = replace(known, roles=(*known.roles, *recipient.roles))
 
+        def by_inbox(holder: Any, role: str) -> bool:
+            return holder.unit_id is not None and any(
+                role in (unit.handles or []) and holder.unit_id in (unit.id, unit.parent_id) for unit in self.inboxes)
+
         names = {h.id: h.username for h in self.holders}
         for role in roles:
             givers = {h.id for h in self.holders if h.role == role}
             for h in (h for h in self.holders if h.role == role):
-                add(Recipient(h.email, h.display_name, (role,), user_id=h.id, digest_hour=h.digest_hour))
+                if (role, h.username) not in excluded and not by_inbox(h, role):
+                    add(Recipient(h.email, h.display_name, (role,), user_id=h.id, digest_hour=h.digest_hour))
             if delegates and givers:
                 for a in self.acting:
-                    if a.from_user_id in givers and a.role in (None, role):
+                    if a.from_user_id in givers and a.role in (None, role) \
+                            and (role, names.get(a.from_user_id)) not in excluded:
                         add(Recipient(a.email, a.display_name, (role,), user_id=a.id, digest_hour=a.digest_hour,
                                       on_behalf_of=names.get(a.from_user_id)))
         for role in roles:
@@ -216,4 +231,3 @@ class Directory:
                     add(Recipient(unit.email, unit.name, (role,), unit_id=unit.id, unit_name=unit.name,
                                   digest_hour=unit.digest_hour))
         return list(found.values())
-

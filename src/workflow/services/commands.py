@@ -31,6 +31,7 @@ from workflow.services.actions import Action, Actions
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import next_timers
 from workflow.services.missing import missing as lacking
+from workflow.services.notices import Owing, overdue
 from workflow.services.views import CredentialDetail, describe
 from workflow.store import history
 from workflow.store.accounting import DATA_DIGEST, data_digest, decision_details, entry_details
@@ -221,12 +222,16 @@ class CredentialCommands:
             version = self._actions.record(act, "decision", comment=comment, details=decision_details(decision))
             history.write_decision(act.conn, decision)
             act.decided(decision)
-            self._actions.notify(act, self._notices.decided(act.engine.definition, gate_spec, by, verdict, comment,
-                                                            principal))
+            if verdict != "approve":
+                self._actions.notify(act, self._notices.decided(act.engine.definition, gate_spec, by, verdict,
+                                                                comment, principal))
             fired = None
             if verdict == "approve":
                 after = self._actions.facts(act, trigger)
-                if not requirements.unmet(after):
+                if not requirements.unmet(after):  # one "approved" message for the gate, naming every approver
+                    self._actions.notify(act, self._notices.approved(
+                        act.engine.definition, gate_spec, _approvers(act, requirements, after), comment if len(
+                            [d for d in requirements.standing(after)[0] if d.verdict == "approve"]) == 1 else ""))
                     fired = self._actions.move(act, act.engine.fire(after, trigger),
                                                comment=f"{gate_spec.title} approved")
                     version = act.version
@@ -345,6 +350,14 @@ class CredentialCommands:
             self._actions.move(act, outcome, comment=title, extra=details)
             return f"fired {timer.trigger}: {outcome.source} → {outcome.dest}"
         kind = history.KIND_OF_TIMER[timer.action]
+        if kind in ("warning", "reminder"):  # missed while nothing ran: the latest one alone is sent
+            same = TIMER.c.timer == timer.timer if kind == "warning" else TIMER.c.action == timer.action
+            later = act.conn.execute(select(TIMER.c.key).where(
+                TIMER.c.credential_id == timer.credential_id, same, TIMER.c.id != timer.id,
+                TIMER.c.status.in_(("pending", "running")), TIMER.c.due_at > timer.due_at,
+                TIMER.c.due_at <= self._clock.now())).first()
+            if later is not None:
+                return f"skipped: the later {kind} {later.key} is due too"
         self._actions.record(act, kind, comment=title, details=details | {"notify": list(timer.notify)})
         if self._notifier is not None:
             facts = self._actions.facts(act)
@@ -358,11 +371,14 @@ class CredentialCommands:
             entries = [CalendarEntry(f"{timer.timer}-{act.id}-{day:%Y%m%d}@{self._notifier.mail_domain}",
                                      f"{title} — {act.value('title')}", day,
                                      url=self._notifier.link(act.id))] if kind == "warning" else []
+            today = days.day_of(self._clock.now())
+            late = overdue(act.engine, facts, act.row.state_entered_at, today, days)
             self._actions.notify(act, self._notices.timer(kind, timer.notify, {
                 "timer_title": title, "state_title": act.engine.definition.states[act.state].title,
                 "since": days.day_of(act.row.state_entered_at).isoformat(), "missing": missing,
-                "due": day.isoformat(), "days_left": max(0, (day - days.day_of(self._clock.now())).days)},
-                entries=entries))
+                "due": day.isoformat(), "days_left": max(0, (day - today).days), "late": late,
+                "days_late": late[0]["days_late"] if late else 0},
+                entries=entries, owing=Owing.of(act.engine, facts) if kind == "reminder" else None))
         return f"{kind} to {', '.join(timer.notify)}"
 
 
@@ -395,6 +411,15 @@ class CredentialCommands:
         row = act.latest()
         return (act.engine, row, self._actions.facts(act), act.entries(),
                 next_timers(act.conn, act.id))
+
+
+def _approvers(act: Action, requirements: Requirements, facts: Facts) -> list[str]:
+    """The names of the people whose approvals complete a gate, in the order they gave them."""
+    approvals = [d for d in requirements.standing(facts)[0] if d.verdict == "approve"]
+    usernames = list(dict.fromkeys(d.who for d in approvals))
+    names: dict[str, str] = dict(act.conn.execute(select(USER.c.username, USER.c.display_name)
+                                  .where(USER.c.username.in_(usernames))).all()) if usernames else {}
+    return [names.get(u, u) for u in usernames]
 
 
 def _require(act: Action, roles: Collection[str], what: str, *, delegation: bool = False) -> None:

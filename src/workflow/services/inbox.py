@@ -13,9 +13,13 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, or_, select, union_all
 
+from workflow.definitions.model import Definition
+from workflow.definitions.words import role_title, timer_title
 from workflow.engine import Engine
+from workflow.engine.due import due_days
 from workflow.engine.requirements import Requirements
-from workflow.notify.calendar import CalendarEntry
+from workflow.errors import NotFound
+from workflow.notify.calendar import CalendarEntry, gate_description, task_description
 from workflow.services.access import AccessService, Caller, visible_clause
 from workflow.services.agenda import Agenda
 from workflow.services.approvals import MAX_PER_PAGE, ApprovalQuery, ApprovalsTable
@@ -82,6 +86,8 @@ class Inbox:
                             found.append({"credential_id": row.id, "title": row.title, "state": row.state,
                                           "trigger": trigger, "item": item.key, "item_title": item.title,
                                           "owner": item.owner, "waiting_since": row.state_entered_at,
+                                          "definition": row.definition_name,
+                                          "definition_version": row.definition_version,
                                           "due_at": _due(engine, row, requirements, item.due_days),
                                           "note": entry.note if entry else "", "version": row.version})
                 if len(found) >= limit:
@@ -89,15 +95,47 @@ class Inbox:
         return found[:limit]
 
     def calendar(self, *, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
-        """The caller's dates: gates waiting for their decision, planned ends of phases, reviews and expiries."""
-        entries: list[CalendarEntry] = []
-        days = self._access.days  # each entry is an all-day event on the institution's local day
+        """The caller's dates: gates waiting for their decision, checklist items they owe, planned ends of phases,
+        reviews and expiries (each kind built by one small function below)."""
+        return [*self._gate_entries(by, link, domain), *self._task_entries(by, link, domain),
+                *self._milestone_entries(by, link, domain), *self._timer_entries(by, link, domain)]
+
+    def _gate_entries(self, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
+        """Decisions waiting for the caller, on the day they are due."""
+        days, entries = self._access.days, []  # each entry is an all-day event on the institution's local day
         for waiting in self.approvals_waiting(by=by, limit=200):
-            if waiting["due_at"] is not None:
-                entries.append(CalendarEntry(
-                    f"gate-{waiting['credential_id']}-{waiting['gate']}@{domain}",
-                    f"Decision due: {waiting['gate_title']} — {waiting['title']}", days.day_of(waiting["due_at"]),
-                    url=link(waiting["credential_id"])))
+            if waiting["due_at"] is None:
+                continue
+            definition = self._definitions.engine(waiting["definition"], waiting["definition_version"]).definition
+            gate = definition.gates.get(waiting["gate"])
+            state = definition.states[waiting["state"]].title if waiting["state"] in definition.states else ""
+            entries.append(CalendarEntry(
+                f"gate-{waiting['credential_id']}-{waiting['gate']}@{domain}",
+                f"Decision due: {waiting['gate_title']} — {waiting['title']}", days.day_of(waiting["due_at"]),
+                url=f"{link(waiting['credential_id'])}/gates/{waiting['gate']}",
+                description=gate_description(waiting["gate_title"], waiting["title"], state,
+                                             gate.description if gate else "")))
+        return entries
+
+    def _task_entries(self, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
+        """Checklist items the caller's roles owe, on the day they are due."""
+        days, entries = self._access.days, []
+        for task in self.tasks(by=by, limit=500):
+            if task["due_at"] is None:
+                continue
+            definition = self._definitions.engine(task["definition"], task["definition_version"]).definition
+            state = definition.states[task["state"]].title if task["state"] in definition.states else task["state"]
+            cid = task["credential_id"]
+            entries.append(CalendarEntry(
+                f"task-{cid}-{task['item']}@{domain}", f"Due: {task['item_title']} — {task['title']}",
+                days.day_of(task["due_at"]), url=f"{link(cid)}#item-{cid}-{task['item']}",
+                description=task_description(task["item_title"], task["title"], state,
+                                             role_title(definition, task["owner"]))))
+        return entries
+
+    def _milestone_entries(self, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
+        """The planned end of the phase each credential the caller sees is in."""
+        days, entries = self._access.days, []
         rows, _ = self._views.search(by=by, limit=MAX_PAGE)
         for row in rows:
             engine = self._definitions.engine(row.definition)
@@ -106,17 +144,28 @@ class Inbox:
                 entries.append(CalendarEntry(
                     f"milestone-{row.id}-{row.state}@{domain}",
                     f"Milestone: {state.title} planned to end — {row.title}",
-                    days.day_of(row.state_entered_at + timedelta(days=state.planned_days)), url=link(row.id)))
+                    days.day_of(row.state_entered_at + timedelta(days=state.planned_days)), url=link(row.id),
+                    description=f"“{row.title}” is planned to finish {state.title} by this day."))
+        return entries
+
+    def _timer_entries(self, by: Caller, link: Callable[[int], str], domain: str) -> list[CalendarEntry]:
+        """Dated events the scheduler will act on (reviews, expiries) on the credentials the caller sees."""
+        days = self._access.days
         with self._db.begin_read() as conn:
-            timers = conn.execute(select(TIMER.c.credential_id, TIMER.c.timer, TIMER.c.due_at, CREDENTIAL.c.title)
+            timers = conn.execute(select(TIMER.c.credential_id, TIMER.c.timer, TIMER.c.due_at, CREDENTIAL.c.title,
+                                         CREDENTIAL.c.definition_name, CREDENTIAL.c.definition_version)
                                   .join(CREDENTIAL, CREDENTIAL.c.id == TIMER.c.credential_id)
                                   .where(TIMER.c.status == "pending", TIMER.c.action == "fire",
                                          visible_clause(by)).order_by(TIMER.c.due_at).limit(500)).all()
-        for t in timers:
-            entries.append(CalendarEntry(f"timer-{t.credential_id}-{t.timer}@{domain}",
-                                         f"{t.timer.replace('_', ' ').capitalize()} — {t.title}", days.day_of(t.due_at),
-                                         url=link(t.credential_id)))
-        return entries
+        return [CalendarEntry(f"timer-{t.credential_id}-{t.timer}@{domain}",
+                              f"{timer_title(self._definition(t), t.timer)} — {t.title}", days.day_of(t.due_at),
+                              url=link(t.credential_id)) for t in timers]
+
+    def _definition(self, row: Any) -> Definition | None:
+        try:
+            return self._definitions.engine(row.definition_name, row.definition_version).definition
+        except NotFound:
+            return None
 
     def _states_with(self, wanted: Any) -> dict[str, set[str]]:
         """Definition name → states with a transition out whose requirements satisfy ``wanted``."""
@@ -183,8 +232,7 @@ class Inbox:
 
 def _due(engine: Engine, row: Row[Any], requirements: Requirements, item_days: int | None) -> datetime | None:
     """When a checklist item is due: its own days, else its gate's, else the end of the state's planned stay."""
-    days = item_days or (requirements.gate.due_days if requirements.gate else None) \
-        or engine.definition.states[row.state].planned_days
+    days = due_days(engine.definition, row.state, requirements, item_days)
     return row.state_entered_at + timedelta(days=days) if days else None
 
 

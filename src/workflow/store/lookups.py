@@ -182,6 +182,7 @@ class HolderRow(NamedTuple):
     display_name: str
     email: str
     digest_hour: int | None
+    unit_id: int | None  # the org unit the role is held for (None: held on the credential itself)
 
 
 class InboxRow(NamedTuple):
@@ -192,6 +193,7 @@ class InboxRow(NamedTuple):
     email: str | None
     handles: list[str] | None
     digest_hour: int | None
+    parent_id: int | None
 
 
 def role_holders(conn: Connection, roles: Sequence[str], credential_id: int,
@@ -204,7 +206,7 @@ def role_holders(conn: Connection, roles: Sequence[str], credential_id: int,
     def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
         on_units = f" OR role_assignment.org_unit_id IN ({marks(p, len(units))})" if units else ""
         return ("SELECT role_assignment.role, app_user.id, app_user.username, app_user.display_name, "
-                "app_user.email, app_user.digest_hour FROM role_assignment "
+                "app_user.email, app_user.digest_hour, role_assignment.org_unit_id FROM role_assignment "
                 "JOIN app_user ON app_user.id = role_assignment.user_id "
                 f"WHERE role_assignment.role IN ({marks(p, len(roles))}) AND app_user.active = {p} "
                 f"AND (role_assignment.credential_id = {p}{on_units}) "
@@ -225,7 +227,7 @@ def inboxes(conn: Connection, units: Sequence[int]) -> list[InboxRow]:
         return []
 
     def build(p: str) -> tuple[str, Sequence[Column[Any]]]:
-        return ("SELECT id, name, email, handles, digest_hour FROM org_unit "
+        return ("SELECT id, name, email, handles, digest_hour, parent_id FROM org_unit "
                 "WHERE email IS NOT NULL AND email != '' "
                 f"AND (id IN ({marks(p, len(units))}) OR (parent_id IS NOT NULL "
                 f"AND parent_id IN ({marks(p, len(units))}))) ORDER BY id",
@@ -235,7 +237,7 @@ def inboxes(conn: Connection, units: Sequence[int]) -> list[InboxRow]:
     found = cursor.fetchall()
     cursor.close()
     handles = ORG_UNIT.c.handles.type._cached_result_processor(conn.dialect, None)
-    return [InboxRow(i, name, email, handles(h) if handles is not None and h is not None else h, hour)
-            for i, name, email, h, hour in found]
+    return [InboxRow(i, name, email, handles(h) if handles is not None and h is not None else h, hour, parent)
+            for i, name, email, h, hour, parent in found]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
@@ -230,3 +230,18 @@ class MailHealthRow(SQLModel, table=True):
 
 
 MAIL_HEALTH = SQLModel.metadata.tables["mail_health"]
+
+
+class CalendarEventRow(SQLModel, table=True):
+    """What each person's calendar feed last said of one event (by its UID): the day it gave and its SEQUENCE, so
+    that a date that moves goes out again with the same UID and a higher SEQUENCE, and calendars update it."""
+
+    __tablename__ = "calendar_event"
+
+    uid: str = Field(primary_key=True, max_length=300)
+    day: date
+    sequence: int = 0
+    changed_at: datetime = _when()
+
+
+CALENDAR_EVENT = SQLModel.metadata.tables["calendar_event"]

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from workflow.errors import NotFound
 from workflow.notify.calendar import calendar
+from workflow.notify.calendar_sequence import sequenced
 from workflow.web.deps import ServicesDep
 
 router = APIRouter(include_in_schema=False)
@@ -21,6 +22,8 @@ def feed(token: str, services: ServicesDep) -> Response:
     caller = services.access.caller(user_id)
     link = services.credentials_link
     entries = services.inbox.calendar(by=caller, link=link, domain=services.settings.mail_domain)
-    body = calendar(entries, stamp=services.clock.now(), name=f"Micro-credentials — {caller.display_name}")
+    now = services.clock.now()
+    body = calendar(sequenced(services.database, entries, now), stamp=now,
+                    name=f"Micro-credentials — {caller.display_name}")
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=300"})
