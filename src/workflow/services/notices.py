@@ -13,7 +13,7 @@ from typing import Any
 
 from workflow.clock import LocalDays
 from workflow.definitions.model import Definition, Gate
-from workflow.definitions.words import listed
+from workflow.definitions.words import counted, listed
 from workflow.engine import Engine, Facts, Outcome
 from workflow.engine.due import due_days
 from workflow.engine.requirements import Requirements
@@ -34,6 +34,7 @@ class Owing:
     roles: tuple[str, ...]
     involved: frozenset[str]
     decided: frozenset[tuple[str, str]]
+    yours: dict[str, list[str]]  # what each role still owes, in words
 
     @classmethod
     def of(cls, engine: Engine, facts: Facts) -> Owing:
@@ -41,11 +42,13 @@ class Owing:
         roles: list[str] = []
         involved: set[str] = set()
         decided: set[tuple[str, str]] = set()
+        yours: dict[str, list[str]] = {}
         for _, requirements in engine.requirements_from(facts.state):
             for item in requirements.items_for(facts.data):
                 involved.add(item.owner)
                 if item.key not in facts.done:
                     roles.append(item.owner)
+                    yours.setdefault(item.owner, []).append(f"“{item.title}”")
             if requirements.gate is None:
                 continue
             valid, _ = requirements.standing(facts)
@@ -54,8 +57,9 @@ class Owing:
                 involved.add(approver.role)
                 if have < need and approver.stage == stage:
                     roles.append(approver.role)
+                    yours.setdefault(approver.role, []).append(f"your decision on {requirements.gate.title}")
             decided |= {(d.role, who) for d in valid for who in (d.who, d.actor)}
-        return cls(tuple(dict.fromkeys(roles)), frozenset(involved), frozenset(decided))
+        return cls(tuple(dict.fromkeys(roles)), frozenset(involved), frozenset(decided), yours)
 
 
 def overdue(engine: Engine, facts: Facts, entered_at: datetime, today: date, days: LocalDays
@@ -74,10 +78,13 @@ def overdue(engine: Engine, facts: Facts, entered_at: datetime, today: date, day
         gate = requirements.gate
         if gate is not None and any(have < need for _, have, need in requirements.tally(facts)):
             late(f"the decision on {gate.title}", due_days(definition, facts.state, requirements))
+        open_items: dict[int | None, list[str]] = {}  # items due on the same day make one line
         for item in requirements.items_for(facts.data):
             if item.key not in facts.done:
-                late(f"“{item.title}” ({requirements.role(item.owner)})",
-                     due_days(definition, facts.state, requirements, item.due_days))
+                open_items.setdefault(due_days(definition, facts.state, requirements, item.due_days),
+                                      []).append(f"“{item.title}” ({requirements.role(item.owner)})")
+        for after, titles in open_items.items():
+            late(titles[0] if len(titles) == 1 else counted(len(titles), "open checklist item"), after)
     return sorted(found, key=lambda x: -int(x["days_late"]))
 
 
@@ -114,8 +121,9 @@ class Notices:
         if owing is None:
             return Notice(kind, list(notify), context, entries=entries)
         roles = [r for r in notify if r not in owing.involved] + list(owing.roles)
-        return Notice(kind, list(dict.fromkeys(roles)), context, entries=entries, delegates=True,
-                      excluded=owing.decided)
+        return Notice(kind, list(dict.fromkeys(roles)), {**context, "yours": []},
+                      {role: {"yours": owed} for role, owed in owing.yours.items()}, entries=entries,
+                      delegates=True, excluded=owing.decided)
 
     def announce_state(self, engine: Engine, ref: CredentialRef, facts: Facts, now: datetime) -> list[Notice]:
         """The notices telling the owners of the checklist items that are now open, and the approvers of the
