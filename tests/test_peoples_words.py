@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.conftest import DEFINITIONS
@@ -232,6 +234,16 @@ def test_pages_emails_history_and_api_errors_say_titles_never_keys(
     for row in mails:
         text = f"{row.subject}\n{row.text_body}\n{visible(row.html_body)}"
         found += [f"email {row.kind} to {row.recipient}: {hit}" for hit in raw_keys(text)]
+
+    # Calendar feeds: what each event says (its summary and description).
+    tasks = 0
+    for username in ("dean.okafor", "pm.garcia", "reg.lopez", "qa.martin", "mkt.kim"):
+        feed = urlsplit(api_client(services, client, username).post("/api/v1/me/calendar").json()["url"]).path
+        for event in Calendar.from_ical(client.get(feed).text).walk("VEVENT"):
+            tasks += str(event.get("uid")).startswith("task-")
+            said = f"{event.get('summary')}\n{event.get('description', '')}"
+            found += [f"calendar of {username}: {hit}" for hit in raw_keys(said)]
+    assert tasks > 0
 
     # The API: refusals and bad input say words in `detail`, `missing` and `unmet[].message`; history summaries.
     api, admin_api = api_client(services, client, "pm.chen"), api_client(services, client, "admin")
