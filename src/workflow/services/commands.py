@@ -229,9 +229,9 @@ class CredentialCommands:
             if verdict == "approve":
                 after = self._actions.facts(act, trigger)
                 if not requirements.unmet(after):  # one "approved" message for the gate, naming every approver
-                    self._actions.notify(act, self._notices.approved(
-                        act.engine.definition, gate_spec, _approvers(act, requirements, after), comment if len(
-                            [d for d in requirements.standing(after)[0] if d.verdict == "approve"]) == 1 else ""))
+                    approvers = _approvers(act, requirements, after)
+                    self._actions.notify(act, self._notices.approved(act.engine.definition, gate_spec, approvers,
+                                                                     comment if len(approvers) == 1 else ""))
                     fired = self._actions.move(act, act.engine.fire(after, trigger),
                                                comment=f"{gate_spec.title} approved")
                     version = act.version
