@@ -193,3 +193,21 @@ def test_the_calendar_feed_holds_tasks_and_gate_deadlines_and_a_moved_date_keeps
                 f"gate-{credential_id}-governance_signoff@workflow.localhost"):
         assert moved[uid]["day"] == due + timedelta(days=5) and moved[uid]["sequence"] == 1
     assert feed(anonymous, path) == moved  # the same dates again: the same sequence
+
+
+def test_before_the_due_date_the_owners_of_open_items_are_reminded(org: Services, mail: MailServer,
+                                                                    clock: ManualClock) -> None:
+    credential_id = in_build(org, mail)
+    for item in ("assessments_chosen", "mastery_benchmark"):
+        org.credentials.set_item(credential_id=credential_id, item=item, done=True, by=as_person(org, "sme"))
+    deliver(org, mail)
+    clock.advance(timedelta(days=26))
+    assert org.timers.run_due() == 1
+    reminders = of_kind(deliver(org, mail), "reminder")
+    assert person("sme") not in reminders  # their items are done
+    [qa] = reminders[person("qa")]
+    assert qa.subject == f"Reminder: Governance sign-off due in 5 days — {TITLE}"
+    text = qa.text.replace("\r\n", "\n")
+    assert "Yours to do:\n  - “Eight elements of the quality checklist reviewed" in text
+    assert "  - your decision on Governance sign-off\n" in text
+    assert "Already late" not in text
