@@ -42,10 +42,11 @@ def test_the_definitions_page_shows_the_simulation_with_todays_people(org: Servi
     sign_in(app_client, "admin")
     page = text_of(app_client.get("/admin").text)
     assert "Simulation with the people who hold roles now" in page
-    assert ("Dead end: Credentials in Feasibility can go no further (only “Put on hold” and “Withdraw” leave it): "
+    assert "33 findings · Dead ends: 1 · Timers that never fire: 5 · Checklist items nobody owns: 27" in page
+    assert ("Dead ends (1) Credentials in Feasibility can go no further (only “Put on hold” and “Withdraw” leave it): "
             "“Approve feasibility” needs “Initial budget drafted”, owned by the Finance, and nobody holds that role"
             in page)
-    assert "Checklist item nobody owns: Checklist item “Marketing plan and costs outlined”" in page
+    assert "Checklist items nobody owns (27) Checklist item “Initial budget drafted”" in page
     assert "390 Ideation → Feasibility → Design → Build → Marketing and launch → Delivery → Sunset (teach-out) → " \
            "Retired No plan for Delivery." in page
 
@@ -60,7 +61,7 @@ def test_checking_the_folder_simulates_a_changed_definition_and_publishes_nothin
     assert checked.status_code == 200
     page = text_of(checked.text)
     assert "a new version would replace version 1" in page
-    assert ("Gate nobody can pass: Nobody can pass the gate “Feasibility approval”: it needs the approval of the "
+    assert ("Gates nobody can pass (1) Nobody can pass the gate “Feasibility approval”: it needs the approval of the "
             "Provost (any one), and nobody holds that role") in page
     assert org.definitions.current_version("microcredential") == 1  # nothing published
 

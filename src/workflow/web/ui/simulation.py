@@ -3,6 +3,7 @@ definitions in the folder that a reload would publish, each simulated with the o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from workflow.context import Services
@@ -10,9 +11,9 @@ from workflow.definitions.loader import load_all
 from workflow.definitions.simulate import simulate
 from workflow.services.simulation import role_holders
 
-FINDING_WORDS = {"dead-end": "Dead end", "gate-blocked": "Gate nobody can pass",
-                 "unowned-item": "Checklist item nobody owns", "timer-never-fires": "Timer that never fires",
-                 "nobody-starts": "Nobody can start"}
+FINDING_WORDS = {"dead-end": "Dead ends", "gate-blocked": "Gates nobody can pass",
+                 "nobody-starts": "Nobody can start a credential", "timer-never-fires": "Timers that never fire",
+                 "unowned-item": "Checklist items nobody owns"}  # in the order the pages list them
 
 
 def folder_changes(services: Services) -> list[dict[str, Any]]:
@@ -28,7 +29,7 @@ def folder_changes(services: Services) -> list[dict[str, Any]]:
         current = in_use.get(name)
         if current is not None and current.content_hash == item.content_hash:
             continue
-        changed.append({"name": name, "d": item.definition, "file": item.path,
+        changed.append({"name": name, "d": item.definition, "file": Path(item.path).name,
                         "version": services.definitions.current_version(name) if current is not None else None,
                         "sim": simulate(item.definition, holders)})
     return changed
