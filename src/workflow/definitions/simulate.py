@@ -28,7 +28,7 @@ from workflow.definitions.model import ANY_STATE, Approver, ChecklistItem, Defin
 from workflow.definitions.words import listed, policy_words, role_title, state_title
 
 MAX_PATHS = 200  # paths listed; a definition with more gets a count of them instead
-MAX_STEPS = 200_000  # moves tried while enumerating paths (simple paths can be exponentially many)
+MAX_STEPS = 20_000  # moves tried while enumerating paths (simple paths can be exponentially many)
 
 
 @dataclass(frozen=True)
@@ -162,14 +162,18 @@ def simulate(definition: Definition, holders: Mapping[str, int]) -> Simulation:
     open_edges = [e for e in all_edges if not gaps[e.index]]
     # a return to the previous state reaches nothing new: it goes back to where the credential was
     reachable = _closure([initial], _links([e for e in open_edges if e.previous is None]))
+    by_source: dict[str, list[Edge]] = defaultdict(list)
+    for edge in all_edges:
+        by_source[edge.source].append(edge)
     for sid, state in d.states.items():
         if state.final or sid not in reachable:
             continue
-        leaving = [e for e in all_edges if e.source == sid and e.index not in wild]
+        leaving = [e for e in by_source[sid] if e.index not in wild]
         if any(not gaps[e.index] for e in leaving):
             continue
         blocked = sorted({gaps[e.index] for e in leaving})
-        escapes = sorted({_move(d.transitions[e.index]) for e in open_edges if e.source == sid and e.index in wild})
+        escapes = sorted({_move(d.transitions[e.index]) for e in by_source[sid]
+                          if e.index in wild and not gaps[e.index]})
         why = f": {'; '.join(blocked)}" if blocked else ": no move leads on from it"
         escape = f" (only {listed(escapes)} {'leaves' if len(escapes) == 1 else 'leave'} it)" if escapes else ""
         findings.append(Finding("dead-end", sid, f"Credentials in {state.title} can go no further{escape}{why}"))
