@@ -78,6 +78,19 @@ CASES = [
                      "no date that far ahead can be kept"),
     Case("an integer of 5,000 digits", _swap("planned_days: 10", "planned_days: " + "9" * 5000), 6, "bad-value",
          "a number of 5000 digits is too large"),
+    Case("a committee meeting every second of a day that never comes",
+         _swap("  author: {title: Author}", "  author: {title: Author}\n  council: {title: Council, kind: committee, "
+               "meets: 'FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30'}"), 5, "bad-meets",
+         "role 'council': 'meets' is not a recurrence rule (a committee meets on days: FREQ must be DAILY, WEEKLY, "
+         "MONTHLY or YEARLY); write one such as FREQ=MONTHLY;BYDAY=1TU"),
+    Case("a meeting rule the recurrence library fails on",
+         _swap("  author: {title: Author}", "  author: {title: Author}\n  council: {title: Council, kind: committee, "
+               "meets: 'FREQ=DAILY;INTERVAL=7;BYSECOND=61'}"), 5, "bad-meets",
+         "role 'council': 'meets' is not a recurrence rule (second must be in 0..59)"),
+    Case("a meeting rule that names no day",
+         _swap("  author: {title: Author}", "  author: {title: Author}\n  council: {title: Council, kind: committee, "
+               "meets: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30'}"), 5, "bad-meets",
+         "role 'council': 'meets' is not a recurrence rule (it names no meeting within 2 years)"),
     Case("a long text repeated by aliases", _swap("author: {title: Author}",
                                                   f"author: {{title: Author, description: &b {LONG}}}")
          .replace("notify: [author]", "notify: [" + ", ".join(["*b"] * 1000) + "]"), 4, "yaml",
