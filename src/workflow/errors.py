@@ -34,7 +34,9 @@ class InvalidFile(WorkflowError):
     line order."""
 
     def __init__(self, problems: Sequence[DefinitionProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.rule, p.message))
+        # a file's "and N more" line (rule too-many-problems) stays last among its problems
+        self.problems = sorted(problems, key=lambda p: (p.file, p.rule == "too-many-problems", p.line, p.rule,
+                                                        p.message))
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 

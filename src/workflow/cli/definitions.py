@@ -11,7 +11,7 @@ import typer
 from workflow.cli.errors import errors_to_exit
 from workflow.config import Settings
 from workflow.definitions.diagram import mermaid
-from workflow.definitions.loader import definition_files, load_all, load_definition
+from workflow.definitions.loader import LoadedDefinition, definition_files, load_all, load_definition
 
 app = typer.Typer(help="Workflow definitions (YAML).", no_args_is_help=True)
 
@@ -76,6 +76,65 @@ def definitions_show(name: Annotated[str, typer.Argument(help="Definition name o
                 typer.echo(f"  [ ] {item_.owner}: {item_.title}")
     typer.echo("\nDiagram (Mermaid):\n")
     typer.echo(mermaid(d))
+
+
+@app.command("simulate")
+@errors_to_exit
+def definitions_simulate(
+    name: Annotated[str, typer.Argument(help="Definition name (in the definitions folder) or file.")],
+    everyone: Annotated[bool, typer.Option(
+        "--everyone", help="Instead of the organisation in the database, assume every role is held by enough "
+                           "people (checks the definition alone).")] = False,
+) -> None:
+    """Walk every path of a definition: dead ends, gates nobody can pass, checklist items nobody owns, timers that
+    never fire, and each path's planned days. Exit 0 when nothing is found, 1 otherwise."""
+    from workflow.cli.running import database
+    from workflow.definitions.simulate import simulate
+    from workflow.services.simulation import enough_of_everyone, role_holders
+
+    item = _named(name)
+    d = item.definition
+    if everyone:
+        holders = enough_of_everyone(d)
+        typer.echo(f"{d.title} ({d.name}), with every role held by enough people")
+    else:
+        with database() as db:
+            holders = role_holders(db)
+        held = [role for role in d.roles if holders.get(role)]
+        typer.echo(f"{d.title} ({d.name}), with the organisation in the database: "
+                   f"{len(held)} of its {len(d.roles)} roles held by someone")
+    report = simulate(d, holders)
+    if report.findings:
+        typer.echo(f"\nFindings ({len(report.findings)}):")
+        for finding in report.findings:
+            typer.echo(f"  [{finding.kind}] {finding.message}")
+    else:
+        typer.echo("\nNo findings: no dead ends, every gate can be passed, every checklist item has an owner, "
+                   "every timer can fire.")
+    typer.echo("\nPaths, with the days planned for their states (milestones):")
+    for path in report.paths:
+        notes = [f"no plan for {', '.join(path.unplanned)}"] if path.unplanned else []
+        if path.blocked:
+            notes.append(f"blocked: {path.blocked}")
+        typer.echo(f"  {path.days:>5} days  {path.route}" + (f"  ({'; '.join(notes)})" if notes else ""))
+    if report.more_paths:
+        typer.echo(f"  ... more paths than the {len(report.paths)} listed")
+    if report.from_anywhere:
+        typer.echo(f"\nFrom any state: {'; '.join(report.from_anywhere)}")
+    if report.findings:
+        raise typer.Exit(1)
+
+
+def _named(name: str) -> LoadedDefinition:
+    """A definition by name from the definitions folder, or from a file."""
+    path = Path(name)
+    if path.is_file():
+        return load_definition(path)
+    loaded = load_all([Settings().definitions_dir])
+    if name not in loaded:
+        typer.echo(f"error: no definition named {name!r} (known: {', '.join(loaded) or 'none'})", err=True)
+        raise typer.Exit(1)
+    return loaded[name]
 
 
 @app.command("schema")

@@ -19,6 +19,8 @@ from workflow.definitions.yamlsource import Problem, SourceMap, read_yaml
 from workflow.errors import DefinitionProblem, InvalidDefinition, InvalidFile
 
 MAX_DEFINITION_BYTES = 1_000_000
+MAX_MESSAGE = 300  # characters of one problem's message: an id can be any text, and aliases can repeat it
+MAX_PROBLEMS = 100  # problems listed per file; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ def definition_files(paths: Iterable[Path | str]) -> list[Path]:
     found: list[Path] = []
     for entry in map(Path, paths):
         if entry.is_dir():
-            found.extend(sorted(p for p in entry.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file()))
+            # Anything named like a definition but a folder is kept, so that a symlink loop, a dangling link or a
+            # pipe is reported (by :func:`read_source`) rather than silently skipped.
+            found.extend(sorted(p for p in entry.iterdir() if p.suffix in {".yaml", ".yml"} and not _is_folder(p)))
         else:
             found.append(entry)
     return found
@@ -146,9 +150,29 @@ def load_all(paths: Iterable[Path | str]) -> dict[str, LoadedDefinition]:
     return loaded
 
 
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a symlink loop: not a folder, and read_source says what it is
+        return False
+
+
 def invalid(file: str, problems: Iterable[Problem]) -> InvalidDefinition:
-    """An :class:`InvalidDefinition` naming ``file`` for each problem."""
-    return InvalidDefinition([DefinitionProblem(file, p.line, p.rule, p.message) for p in problems])
+    """An :class:`InvalidDefinition` naming ``file`` for each problem: at most ``MAX_PROBLEMS`` of them (in line
+    order, then a count of the rest), each message at most ``MAX_MESSAGE`` characters."""
+    ordered = sorted(problems, key=lambda p: (p.line, p.rule, p.message[:MAX_MESSAGE]))
+    shown = [DefinitionProblem(file, p.line, p.rule, shorten(p.message)) for p in ordered[:MAX_PROBLEMS]]
+    if len(ordered) > MAX_PROBLEMS:
+        rest = ordered[MAX_PROBLEMS:]
+        shown.append(DefinitionProblem(file, rest[0].line, "too-many-problems",
+                                       f"{len(rest)} more problems from this line on are not listed; "
+                                       "fix the ones above and validate again"))
+    return InvalidDefinition(shown)
+
+
+def shorten(message: str) -> str:
+    """``message`` cut to ``MAX_MESSAGE`` characters, marking the cut."""
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
 
 
 def structure_problems(error: ValidationError, lines: SourceMap, root: type[BaseModel]) -> list[Problem]:

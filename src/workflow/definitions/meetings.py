@@ -6,23 +6,33 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from itertools import islice
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 LOOK_AHEAD_YEARS = 5  # a meeting further away than this is not looked for
+CHECK_YEARS = 2  # a rule must name a meeting within this many years of its start
+DAY_FREQUENCIES = {DAILY, WEEKLY, MONTHLY, YEARLY}
 
 
 def meeting_rule_problem(text: str) -> str:
     """What is wrong with a ``meets`` rule, or an empty string."""
     if text.strip().upper().startswith(("DTSTART", "RRULE:")) or "\n" in text:
         return "give the rule alone, without DTSTART or an RRULE: prefix"
+    start = datetime(2000, 1, 1)
     try:
-        rule = rrulestr(text, dtstart=datetime(2000, 1, 1))
-    except (ValueError, TypeError) as error:
+        rule = rrulestr(text, dtstart=start)
+    except (ValueError, TypeError, OverflowError) as error:
         return str(error) or type(error).__name__
     if not isinstance(rule, rrule):
         return "give one rule"
-    if rule.after(datetime(2000, 1, 1), inc=True) is None:
-        return "it names no meeting"
+    if rule._freq not in DAY_FREQUENCIES:  # hourly and finer: no committee, and a rule that never matches them
+        return "a committee meets on days: FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"  # would run for hours
+    try:
+        # Looked for within CHECK_YEARS only: a rule that never matches would otherwise be walked to the year 9999.
+        bounded = rule.replace(until=start.replace(year=start.year + CHECK_YEARS), count=None)
+        if bounded.after(start, inc=True) is None:
+            return f"it names no meeting within {CHECK_YEARS} years"
+    except (ValueError, TypeError, OverflowError) as error:  # dateutil fails on some rules that match nothing
+        return str(error) or type(error).__name__
     return ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import isodate
@@ -173,7 +174,17 @@ def is_duration(text: str) -> bool:
         return False
     try:
         return bool(isodate.parse_duration(text))
-    except (isodate.ISO8601Error, ValueError):
+    except (isodate.ISO8601Error, ArithmeticError, ValueError):  # e.g. more days than a timedelta holds
+        return False
+
+
+def fits_in_years(text: str, years: int) -> bool:
+    """Whether the duration ``text`` (valid per :func:`is_duration`) is at most ``years`` years long."""
+    start = datetime(2000, 1, 1)
+    try:
+        end: datetime = start + isodate.parse_duration(text)
+        return end <= start.replace(year=start.year + years)
+    except (isodate.ISO8601Error, ArithmeticError, ValueError):  # past year 9999
         return False
 
 

@@ -5,25 +5,34 @@ Every problem names the line, the rule and the offending id, with a did-you-mean
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
-from collections.abc import Iterable
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterable
 from difflib import get_close_matches
 
-from workflow.definitions.graph import edges, sources_of
 from workflow.definitions.meetings import meeting_rule_problem
 from workflow.definitions.model import (
     ANY_STATE,
+    DURATION_PATTERN,
     PREVIOUS,
     ChecklistItem,
     Condition,
     Definition,
+    Transition,
+    fits_in_years,
     is_duration,
 )
+from workflow.definitions.shape import Shape
 from workflow.definitions.yamlsource import Path, Problem, SourceMap
+
+MAX_HINTS = 200
+MAX_YEARS = 100  # the longest duration or day count a definition may give
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A ``— did you mean 'x'?`` suffix for the closest candidate, or an empty string."""
+    if len(word) > 64:  # no identifier is this long, and comparing long texts takes time
+        return ""
     match = get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" — did you mean '{match[0]}'?" if match else ""
 
@@ -33,15 +42,19 @@ class _Checker:
         self.d = definition
         self.lines = lines
         self.problems: list[Problem] = []
+        self.hints = MAX_HINTS
+        self.shape = Shape(definition)
+        self.claims = _Claims(definition)
 
     def add(self, path: Path, rule: str, message: str, *, key: bool = False) -> None:
         self.problems.append(Problem(self.lines.line_of(path, key=key), rule, message, path))
 
-    def ref(self, path: Path, kind: str, name: str, known: Iterable[str]) -> bool:
-        known = list(known)
+    def ref(self, path: Path, kind: str, name: str, known: Collection[str]) -> bool:
         if name in known:
             return True
-        self.add(path, f"unknown-{kind}", f"unknown {kind} '{name}'{did_you_mean(name, known)}")
+        self.hints -= 1  # a hint compares the name with every known one: a few hundred are plenty
+        hint = did_you_mean(name, known) if self.hints >= 0 else ""
+        self.add(path, f"unknown-{kind}", f"unknown {kind} '{name}'{hint}")
         return False
 
     def run(self) -> list[Problem]:
@@ -60,6 +73,7 @@ class _Checker:
         if not any(p.rule in {"unknown-state", "no-initial", "several-initials"} for p in self.problems):
             self.graph()
         self.timers()
+        self.days()
         return self.problems
 
     def states(self) -> None:
@@ -159,7 +173,6 @@ class _Checker:
                              f"approver '{approver.role}' sets 'n' but its policy is '{approver.policy}', not n_of")
 
     def transitions(self) -> None:
-        seen: dict[tuple[str, str], int] = {}
         for index, transition in enumerate(self.d.transitions):
             path: Path = ("transitions", index)
             for position, source in enumerate(transition.source):
@@ -169,14 +182,10 @@ class _Checker:
                         self.d.states[source].final:
                     self.add((*path, "source", position), "final-has-exit",
                              f"'{transition.trigger}' leaves final state '{source}'; final states have no exits")
-            for source in sources_of(self.d, index):
-                pair = (transition.trigger, source)
-                if pair in seen:
-                    self.add((*path, "trigger"), "duplicate-transition",
-                             f"'{transition.trigger}' from '{source}' is already defined "
-                             f"on line {self.lines.line_of(('transitions', seen[pair]))}")
-                else:
-                    seen[pair] = index
+            for source, earlier in self.claims.claim(transition, index):
+                self.add((*path, "trigger"), "duplicate-transition",
+                         f"'{transition.trigger}' from '{source}' is already defined "
+                         f"on line {self.lines.line_of(('transitions', earlier))}")
             if transition.dest != PREVIOUS:
                 self.ref((*path, "dest"), "state", transition.dest, self.d.states)
             if transition.gate is not None:
@@ -187,36 +196,58 @@ class _Checker:
 
     def graph(self) -> None:
         initial = next(sid for sid, state in self.d.states.items() if state.initial)
-        forward: dict[str, set[str]] = defaultdict(set)
-        backward: dict[str, set[str]] = defaultdict(set)
-        for edge in edges(self.d):
-            forward[edge.source].add(edge.dest)
-            backward[edge.dest].add(edge.source)
+        shape = self.shape
         for index, transition in enumerate(self.d.transitions):
-            if transition.dest == PREVIOUS and not any(
-                    e.index == index and e.previous for e in edges(self.d)):
-                self.add(("transitions", index, "dest"), "no-previous",
-                         f"'{transition.trigger}' returns to the previous state, but no transition leads into "
-                         f"{', '.join(transition.source)}")
-        reachable = _closure([initial], forward)
+            if transition.dest == PREVIOUS:
+                sources = shape.nonfinal if ANY_STATE in transition.source else \
+                    [s for s in transition.source if s in self.d.states]
+                if not any(shape.has_way_in(source) for source in sources):
+                    self.add(("transitions", index, "dest"), "no-previous",
+                             f"'{transition.trigger}' returns to the previous state, but no transition leads into "
+                             f"{', '.join(transition.source)}")
+        reachable = shape.reachable(initial)
         finals = [sid for sid, state in self.d.states.items() if state.final]
-        can_finish = _closure(finals, backward)
+        can_finish = shape.can_reach(finals)
         for sid, state in self.d.states.items():
             if sid not in reachable:
                 self.add(("states", sid), "unreachable", f"state '{sid}' cannot be reached from '{initial}'",
                          key=True)
-            elif not state.final and not forward[sid]:
+            elif not state.final and not shape.has_way_out(sid):
                 self.add(("states", sid), "dead-end",
                          f"state '{sid}' has no way out and is not final", key=True)
             elif not state.final and finals and sid not in can_finish:
                 self.add(("states", sid), "no-path-to-final",
                          f"no final state can be reached from state '{sid}'", key=True)
 
+    def duration(self, path: Path, timer: str, value: str, example: str) -> None:
+        if re.match(DURATION_PATTERN, value) is None or (fits_in_years(value, MAX_YEARS) and not is_duration(value)):
+            self.add(path, "bad-duration", f"timer '{timer}': '{value}' is not an ISO 8601 duration ({example})")
+        elif not fits_in_years(value, MAX_YEARS):
+            self.add(path, "too-long", f"timer '{timer}': '{value}' is longer than {MAX_YEARS} years; "
+                                       "no date that far ahead can be kept")
+
+    def days(self) -> None:
+        """Day counts become dates (a plan, a due date): each must stay within ``MAX_YEARS``."""
+        limit = MAX_YEARS * 366
+        counts: list[tuple[Path, str, int | None]] = []
+        for sid, state in self.d.states.items():
+            counts.append((("states", sid, "planned_days"), f"state '{sid}'", state.planned_days))
+        for rid, role in self.d.roles.items():
+            counts.append((("roles", rid, "agenda_closes_days"), f"role '{rid}'", role.agenda_closes_days))
+        for gid, gate in self.d.gates.items():
+            counts.append((("gates", gid, "due_days"), f"gate '{gid}'", gate.due_days))
+            counts.extend(((("gates", gid, "checklist", i, "due_days"), f"checklist item '{item.key}'", item.due_days)
+                           for i, item in enumerate(gate.checklist)))
+        for index, transition in enumerate(self.d.transitions):
+            counts.extend(((("transitions", index, "checklist", i, "due_days"), f"checklist item '{item.key}'",
+                            item.due_days) for i, item in enumerate(transition.checklist)))
+        for path, owner, days in counts:
+            if days is not None and days > limit:
+                self.add(path, "too-long", f"{owner}: {path[-1]} {days} is more than {limit} days "
+                                           f"({MAX_YEARS} years); no date that far ahead can be kept")
+
     def timers(self) -> None:
         seen: set[str] = set()
-        triggers_from: dict[str, set[str]] = defaultdict(set)
-        for edge in edges(self.d):
-            triggers_from[edge.source].add(edge.trigger)
         all_triggers = {t.trigger for t in self.d.transitions}
         for index, timer in enumerate(self.d.timers):
             path: Path = ("timers", index)
@@ -229,13 +260,10 @@ class _Checker:
                 self.add(path, "bad-timer", f"timer '{timer.key}' needs one of 'after', 'at' or 'every'")
             for name in ("after", "every"):
                 value = getattr(timer, name)
-                if value is not None and not is_duration(value):
-                    self.add((*path, name), "bad-duration",
-                             f"timer '{timer.key}': '{value}' is not an ISO 8601 duration (e.g. P14D, P12M, PT4H)")
+                if value is not None:
+                    self.duration((*path, name), timer.key, value, "e.g. P14D, P12M, PT4H")
             for pos, value in enumerate(timer.before):
-                if not is_duration(value):
-                    self.add((*path, "before", pos), "bad-duration",
-                             f"timer '{timer.key}': '{value}' is not an ISO 8601 duration (e.g. P90D)")
+                self.duration((*path, "before", pos), timer.key, value, "e.g. P90D")
             for name in ("at", "every_field"):
                 field_name = getattr(timer, name)
                 if field_name is not None and self.ref((*path, name), "field", field_name, self.d.fields):
@@ -250,22 +278,54 @@ class _Checker:
                     self.add(path, "bad-timer", f"timer '{timer.key}' fires a transition but names no 'trigger'")
                 elif self.ref((*path, "trigger"), "trigger", timer.trigger, all_triggers):
                     for state in states:
-                        if timer.trigger not in triggers_from[state]:
+                        if not self.shape.has_trigger(state, timer.trigger):
                             self.add((*path, "trigger"), "trigger-not-from-state",
                                      f"timer '{timer.key}' fires '{timer.trigger}', which state '{state}' has not")
             elif timer.action in ("remind", "escalate", "warn") and not timer.notify:
                 self.add(path, "bad-timer", f"timer '{timer.key}' ({timer.action}) names no roles to notify")
 
 
-def _closure(start: Iterable[str], links: dict[str, set[str]]) -> set[str]:
-    seen = set(start)
-    queue = deque(seen)
-    while queue:
-        for nxt in links[queue.popleft()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
+class _Claims:
+    """Which transition each (trigger, state) pair belongs to, with ``*`` kept as one claim per transition."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.d = definition
+        self.nonfinal = [sid for sid, state in definition.states.items() if not state.final]
+        self.explicit: dict[tuple[str, str], int] = {}
+        self.wild: dict[str, list[tuple[str, int]]] = defaultdict(list)  # trigger → (dest, index)
+        self.explicit_by_trigger: dict[str, list[str]] = defaultdict(list)  # its non-final explicit sources
+
+    def claim(self, transition: Transition, index: int) -> list[tuple[str, int]]:
+        """Record the pairs of ``transition``; return (state, earlier transition) for each already taken."""
+        trigger, dest = transition.trigger, transition.dest
+        clashes: list[tuple[str, int]] = []
+        if ANY_STATE in transition.source:
+            for source in self.explicit_by_trigger[trigger][:2]:  # all but one of them clash if any does
+                if source != dest:
+                    clashes.append((source, self.explicit[(trigger, source)]))
+                    break
+            else:
+                for other_dest, other in self.wild[trigger][:1]:
+                    shared = next((s for s in self.nonfinal if s not in {dest, other_dest}), None)
+                    if shared is not None:
+                        clashes.append((shared, other))
+            self.wild[trigger].append((dest, index))
+            return clashes
+        for source in transition.source:
+            if source not in self.d.states or source == ANY_STATE:
+                continue
+            if (trigger, source) in self.explicit:
+                clashes.append((source, self.explicit[(trigger, source)]))
+                continue
+            wild = next((other for other_dest, other in self.wild[trigger][:2]
+                         if other_dest != source and not self.d.states[source].final), None)
+            if wild is not None:
+                clashes.append((source, wild))
+                continue
+            self.explicit[(trigger, source)] = index
+            if not self.d.states[source].final:
+                self.explicit_by_trigger[trigger].append(source)
+        return clashes
 
 
 def validate_definition(definition: Definition, lines: SourceMap) -> list[Problem]:

@@ -21,6 +21,8 @@ from ruamel.yaml.reader import ReaderError
 Path = tuple[str | int, ...]
 
 MAX_NODES = 200_000
+MAX_TEXT = 2_000_000  # characters of scalar text once aliases are expanded (a file itself holds at most 1 MB)
+MAX_DIGITS = 30  # an integer longer than this is no count of days or credits, and Python refuses 4,300 digits
 MAX_DEPTH = 64  # nested mappings and lists; real files stay under ten
 
 _INT = "tag:yaml.org,2002:int"
@@ -76,11 +78,18 @@ class _Reader:
         self.lines = SourceMap()
         self.problems: list[Problem] = []
         self.budget = MAX_NODES
+        self.text_budget = MAX_TEXT
 
     def read(self, node: Node, path: Path) -> Any:
         self.budget -= 1
         if self.budget < 0:
-            raise _TooLarge(node.start_mark.line + 1)
+            raise _TooLarge(node.start_mark.line + 1,
+                            f"document too large (more than {MAX_NODES} values, aliases included)")
+        if isinstance(node, ScalarNode):
+            self.text_budget -= len(node.value)
+            if self.text_budget < 0:
+                raise _TooLarge(node.start_mark.line + 1,
+                                f"document too large (more than {MAX_TEXT} characters of text, aliases included)")
         self.lines.values[path] = node.start_mark.line + 1
         expected = _MAP if isinstance(node, MappingNode) else _SEQ if isinstance(node, SequenceNode) else None
         if expected is not None and str(node.tag) != expected:
@@ -125,6 +134,10 @@ class _Reader:
             return text.lower() == "true"
         if tag == _INT:
             cleaned = text.replace("_", "")
+            if len(cleaned.lstrip("+-")) > MAX_DIGITS:
+                self.problems.append(Problem(node.start_mark.line + 1, "bad-value",
+                                             f"a number of {len(cleaned)} digits is too large", path))
+                return 0
             try:
                 return int(cleaned, 10)
             except ValueError:
@@ -148,8 +161,9 @@ def _short(tag: str) -> str:
 
 
 class _TooLarge(Exception):
-    def __init__(self, line: int) -> None:
+    def __init__(self, line: int, message: str) -> None:
         self.line = line
+        self.message = message
 
 
 class _TooDeep(Exception):
@@ -215,6 +229,6 @@ def read_yaml(text: str) -> Document:
         data = reader.read(node, ())
     except _TooLarge as error:
         return Document(None, reader.lines, [
-            Problem(error.line, "yaml", f"document too large (more than {MAX_NODES} values, aliases included)")
+            Problem(error.line, "yaml", error.message)
         ])
     return Document(data, reader.lines, reader.problems)

@@ -10,15 +10,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.lifecycle import lifecycle
+from workflow.definitions.simulate import simulate
 from workflow.errors import InvalidFile, LastAdministrator
 from workflow.services.access import Caller
 from workflow.services.outbox import DeadFilter, kind_title
+from workflow.services.simulation import role_holders
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
 from workflow.web.ui.lifecycle_svg import layouts_of, whole
 from workflow.web.ui.render import page
 from workflow.web.ui.session import AdminPageCaller, admin_page
+from workflow.web.ui.simulation import FINDING_WORDS, folder_changes
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 STATUSES = ("pending", "sent", "dead")
@@ -45,9 +48,24 @@ def reload_definitions(request: Request, caller: AdminPageCaller, services: Serv
     return RedirectResponse("/admin?done=reloaded", status_code=303)
 
 
+@router.post("/definitions/check")
+def check_definitions(request: Request, caller: AdminPageCaller, services: ServicesDep) -> HTMLResponse:
+    """Read the definitions folder and show, for each definition that changed, what simulating it with the people
+    who hold roles now finds — before a reload publishes it. Nothing is published here."""
+    try:
+        changed = folder_changes(services)
+    except InvalidFile as error:
+        return page(request, "admin_definitions_check.html", caller, {
+            "problems": [str(p) for p in error.problems], "changed": [], "tab": "definitions"},
+            status_code=status_of(error), section="admin")
+    return page(request, "admin_definitions_check.html", caller, {
+        "problems": [], "changed": changed, "tab": "definitions", "finding_words": FINDING_WORDS}, section="admin")
+
+
 def _definitions_page(request: Request, caller: Caller, services: ServicesDep, *,
                       status_code: int = 200) -> HTMLResponse:
     loaded = services.definitions.loaded()
+    holders = role_holders(services.database)
     shown: list[dict[str, Any]] = []
     for name in services.definitions.names():
         version = services.definitions.current_version(name)
@@ -55,10 +73,11 @@ def _definitions_page(request: Request, caller: Caller, services: ServicesDep, *
         item = loaded.get(name)
         shown.append({"name": name, "version": version, "d": definition, "life": lifecycle(definition),
                       "drawing": whole(layouts_of(request), definition, version),
-                      "mermaid": mermaid(definition), "file": item.path if item else None})
+                      "mermaid": mermaid(definition), "file": item.path if item else None,
+                      "sim": simulate(definition, holders)})
     problems = [str(p) for p in services.definitions.problems()]
     return page(request, "admin_definitions.html", caller, {"definitions": shown, "problems": problems,
-                                                            "tab": "definitions"},
+                                                            "tab": "definitions", "finding_words": FINDING_WORDS},
                 status_code=status_code, section="admin")
 
 
