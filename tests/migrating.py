@@ -21,8 +21,8 @@ def version_2() -> str:
     instead of 14, the feasibility gate asks for the provider too and no longer lists 'Funding applied for'
     (approvals given on what it showed before no longer count), and a new reminder in design."""
     text = V1.replace("  build:\n    title: Build\n", "  build_and_test:\n    title: Build and test\n")
-    text = text.replace("    dest: build\n", "    dest: build_and_test\n").replace(
-        "    source: build\n", "    source: build_and_test\n").replace("    state: build\n", "    state: build_and_test\n")
+    for key in ("dest", "source", "state"):
+        text = text.replace(f"    {key}: build\n", f"    {key}: build_and_test\n")
     text = text.replace("    state: feasibility\n    after: P14D\n", "    state: feasibility\n    after: P10D\n")
     text = text.replace("requires_fields: [title, purpose, description]\n",
                         "requires_fields: [title, purpose, description, provider]\n")

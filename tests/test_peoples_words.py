@@ -29,7 +29,7 @@ from workflow.store.tables import OUTBOX
 from workflow.web.app import create_app
 
 # Keys without an underscore that are still not words a person writes (abbreviations): searched for.
-NOT_WORDS = {"sme", "hr"}
+NOT_WORDS = {"sme", "hr", "plar"}
 # Keys without an underscore that are ordinary words, the same word their title starts with or says — "sunset"
 # (title "Sunset (teach-out)"), "dean" ("Dean (leadership champion)"), "renew" ("Renew after review"), "it" —
 # would match the titles themselves and everyday text (and "dean" every dean's user name): not searched for.
@@ -39,6 +39,9 @@ PLAIN_WORDS = {
     "build", "launch", "delivery", "review", "sunset", "retired", "withdrawn", "renewal", "renew", "expire",
     "retire", "hold", "resume", "withdraw", "title", "provider", "description", "purpose", "credits",
     "prerequisites", "stackability",
+    # the university's credit-bearing lifecycle and the learner's enrolment
+    "university", "enrolment", "proposal", "senate", "offer", "offered", "close", "closing", "closed", "start",
+    "registered", "feedback", "awarding", "issue", "completed", "expired", "instructor",
 }
 # What the engine itself names by key: verdicts and approval policies.
 ENGINE_KEYS = {"request_changes", "n_of"}

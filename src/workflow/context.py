@@ -18,11 +18,11 @@ from workflow.services.access import AccessService
 from workflow.services.auth import AuthService
 from workflow.services.commands import CredentialCommands
 from workflow.services.dated_timers import replan_dated_timers
-from workflow.services.migration import Migrations
 from workflow.services.decisions import DecisionViews
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
+from workflow.services.migration import Migrations
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
 from workflow.services.portfolio import PortfolioService

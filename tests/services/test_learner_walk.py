@@ -1,4 +1,4 @@
-"""A learner's enrolment in a credential (definitions/learner_enrolment.yaml) walked through the service by the
+"""A learner's enrolment in a credential (definitions/enrolment.yaml) walked through the service by the
 registrar, the instructor, the prior learning assessor and student success: two attempts at the summative
 assessment with feedback between, pass or not completed; prior learning (PLAR) recognised or not; the completion
 deadline and the issued credential's expiry on their timers."""
@@ -27,7 +27,7 @@ def college(org: Services) -> Services:
 
 
 def enrol(org: Services, **data: object) -> int:
-    cid = org.credentials.create(definition="learner_enrolment", title="Amira Haddad in Cybersecurity essentials",
+    cid = org.credentials.create(definition="enrolment", title="Amira Haddad in Cybersecurity essentials",
                                  data=LEARNER | data, by=person(org, "registrar"),
                                  org_unit_id=org.people.unit_id("business"))
     tick(org, cid, "start")

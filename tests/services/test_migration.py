@@ -35,7 +35,7 @@ def generated(database_url: str, tmp_path: Path, clock: ManualClock):  # type: i
     folder is the test's own, so that version 2 can be published into it."""
     folder = tmp_path / "definitions"
     folder.mkdir()
-    for name in ("microcredential", "university_credit", "learner_enrolment"):
+    for name in ("microcredential", "university", "enrolment"):
         shutil.copy(ROOT / "definitions" / f"{name}.yaml", folder)
     services = Services.start(settings_for(database_url, tmp_path / "data", definitions_dir=folder), clock)
     try:

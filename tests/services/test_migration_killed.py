@@ -43,7 +43,7 @@ def test_a_migration_killed_half_way_leaves_each_credential_wholly_old_or_wholly
         database_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "definitions"
     folder.mkdir()
-    for name in ("microcredential", "university_credit", "learner_enrolment"):
+    for name in ("microcredential", "university", "enrolment"):
         shutil.copy(ROOT / "definitions" / f"{name}.yaml", folder)
     (tmp_path / "mapping.yaml").write_text(MAPPING)
     services = Services.start(settings_for(database_url, tmp_path / "data", definitions_dir=folder), SystemClock())

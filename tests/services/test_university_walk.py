@@ -1,4 +1,4 @@
-"""A university's credit-bearing credential (definitions/university_credit.yaml) walked through the service by
+"""A university's credit-bearing credential (definitions/university.yaml) walked through the service by
 the people who hold each role: department curriculum committee, faculty council, senate — or senate and the
 quality council for a credential new to the institution — registrar and transcript set-up, offering, cyclical
 review on its timer, continuation, closure; reminders and escalations while committees wait; hold and withdraw."""
@@ -25,7 +25,7 @@ def university(org: Services) -> Services:
 
 
 def propose(org: Services, **data: object) -> int:
-    return org.credentials.create(definition="university_credit", title="Applied forecasting", data=PROPOSAL | data,
+    return org.credentials.create(definition="university", title="Applied forecasting", data=PROPOSAL | data,
                                   by=person(org, "initiative_lead"), org_unit_id=org.people.unit_id("business"))
 
 

@@ -33,8 +33,8 @@ COMMITTEE = ["council.adams", "council.bell", "council.cruz"]
 COMMITTEES = {"academic_governance": COMMITTEE, "curriculum_committee": ["ccc.diaz", "ccc.evans"],
               "faculty_council": ["fc.fischer", "fc.gomez"], "senate": ["senate.hall", "senate.iqbal"]}
 # Who drives each definition's credentials: starts them and makes the moves their `by` leaves to editors.
-DRIVER = {"microcredential": "project_manager", "university_credit": "project_manager",
-          "learner_enrolment": "registrar"}
+DRIVER = {"microcredential": "project_manager", "university": "project_manager",
+          "enrolment": "registrar"}
 
 SUMMARY: dict[str, Any] = {
     "provider": "Northern College", "participation_mode": "hybrid", "time_period": "8 weeks",
@@ -73,7 +73,7 @@ UNIVERSITY: dict[str, Any] = {
     "learning_outcomes": ["Clean a data set", "Build a forecast"], "assessment_type": "Project with a rubric",
 }
 
-# The same for a university's credit-bearing credentials (definitions/university_credit.yaml)
+# The same for a university's credit-bearing credentials (definitions/university.yaml)
 UNIVERSITY_CREDENTIALS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
     ("business", "Applied supply-chain forecasting (0.5 credit)", UNIVERSITY | {"credits": 0.5},
      ["submit_to_department", "approve_in_department"]),
@@ -85,7 +85,7 @@ UNIVERSITY_CREDENTIALS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
 LEARNER: dict[str, Any] = {"credential_title": "Cybersecurity essentials for small business",
                            "completion_deadline": "2027-06-30"}
 
-# Learners enrolled in a credential (definitions/learner_enrolment.yaml): the record's subject is the learner
+# Learners enrolled in a credential (definitions/enrolment.yaml): the record's subject is the learner
 LEARNERS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
     ("technology", "Jordan Reyes in Cybersecurity essentials", LEARNER | {"learner_name": "Jordan Reyes"},
      ["start"]),
@@ -116,8 +116,8 @@ def seed(services: Services) -> list[int]:
         return callers[username]
 
     created = []
-    walks = [("microcredential", c) for c in CREDENTIALS] + [("university_credit", c) for c in UNIVERSITY_CREDENTIALS] \
-        + [("learner_enrolment", c) for c in LEARNERS]
+    walks = [("microcredential", c) for c in CREDENTIALS] + [("university", c) for c in UNIVERSITY_CREDENTIALS] \
+        + [("enrolment", c) for c in LEARNERS]
     for definition, (faculty, title, data, walk) in walks:
         people = PEOPLE | FACULTY[faculty]
         driver = as_(people[DRIVER[definition]])

@@ -175,8 +175,9 @@ class Migrations:
 
 def _snapshot(conn: Connection, row: Any) -> Snapshot:
     entries = current(lookups.read_entries(conn, row.id), row.rounds)
+    recorded: list[Any] = lookups.read_decisions(conn, row.id)
     decisions = tuple(Decision(d.gate, d.role, d.actor, d.verdict, d.comment, d.principal, d.seen or None)
-                      for d in lookups.read_decisions(conn, row.id) if d.round == row.rounds.get(d.gate, 0))
+                      for d in recorded if d.round == row.rounds.get(d.gate, 0))
     pending = {t.key: t.due_at for t in conn.execute(
         select(TIMER.c.key, TIMER.c.due_at).where(TIMER.c.credential_id == row.id,
                                                   TIMER.c.status == "pending"))}
