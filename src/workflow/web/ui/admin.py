@@ -16,11 +16,13 @@ from workflow.services.outbox import DeadFilter, kind_title
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
+from workflow.web.ui import migration
 from workflow.web.ui.lifecycle_svg import layouts_of, whole
 from workflow.web.ui.render import page
 from workflow.web.ui.session import AdminPageCaller, admin_page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+router.include_router(migration.router, prefix="")
 STATUSES = ("pending", "sent", "dead")
 PAGE = 50
 OutboxAdminPage = Annotated[Caller, Depends(admin_page("see the email outbox"))]
