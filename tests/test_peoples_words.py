@@ -195,6 +195,7 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
         if username == "admin":
             paths += ["/admin", "/admin/people", "/admin/outbox"]
+            paths += [f"/admin/definitions/{name}/migrate" for name in services.definitions.names()]
         for path in paths:
             response = client.get(path)
             if response.status_code in (403, 404) and path.startswith("/credentials/"):

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import DEFINITIONS
 from tests.migrating import MAPPING, publish_version_2, state_of_database
 from tests.steps import at_build, at_feasibility
+from tests.test_peoples_words import raw_keys, visible
 from tests.web.pages import sign_in
 from workflow.config import Settings
 from workflow.context import Services
@@ -61,6 +62,7 @@ def test_plan_then_confirm_moves_the_credentials_and_their_histories_say_so(
     assert "Funding applied for" in text  # the item version 2 dropped, by its title
     assert "Feasibility decision waiting: 2026-09-15 05:00 EDT → 2026-09-11 05:00 EDT" in text
     assert state_of_database(org) == before
+    assert raw_keys(visible(text)) == [] and raw_keys(visible(refused.text)) == []
 
     done = app_client.post(URL, data={"csrf_token": token, "to": "2", "mapping": MAPPING}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/admin?done=migrated")
@@ -73,6 +75,7 @@ def test_plan_then_confirm_moves_the_credentials_and_their_histories_say_so(
         assert last.comment == "Moved from version 1 to version 2 of Micro-credential lifecycle"
     page = app_client.get(f"/credentials/{building}")
     assert page.status_code == 200 and "Build and test" in page.text
+    assert "Moved from version 1 to version 2 of the definition, in Build and test" in page.text
 
 
 def test_the_page_is_for_administrators_only(org: Services, app_client: TestClient) -> None:
