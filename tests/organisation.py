@@ -43,6 +43,16 @@ users:
   - {{username: council.c, name: Council C, roles: [{{role: academic_governance, unit: northern}}]}}
   - {{username: sme, name: SME, roles: [{{role: sme, unit: northern}}]}}
   - {{username: engage, name: Engagement lead, roles: [{{role: employer_engagement_lead, unit: northern}}]}}
+  - {{username: chair, name: Department chair, roles: [{{role: department_chair, unit: business}}]}}
+  - {{username: ccc.a, name: Curriculum A, roles: [{{role: curriculum_committee, unit: business}}]}}
+  - {{username: ccc.b, name: Curriculum B, roles: [{{role: curriculum_committee, unit: business}}]}}
+  - {{username: fc.a, name: Faculty council A, roles: [{{role: faculty_council, unit: northern}}]}}
+  - {{username: fc.b, name: Faculty council B, roles: [{{role: faculty_council, unit: northern}}]}}
+  - {{username: senate.a, name: Senate A, roles: [{{role: senate, unit: northern}}]}}
+  - {{username: senate.b, name: Senate B, roles: [{{role: senate, unit: northern}}]}}
+  - {{username: oqc, name: Quality council, roles: [{{role: quality_council, unit: northern}}]}}
+  - {{username: instructor, name: Instructor, password: "{PASSWORD}", roles: [{{role: instructor, unit: northern}}]}}
+  - {{username: assessor, name: PLAR assessor, roles: [{{role: plar_assessor, unit: northern}}]}}
   - {{username: acting.dean, name: Acting Dean, password: "{PASSWORD}"}}
   - {{username: outsider, name: Nobody in particular, password: "{PASSWORD}"}}
 """

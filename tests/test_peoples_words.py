@@ -31,7 +31,7 @@ from workflow.store.tables import OUTBOX
 from workflow.web.app import create_app
 
 # Keys without an underscore that are still not words a person writes (abbreviations): searched for.
-NOT_WORDS = {"sme", "hr"}
+NOT_WORDS = {"sme", "hr", "plar"}
 # Keys without an underscore that are ordinary words, the same word their title starts with or says — "sunset"
 # (title "Sunset (teach-out)"), "dean" ("Dean (leadership champion)"), "renew" ("Renew after review"), "it" —
 # would match the titles themselves and everyday text (and "dean" every dean's user name): not searched for.
@@ -41,6 +41,9 @@ PLAIN_WORDS = {
     "build", "launch", "delivery", "review", "sunset", "retired", "withdrawn", "renewal", "renew", "expire",
     "retire", "hold", "resume", "withdraw", "title", "provider", "description", "purpose", "credits",
     "prerequisites", "stackability",
+    # the university's credit-bearing lifecycle and the learner's enrolment
+    "university", "enrolment", "proposal", "senate", "offer", "offered", "close", "closing", "closed", "start",
+    "registered", "feedback", "awarding", "issue", "completed", "expired", "instructor",
 }
 # What the engine itself names by key: verdicts and approval policies.
 ENGINE_KEYS = {"request_changes", "n_of"}
@@ -194,6 +197,7 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
         if username == "admin":
             paths += ["/admin", "/admin/people", "/admin/outbox"]
+            paths += [f"/admin/definitions/{name}/migrate" for name in services.definitions.names()]
         for path in paths:
             response = client.get(path)
             if response.status_code in (403, 404) and path.startswith("/credentials/"):

@@ -22,6 +22,7 @@ from workflow.services.decisions import DecisionViews
 from workflow.services.definitions import DefinitionRegistry
 from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
+from workflow.services.migration import Migrations
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
 from workflow.services.portfolio import PortfolioService
@@ -52,6 +53,7 @@ class Services:
     portfolio: PortfolioService
     looks: LookService
     decisions: DecisionViews
+    migrations: Migrations
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -109,6 +111,7 @@ class Services:
             outbox=OutboxService(database, clock, alert_after=timedelta(minutes=settings.mail_alert_minutes)),
             portfolio=PortfolioService(database, definitions, views, clock),
             looks=looks, decisions=DecisionViews(definitions, access, views, looks),
+            migrations=Migrations(database, definitions, clock, settings.days),
         )
 
     def reload_definitions(self) -> dict[str, int]:

@@ -12,6 +12,9 @@ from tests.web.pages import sign_in
 from workflow.context import Services
 
 WHITESPACE = {"\n", "\t", "\r"}
+# A phrase from each definition's folded description (a folded YAML block becomes one line of text)
+DESCRIPTIONS = {"microcredential": "then renewal or sunset.", "university": "and closure. Any stage may be put",
+                "enrolment": "an alternative path; a completion deadline"}
 
 
 def control_characters(text: str) -> list[str]:
@@ -44,6 +47,6 @@ def test_the_definitions_api_returns_no_control_character(
     assert listing and not [c for s in strings(listing) for c in control_characters(s)]
     for entry in listing:
         one = client.get(f"/api/v1/definitions/{entry['name']}").json()
-        assert "then renewal or sunset." in one["definition"]["description"]
+        assert DESCRIPTIONS[entry["name"]] in one["definition"]["description"]
         found = [(s, control_characters(s)) for s in strings(one) if control_characters(s)]
         assert not found, found

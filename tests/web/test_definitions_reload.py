@@ -107,7 +107,10 @@ def test_the_api_reloads_for_administrators(org: Services, client_for: Callable[
     assert client_for("dean.business").post(url).status_code == 403
     unchanged = admin.post(url)
     assert unchanged.status_code == 200
-    assert unchanged.json() == [{"name": "microcredential", "version": 1, "title": "Micro-credential lifecycle"}]
+    assert unchanged.json() == [{"name": "enrolment", "version": 1, "title": "Learner enrolment"},
+                                {"name": "microcredential", "version": 1, "title": "Micro-credential lifecycle"},
+                                {"name": "university", "version": 1,
+                                 "title": "University credit-bearing micro-credential"}]
 
     break_the_file(org)
     refused = admin.post(url)
@@ -116,12 +119,13 @@ def test_the_api_reloads_for_administrators(org: Services, client_for: Callable[
     assert body["type"] == "/problems/invalid-file"
     assert body["problems"] and all(re.match(rf"{re.escape(str(definition_file(org)))}:\d+: \[", p)
                                     for p in body["problems"])
-    assert admin.get(f"{API}/definitions").json()[0]["version"] == 1
+    assert {d["name"]: d["version"] for d in admin.get(f"{API}/definitions").json()}["microcredential"] == 1
 
     rewrite(org, "  broken: {title: Broken, unknown_key: 1}\n", "")
     rewrite(org, OLD_TITLE, NEW_TITLE)
     published = admin.post(url)
     assert published.status_code == 200
-    assert published.json() == [{"name": "microcredential", "version": 2,
-                                 "title": "Micro-credential lifecycle (revised)"}]
+    assert published.json()[1] == {"name": "microcredential", "version": 2,
+                                   "title": "Micro-credential lifecycle (revised)"}
+    assert [d["version"] for d in published.json()] == [1, 2, 1]
     assert org.definitions.problems() == ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -143,3 +143,75 @@ def definitions_schema() -> None:
     from workflow.definitions.model import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command("migrate")
+@errors_to_exit
+def definitions_migrate(
+    name: Annotated[str, typer.Argument(help="The definition whose running credentials move.")],
+    to: Annotated[int, typer.Option("--to", help="The version they move to (published already).")],
+    mapping: Annotated[Path | None, typer.Option(help="YAML file mapping renamed or removed states: "
+                                                      "'states: {old: new}'.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+) -> None:
+    """Move running credentials to version TO: print the plan (--dry-run), or carry it out, one transaction per
+    credential. Refused, changing nothing, while any credential would land in a state version TO does not have."""
+    from workflow.cli.progress import progress_bar
+    from workflow.cli.running import opened
+    from workflow.definitions.migration_map import read_mapping
+
+    states = read_mapping(mapping) if mapping is not None else None
+    with opened() as services:
+        plan = services.migrations.plan(name, to, states)
+        days = services.settings.days
+        old_titles = {v: services.definitions.engine(name, v).definition for v in _versions(services, name)}
+        new = services.definitions.engine(name, to).definition
+        if dry_run:
+            for step in plan.credentials:
+                typer.echo(_describe(step, old_titles, new, days))
+        if plan.refused:
+            typer.echo(f"refused: {len(plan.refused):,} credential(s) would land in a state version {to} does not "
+                       "have; nothing was changed:", err=True)
+            for step in plan.refused:
+                typer.echo(f"  #{step.id} {step.title} {step.problem}", err=True)
+            raise typer.Exit(1)
+        summary = (f"{len(plan.credentials):,} credential(s) of {new.title} to version {to}; "
+                   f"{plan.staying:,} in a final state keep their version")
+        if dry_run:
+            typer.echo(f"plan: {summary} (dry run: nothing was changed)")
+            return
+        with progress_bar(f"migrating {len(plan.credentials):,} credentials", len(plan.credentials)) as progress:
+            done = services.migrations.apply(plan, states, actor="migration", progress=progress)
+        again = f"; {len(done.replanned):,} moved since the plan and were planned again" if done.replanned else ""
+        typer.echo(f"migrated {len(done.migrated):,} {summary.split(' ', 1)[1]}{again}")
+
+
+def _versions(services: Any, name: str) -> list[int]:
+    return list(range(1, services.definitions.current_version(name) + 1))
+
+
+def _describe(step: Any, old: dict[int, Any], new: Any, days: Any) -> str:
+    """One credential's plan in people's words (state titles, timers in the institution's time)."""
+    def title(definitions: list[Any], state: str) -> str:
+        for definition in definitions:
+            if state in definition.states:
+                return str(definition.states[state].title)
+        return state
+
+    def when(moment: Any) -> str:
+        return days.local(moment).strftime("%Y-%m-%d %H:%M %Z") if moment is not None else "none"
+
+    lines = [f"#{step.id} {step.title}: {title(list(old.values()), step.from_state)} → "
+             f"{title([new], step.to_state)}"]
+    if step.problem is not None:
+        return f"{lines[0]}: REFUSED — {step.problem}"
+    lines.append(f"  checklist: {len(step.items_kept)} kept, added: {', '.join(step.items_added) or 'none'}, "
+                 f"dropped: {', '.join(step.items_dropped) or 'none'}")
+    if step.decisions_kept or step.decisions_invalidated:
+        lines.append(f"  decisions kept: {'; '.join(step.decisions_kept) or 'none'}; no longer counting: "
+                     f"{'; '.join(step.decisions_invalidated) or 'none'}")
+    for move in step.timers:
+        change = "unchanged" if move.before == move.after else f"{when(move.before)} → {when(move.after)}"
+        lines.append(f"  timer {move.key}: {when(move.after) if move.before == move.after else change}"
+                     f"{' (unchanged)' if move.before == move.after else ''}")
+    return "\n".join(lines)

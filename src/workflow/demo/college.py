@@ -3,10 +3,12 @@ through the real service operations (their permissions are checked like anyone's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from workflow.context import Services
+from workflow.definitions.graph import transition_from
 from workflow.services.access import Caller
 from workflow.services.orgfile import read_org_file
 
@@ -19,6 +21,8 @@ PEOPLE = {
     "employer_partner": "partner.jones", "registrar": "reg.lopez", "qa_office": "qa.martin",
     "marketing": "mkt.kim", "it": "it.nguyen", "finance": "fin.ahmed", "hr": "hr.wilson",
     "student_success": "success.brown", "continuing_education": "ce.roy",
+    "department_chair": "chair.osei", "quality_council": "oqc.jensen", "instructor": "inst.khan",
+    "plar_assessor": "plar.lee",
 }
 FACULTY = {
     "business": {"dean": "dean.okafor", "project_manager": "pm.garcia", "initiative_lead": "pm.garcia"},
@@ -26,6 +30,11 @@ FACULTY = {
     "technology": {"dean": "dean.singh", "project_manager": "pm.chen", "initiative_lead": "pm.chen"},
 }
 COMMITTEE = ["council.adams", "council.bell", "council.cruz"]
+COMMITTEES = {"academic_governance": COMMITTEE, "curriculum_committee": ["ccc.diaz", "ccc.evans"],
+              "faculty_council": ["fc.fischer", "fc.gomez"], "senate": ["senate.hall", "senate.iqbal"]}
+# Who drives each definition's credentials: starts them and makes the moves their `by` leaves to editors.
+DRIVER = {"microcredential": "project_manager", "university": "project_manager",
+          "enrolment": "registrar"}
 
 SUMMARY: dict[str, Any] = {
     "provider": "Northern College", "participation_mode": "hybrid", "time_period": "8 weeks",
@@ -35,8 +44,10 @@ SUMMARY: dict[str, Any] = {
     "notional_hours": 40, "credit_bearing": False,
 }
 
-# (faculty, title, data, triggers to walk through in order)
-CREDENTIALS: list[tuple[str, str, dict[str, Any], list[str]]] = [
+Step = str | dict[str, Any]  # a trigger to walk through, or data to set first
+
+# (faculty, title, data, steps in order), of the micro-credential lifecycle
+CREDENTIALS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
     ("health", "Early-childhood outdoor learning", {"purpose": "Licensed centres ask for outdoor-play training"}, []),
     ("business", "Supply-chain analytics", {"purpose": "Regional logistics employers need analysts",
                                             "description": "Forecasting and dashboards for supply chains"},
@@ -57,6 +68,38 @@ CREDENTIALS: list[tuple[str, str, dict[str, Any], list[str]]] = [
      ["submit_for_feasibility", "approve_feasibility", "complete_design"]),
 ]
 
+UNIVERSITY: dict[str, Any] = {
+    "purpose": "Graduate students need applied data skills for credit", "credit_level": "undergraduate",
+    "learning_outcomes": ["Clean a data set", "Build a forecast"], "assessment_type": "Project with a rubric",
+}
+
+# The same for a university's credit-bearing credentials (definitions/university.yaml)
+UNIVERSITY_CREDENTIALS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
+    ("business", "Applied supply-chain forecasting (0.5 credit)", UNIVERSITY | {"credits": 0.5},
+     ["submit_to_department", "approve_in_department"]),
+    ("business", "Procurement law for practitioners (3 credits)", UNIVERSITY | {"credits": 3},
+     ["submit_to_department", "approve_in_department", "approve_in_faculty", "approve_in_senate",
+      {"course_code": "SCM 4P10", "transcript_notation": "Micro-credential: Procurement law"}, "offer"]),
+]
+
+LEARNER: dict[str, Any] = {"credential_title": "Cybersecurity essentials for small business",
+                           "completion_deadline": "2027-06-30"}
+
+# Learners enrolled in a credential (definitions/enrolment.yaml): the record's subject is the learner
+LEARNERS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
+    ("technology", "Jordan Reyes in Cybersecurity essentials", LEARNER | {"learner_name": "Jordan Reyes"},
+     ["start"]),
+    ("technology", "Amira Haddad in Cybersecurity essentials", LEARNER | {"learner_name": "Amira Haddad"},
+     ["start", "submit_assessment", {"first_attempt_score": 58}, "fail_first_attempt",
+      {"feedback": "Revisit the risk register; the controls section needs evidence"}, "start_second_attempt"]),
+    ("technology", "Noah Martin in Cybersecurity essentials", LEARNER | {"learner_name": "Noah Martin"},
+     ["start", "submit_assessment", {"first_attempt_score": 86}, "pass_first_attempt",
+      {"issued_on": "2026-11-20", "issued_expires_on": "2029-11-20"}, "issue"]),
+    ("technology", "Li Wei (prior learning) in Cybersecurity essentials",
+     LEARNER | {"learner_name": "Li Wei", "plar_evidence": "Five years as a security analyst; CompTIA Security+"},
+     ["request_plar"]),
+]
+
 
 def seed(services: Services) -> list[int]:
     """Load the demo organisation and create the demo credentials, unless credentials exist already."""
@@ -73,28 +116,44 @@ def seed(services: Services) -> list[int]:
         return callers[username]
 
     created = []
-    for faculty, title, data, walk in CREDENTIALS:
+    walks = [("microcredential", c) for c in CREDENTIALS] + [("university", c) for c in UNIVERSITY_CREDENTIALS] \
+        + [("enrolment", c) for c in LEARNERS]
+    for definition, (faculty, title, data, walk) in walks:
         people = PEOPLE | FACULTY[faculty]
-        pm = as_(people["project_manager"])
-        cid = services.credentials.create(definition="microcredential", title=title, data=data, by=pm,
+        driver = as_(people[DRIVER[definition]])
+        cid = services.credentials.create(definition=definition, title=title, data=data, by=driver,
                                           org_unit_id=services.people.unit_id(faculty))
-        for trigger in walk:
-            detail = services.views.get(cid, by=pm)
-            for item in detail.checklist:
-                if item.trigger == trigger and not item.done:
-                    services.credentials.set_item(credential_id=cid, item=item.key, done=True,
-                                                  by=as_(people[item.owner]), note="Done for the demo")
-            fired = False
-            for gate in detail.gates:
-                if gate.trigger != trigger:
-                    continue
-                for approver in sorted(gate.approvers, key=lambda a: a.stage):
-                    deciders = COMMITTEE if approver.role == "academic_governance" else [people[approver.role]]
-                    for username in deciders[: approver.needed - approver.approvals]:
-                        result = services.credentials.decide(credential_id=cid, gate=gate.gate, verdict="approve",
-                                                             by=as_(username), comment="Approved for the demo")
-                        fired = fired or result.fired is not None
-            if not fired:
-                services.credentials.fire(credential_id=cid, trigger=trigger, by=pm)
+        for step in walk:
+            if isinstance(step, dict):
+                services.credentials.update(credential_id=cid, changes=step, by=driver)
+                continue
+            _walk(services, cid, step, people, driver, as_)
         created.append(cid)
     return created
+
+
+def _walk(services: Services, cid: int, trigger: str, people: dict[str, str], driver: Caller,
+          as_: Callable[[str], Caller]) -> None:
+    """Tick the checklist standing before ``trigger`` as each item's owner, approve its gate as its approvers,
+    and fire it (as the driver, or the first role its ``by`` names) if the approvals did not."""
+    detail = services.views.get(cid, by=driver)
+    for item in detail.checklist:
+        if item.trigger == trigger and not item.done:
+            services.credentials.set_item(credential_id=cid, item=item.key, done=True,
+                                          by=as_(people[item.owner]), note="Done for the demo")
+    fired = False
+    for gate in detail.gates:
+        if gate.trigger != trigger:
+            continue
+        for approver in sorted(gate.approvers, key=lambda a: a.stage):
+            deciders = COMMITTEES[approver.role] if approver.role in COMMITTEES else [people[approver.role]]
+            for username in deciders[: approver.needed - approver.approvals]:
+                result = services.credentials.decide(credential_id=cid, gate=gate.gate, verdict="approve",
+                                                     by=as_(username), comment="Approved for the demo")
+                fired = fired or result.fired is not None
+    if not fired:
+        engine = services.definitions.engine(detail.definition, detail.definition_version)
+        transition = transition_from(engine.definition, detail.state, trigger)
+        by = as_(people[transition.by[0]]) if transition.by and transition.by[0] in people else driver
+        services.credentials.fire(credential_id=cid, trigger=trigger, by=by,
+                                  comment="For the demo" if transition.confirm else "")

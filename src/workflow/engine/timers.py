@@ -107,3 +107,8 @@ def depends_on(definition: Definition) -> set[str]:
     """The data fields whose change moves some timer (``at`` dates and ``every_field`` cycles)."""
     fields = {t.at for t in definition.timers if t.at} | {t.every_field for t in definition.timers if t.every_field}
     return {f for f in fields if f}
+
+
+def depends_on_fields(definition: Definition, key: str) -> set[str]:
+    """The data fields whose change moves the timer ``key`` (its ``at`` date or ``every_field`` cycle)."""
+    return {f for t in definition.timers if t.key == key for f in (t.at, t.every_field) if f}

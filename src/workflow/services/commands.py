@@ -22,7 +22,7 @@ from workflow.definitions.words import gate_title, role_title, state_title, time
 from workflow.engine import Engine, Facts, Outcome
 from workflow.engine.data import check_changes, check_plain_text
 from workflow.engine.requirements import Requirements, applies
-from workflow.engine.timers import depends_on, parse_duration, plan
+from workflow.engine.timers import depends_on, depends_on_fields, parse_duration, plan
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from workflow.notify.calendar import CalendarEntry
 from workflow.notify.outbox import CredentialRef, Notifier, Queued
@@ -142,12 +142,17 @@ class CredentialCommands:
             act.changes["data"] = data
             version = self._actions.record(act, "data", comment=comment,
                                            details={"changes": diff, DATA_DIGEST: data_digest(data)})
-            if set(diff) & depends_on(act.engine.definition):
+            moved = set(diff) & depends_on(act.engine.definition)
+            if moved:
                 now = self._clock.now()
-                history.sync_timers(act.conn, act.id, plan(act.engine.definition, state=act.state,
-                                                   entered_at=act.row.state_entered_at, data=data, now=now,
-                                                   days=self._access.days),
-                            now, f"{', '.join(sorted(set(diff) & depends_on(act.engine.definition)))} changed")
+                # Only the timers of the changed fields are planned anew: a reminder that fired already in this
+                # state is not planned again because a date changed.
+                pending = {t["key"] for t in next_timers(act.conn, act.id)}
+                planned = [p for p in plan(act.engine.definition, state=act.state,
+                                           entered_at=act.row.state_entered_at, data=data, now=now,
+                                           days=self._access.days)
+                           if p.key in pending or depends_on_fields(act.engine.definition, p.timer) & moved]
+                history.sync_timers(act.conn, act.id, planned, now, f"{', '.join(sorted(moved))} changed")
             return version
 
     def set_item(self, *, credential_id: int, item: str, done: bool, by: Caller, note: str = "",

@@ -35,6 +35,9 @@ def summarize(definition: Definition | None, kind: str, trigger: str | None, fro
     """What one history event says, as people read it."""
     if kind == "created":
         return f"Created in {state_title(definition, to_state)}"
+    if kind == "migrated":
+        return (f"Moved from version {details.get('from_version')} to version {details.get('to_version')} of the "
+                f"definition, in {state_title(definition, to_state)}")
     if to_state is not None:
         how = f" — {transition_title(definition, trigger, from_state)}" if trigger else ""
         moved = f"Moved from {state_title(definition, from_state)} to {state_title(definition, to_state)}{how}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from workflow.clock import LocalDays
 from workflow.definitions.model import Definition, Gate
-from workflow.definitions.words import counted, listed
+from workflow.definitions.words import counted, listed, timer_title
 from workflow.engine import Engine, Facts, Outcome
 from workflow.engine.due import due_days
 from workflow.engine.requirements import Requirements
@@ -98,7 +98,10 @@ class Notices:
         """The credential moved from one state to another."""
         return Notice("state_changed", definition.notify.state_changed, {
             "state_title": definition.states[outcome.dest].title,
-            "from_title": definition.states[outcome.source].title, "by": by.display_name, "comment": comment})
+            "from_title": definition.states[outcome.source].title, "comment": comment,
+            # a timer's move is signed with the timer's title, as people read it, not its key
+            "by": timer_title(definition, by.username.split(":", 1)[1]) if by.is_system
+            and by.username.startswith("timer:") else by.display_name})
 
     def decided(self, definition: Definition, gate: Gate, by: Caller, verdict: str, comment: str,
                 principal: str) -> Notice:

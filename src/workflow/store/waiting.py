@@ -236,3 +236,8 @@ class _Row:
             return self._values[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def clear(conn: Connection, credential_id: int) -> None:
+    """Remove a credential's waiting rows (its definition changed under it and no gate is open where it is)."""
+    execute(conn, statement(conn, "waiting-delete", _DELETE), (credential_id,))

@@ -18,12 +18,14 @@ from workflow.services.simulation import role_holders
 from workflow.web.api.schemas import RowId
 from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
+from workflow.web.ui import migration
 from workflow.web.ui.lifecycle_svg import layouts_of, whole
 from workflow.web.ui.render import page
 from workflow.web.ui.session import AdminPageCaller, admin_page
 from workflow.web.ui.simulation import FINDING_WORDS, folder_changes
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+router.include_router(migration.router, prefix="")
 STATUSES = ("pending", "sent", "dead")
 PAGE = 50
 OutboxAdminPage = Annotated[Caller, Depends(admin_page("see the email outbox"))]

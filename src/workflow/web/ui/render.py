@@ -31,6 +31,7 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
     "sent again.", "data": "The information is saved.", "fired": "The transition is done.",
     "retried_all": "The chosen messages will be sent again.",
     "reloaded": "The definitions were read again; any that changed are published as new versions.",
+    "migrated": "The running credentials were moved to the new version; each one's history says so.",
     "deactivate": "The person is deactivated: they can no longer sign in or use their tokens.",
     "reactivate": "The person can sign in again.", "make-admin": "The person is now an administrator.",
     "remove-admin": "The person is no longer an administrator.",
