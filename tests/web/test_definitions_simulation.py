@@ -42,7 +42,7 @@ def test_the_definitions_page_shows_the_simulation_with_todays_people(org: Servi
     sign_in(app_client, "admin")
     page = text_of(app_client.get("/admin").text)
     assert "Simulation with the people who hold roles now" in page
-    assert "33 findings · Dead ends: 1 · Timers that never fire: 5 · Checklist items nobody owns: 27" in page
+    assert "35 findings · Dead ends: 1 · Timers that never fire: 7 · Checklist items nobody owns: 27" in page
     assert ("Dead ends (1) Credentials in Feasibility can go no further (only “Put on hold” and “Withdraw” leave it): "
             "“Approve feasibility” needs “Initial budget drafted”, owned by the Finance, and nobody holds that role"
             in page)
