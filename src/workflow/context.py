@@ -139,5 +139,6 @@ class Services:
         return f"{self.settings.public_url.rstrip('/')}/credentials/{credential_id}"
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and those to identity providers)."""
+        self.oidc.close()
         self.database.dispose()

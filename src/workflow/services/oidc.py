@@ -86,6 +86,10 @@ class OidcSignIn:
         self._metadata: dict[str, tuple[float, dict[str, Any]]] = {}
         self._keys: dict[str, tuple[float, KeySet]] = {}
 
+    def close(self) -> None:
+        """Close the connections to the providers."""
+        self._http.close()
+
     def redirect_uri(self, key: str) -> str:
         """The address to register with the provider."""
         return f"{self._public_url}/login/oidc/{key}/callback"
@@ -107,9 +111,9 @@ class OidcSignIn:
         provider = self.provider(key)
         metadata = self._provider_metadata(provider)
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
-        client = self._client(provider)
-        url, _ = client.create_authorization_url(metadata["authorization_endpoint"], state=state, nonce=nonce,
-                                                 code_verifier=verifier)
+        with self._client(provider) as client:
+            url, _ = client.create_authorization_url(metadata["authorization_endpoint"], state=state, nonce=nonce,
+                                                     code_verifier=verifier)
         now = self._clock.now()
         with self._db.begin() as conn:
             conn.execute(delete(PENDING).where(PENDING.c.created_at < now - PENDING_FOR))
@@ -158,9 +162,9 @@ class OidcSignIn:
         if not code:
             raise SignInRefused(f"{provider.display_name} sent no authorization code")
         try:
-            token = self._client(provider).fetch_token(metadata["token_endpoint"], code=code,
-                                                       code_verifier=pending.code_verifier,
-                                                       grant_type="authorization_code")
+            with self._client(provider) as client:
+                token = client.fetch_token(metadata["token_endpoint"], code=code,
+                                           code_verifier=pending.code_verifier, grant_type="authorization_code")
         except (OAuth2Error, httpx.HTTPError, ValueError) as problem:
             raise SignInRefused(f"{provider.display_name} would not confirm the sign-in "
                                 f"({_plain(getattr(problem, 'description', '') or type(problem).__name__)})") \

@@ -88,13 +88,25 @@ def logout(request: Request, _caller: PageCaller, services: ServicesDep) -> Resp
     session came from one that has it)."""
     method = request.state.session.method
     services.auth.end_session(request.cookies.get(SESSION_COOKIE, ""), client=client_of(request))
-    public = services.settings.public_url.rstrip("/")
-    provider_out = (services.oidc.end_session_url(method.removeprefix("oidc:"), after=f"{public}/login")
-                    if method.startswith("oidc:") else None)
-    response = RedirectResponse(provider_out or "/login", status_code=303)
+    # The provider is reached by way of a page of ours: a form may only lead to this site (CSP form-action).
+    after = f"/signed-out?provider={quote(method.removeprefix('oidc:'))}" if method.startswith("oidc:") else "/login"
+    response = RedirectResponse(after, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=services.settings.cookie_secure, httponly=True,
                            samesite="lax")
     return response
+
+
+@router.get("/signed-out")
+def signed_out(request: Request, services: ServicesDep, provider: str = "") -> Response:
+    """After signing out of a session that came from an identity provider: on to that provider's own sign-out
+    (when it has one), which sends the browser back to the sign-in page. A page, not a redirect: the sign-out
+    form may only lead to this site (CSP form-action), so the browser moves on from here by itself."""
+    public = services.settings.public_url.rstrip("/")
+    onward = services.oidc.end_session_url(provider, after=f"{public}/login")
+    if onward is None:
+        return RedirectResponse("/login", status_code=303)
+    return page(request, "signed_out.html", None, {"onward": onward,
+                                                   "provider": services.oidc.provider(provider).display_name})
 
 
 @router.get("/")
