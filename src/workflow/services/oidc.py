@@ -162,9 +162,10 @@ class OidcSignIn:
         if not code:
             raise SignInRefused(f"{provider.display_name} sent no authorization code")
         try:
-            with self._client(provider) as client:
-                token = client.fetch_token(metadata["token_endpoint"], code=code,
-                                           code_verifier=pending.code_verifier, grant_type="authorization_code")
+            oauth = self._client(provider)
+            with oauth:
+                token = oauth.fetch_token(metadata["token_endpoint"], code=code,
+                                          code_verifier=pending.code_verifier, grant_type="authorization_code")
         except (OAuth2Error, httpx.HTTPError, ValueError) as problem:
             raise SignInRefused(f"{provider.display_name} would not confirm the sign-in "
                                 f"({_plain(getattr(problem, 'description', '') or type(problem).__name__)})") \
