@@ -89,7 +89,7 @@ def log_config() -> dict[str, Any]:
     config["loggers"]["workflow"] = {"handlers": ["workflow"], "level": "INFO", "propagate": False}
     # Calendar-feed tokens, reset tokens and the provider's codes never reach the access log.
     config.setdefault("filters", {})["redact_secrets"] = {"()": "workflow.web.access_log.RedactSecrets"}
-    config["handlers"]["access"]["filters"] = ["redact_secrets"]
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_secrets"]
     return config
 
 
