@@ -86,7 +86,7 @@ def sign_ins(request: Request, caller: Annotated[Caller, Depends(admin_page("rea
     events, total = services.sign_in_log.recent(username=username.strip()[:200], limit=PER_PAGE,
                                                 offset=(page_number - 1) * PER_PAGE)
     return page(request, "admin_sign_ins.html", caller, {
-        "events": events, "total": total, "username": username, "page_number": page_number,
+        "events": events, "total": total, "username": username, "page_number": page_number, "tab": "sign-ins",
         "pages": max(1, -(-total // PER_PAGE)), "since": services.sign_in_log.oldest_kept()}, section="admin")
 
 
