@@ -9,6 +9,7 @@ random (80 bits), shown once and stored as SHA-256; each works once. Wrong codes
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 from typing import Literal
@@ -39,6 +40,11 @@ def _hash(code: str) -> str:
 def new_secret() -> str:
     """A fresh base32 secret (160 bits) for an authenticator app."""
     return pyotp.random_base32(32)
+
+
+def valid_secret(secret: str) -> bool:
+    """Whether ``secret`` is one :func:`new_secret` could have made (a form may send anything back)."""
+    return re.fullmatch(r"[A-Z2-7]{32}", secret) is not None
 
 
 def provisioning_uri(secret: str, username: str) -> str:
@@ -78,6 +84,8 @@ class SecondFactor:
         Raises:
             InvalidInput: on ``code``, when it is not the app's current code.
         """
+        if not valid_secret(secret):
+            raise InvalidInput("secret", "the key was changed; scan the new code and type what your app shows")
         step = self._matching_step(secret, code, after=None)
         if step is None:
             raise InvalidInput("code", "that is not the code your app shows now; check the time on your phone "

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from workflow.errors import InvalidInput, NotAuthenticated, TooManyAttempts
 from workflow.services.access import Caller
 from workflow.services.auth import ENROL, SIGNED_IN
-from workflow.services.second_factor import new_secret, provisioning_uri
+from workflow.services.second_factor import new_secret, provisioning_uri, valid_secret
 from workflow.web.deps import SESSION_COOKIE, ServicesDep, client_of
 from workflow.web.ui.render import page
 from workflow.web.ui.session import EnrollingCaller, PageCaller, admin_page
@@ -35,7 +35,7 @@ def _enrol_page(request: Request, caller: Caller, services: ServicesDep, *, secr
                 status_code: int = 200) -> HTMLResponse:
     user_id: int = request.state.session.user_id
     enrolled = services.second_factor.enrolled(user_id)
-    secret = secret or new_secret()
+    secret = secret if valid_secret(secret) else new_secret()
     uri = provisioning_uri(secret, caller.username)
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app"))
     session = request.state.session
@@ -72,7 +72,8 @@ def enrol(request: Request, caller: EnrollingCaller, services: ServicesDep,
     try:
         codes = services.second_factor.enrol(session.user_id, secret=secret, code=code, client=client_of(request))
     except InvalidInput as wrong:
-        return _enrol_page(request, caller, services, secret=secret, status_code=422, error=f"The code: {wrong}.")
+        return _enrol_page(request, caller, services, secret=secret, status_code=422,
+                           error=f"The {'code' if wrong.field == 'code' else 'key'}: {wrong.message}.")
     if session.stage == ENROL:
         services.auth.advance_session(cookie, stage=SIGNED_IN, client=client_of(request))
     return page(request, "account_recovery_codes.html", caller, {"codes": codes})

@@ -80,7 +80,7 @@ def second_factor_form(request: Request, services: ServicesDep, next: str = "/")
 
 @router.post("/login/second-factor")
 def second_factor(request: Request, services: ServicesDep, code: Annotated[str, Form(max_length=100)],
-                  csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=100)],
+                  csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=100)] = "",
                   next: Annotated[str, Form(max_length=500)] = "/") -> Response:
     """Check the code; a right one opens the session fully."""
     cookie = request.cookies.get(SESSION_COOKIE, "")
