@@ -120,6 +120,10 @@ def test_first_sign_in_creates_the_person_with_mapped_roles_and_group_changes_ap
     page.goto("/login")
     screenshot(page, "oidc-login-page")
     assert axe_violations(page) == []
+    phone = new_page(browser, site, 390, 844)
+    phone.goto("/login")
+    screenshot(phone, "oidc-login-page-phone")
+    assert axe_violations(phone) == []
     sign_in_with_provider(page, site, "alice")
     assert page.get_by_test_id("signed-in-as").inner_text() == "Alice Adeyemi"
     assert roles_of(site.services, "alice") == {("dean", "business")}
@@ -194,6 +198,8 @@ def test_a_tampered_id_token_is_refused_with_a_clear_page_and_no_session(
     if mode == "signature":
         screenshot(page, "oidc-refused")
         assert axe_violations(page) == []
+        page.set_viewport_size({"width": 390, "height": 844})
+        screenshot(page, "oidc-refused-phone")
     with site.services.database.begin_read() as conn:
         assert conn.execute(select(USER.c.id).where(USER.c.username == "alice")).first() is None  # nobody created
     page.goto("/approvals")
