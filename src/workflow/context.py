@@ -103,7 +103,8 @@ class Services:
         return cls(
             settings=settings, clock=clock, database=database, definitions=definitions, access=access,
             auth=AuthService(database, clock, session_hours=settings.session_hours,
-                             idle_minutes=settings.session_idle_minutes, log=sign_in_log),
+                             idle_minutes=settings.session_idle_minutes, log=sign_in_log,
+                             method_words={f"oidc:{p.key}": p.display_name for p in settings.oidc_providers}),
             people=PeopleService(database, clock, settings.days, roles,
                                  allow_file_passwords=settings.environment != "production",
                                  on_units_changed=access.forget_tree),

@@ -124,13 +124,14 @@ class AuthService:
 
     def __init__(self, database: Database, clock: Clock, *, session_hours: float = 12.0,
                  idle_minutes: float = 30.0, address_limit: int = ADDRESS_LIMIT,
-                 log: SignInLog | None = None) -> None:
+                 log: SignInLog | None = None, method_words: dict[str, str] | None = None) -> None:
         self._db = database
         self._clock = clock
         self._session_length = timedelta(hours=session_hours)
         self._idle = timedelta(minutes=idle_minutes)
         self._limits = {"username": USERNAME_LIMIT, "address": address_limit}
         self.log = log or SignInLog(database, clock)
+        self._method_words = method_words or {}  # a session's method ("oidc:<key>") as the log says it
 
     def authenticate(self, username: str, password: str, *, address: str | None = None,
                      client: Client | None = None) -> int:
@@ -192,7 +193,8 @@ class AuthService:
                                             "expires_at": info.expires_at, "last_seen_at": now,
                                             "authenticated_at": now, "stage": stage, "method": method})
         if stage == SIGNED_IN:
-            self.log.record("sign_in", user_id=user_id, method=log_method or method, client=client or Client("", ""))
+            self.log.record("sign_in", user_id=user_id, method=log_method or self._words(method),
+                            client=client or Client("", ""))
         return token, info
 
     def advance_session(self, token: str, *, stage: str = SIGNED_IN, client: Client | None = None) -> None:
@@ -232,7 +234,8 @@ class AuthService:
         if row.expires_at <= now or now - seen >= self._idle:
             with self._db.begin() as conn:
                 conn.execute(SESSION.delete().where(SESSION.c.id == row.id))
-            self.log.record("session_ended", user_id=row.user_id, method=row.method, client=Client("", ""),
+            self.log.record("session_ended", user_id=row.user_id, method=self._words(row.method),
+                            client=Client("", ""),
                             detail="its time limit was reached" if row.expires_at <= now
                             else "no activity for too long")
             return None
@@ -241,6 +244,9 @@ class AuthService:
                 conn.execute(update(SESSION).where(SESSION.c.id == row.id).values(last_seen_at=now))
         return SessionInfo(row.user_id, row.csrf_token, row.expires_at, row.stage, row.method,
                            row.authenticated_at or row.created_at)
+
+    def _words(self, method: str) -> str:
+        return self._method_words.get(method, method)
 
     def recently_authenticated(self, session: SessionInfo, within: timedelta) -> bool:
         """Whether the session's person proved who they are within ``within`` (for sensitive changes)."""
@@ -252,7 +258,8 @@ class AuthService:
             row = conn.execute(SESSION.delete().where(SESSION.c.token_hash == token_hash(token))
                                .returning(SESSION.c.user_id, SESSION.c.method)).first()
         if row is not None:
-            self.log.record("sign_out", user_id=row.user_id, method=row.method, client=client or Client("", ""))
+            self.log.record("sign_out", user_id=row.user_id, method=self._words(row.method),
+                            client=client or Client("", ""))
 
     @staticmethod
     def csrf_matches(expected: str, given: str | None) -> bool:
