@@ -34,7 +34,13 @@ $(AXE): tests/web/browser/package.json tests/web/browser/package-lock.json
 	npm ci --prefix tests/web/browser --no-audit --no-fund --loglevel=error
 	touch $@
 
-browser: $(CHROMIUM) $(AXE)
+# A real OpenID Connect provider (the certified oidc-provider, run with Node) for the sign-in tests.
+OIDC_PROVIDER := tests/oidc/provider/node_modules/oidc-provider/package.json
+$(OIDC_PROVIDER): tests/oidc/provider/package.json tests/oidc/provider/package-lock.json
+	npm ci --prefix tests/oidc/provider --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser: $(CHROMIUM) $(AXE) $(OIDC_PROVIDER)
 
 # On a laptop the service is reached over plain HTTP, so the session cookie cannot be Secure-only here.
 run: install
@@ -57,4 +63,5 @@ bench: install
 	$(BIN)/python bench/service_bench.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache artifacts tests/web/browser/node_modules
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache artifacts tests/web/browser/node_modules \
+		tests/oidc/provider/node_modules

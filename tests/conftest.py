@@ -48,10 +48,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def settings_for(database_url: str, data_dir: Path, **changes: Any) -> Settings:
     """Test settings over ``database_url``: the repository's definitions and templates, the app's own scheduler off
-    (tests fire timers themselves, with the controlled clock); ``changes`` replaces any of them."""
+    (tests fire timers themselves, with the controlled clock), no second factor required of administrators (the
+    sign-in tests ask for it); ``changes`` replaces any of them."""
     values: dict[str, Any] = {"environment": "test", "database_url": database_url, "data_dir": data_dir,
                               "definitions_dir": DEFINITIONS, "notifications_dir": ROOT / "notifications",
-                              "scheduler_in_app": False}
+                              "scheduler_in_app": False, "second_factor_required": "nobody"}
     return Settings(**(values | changes))
 
 

@@ -192,11 +192,12 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
                       "retired", "on_hold", "withdrawn"}, states
     for username in USERS:
         sign_in(client, username)
-        paths = ["/", "/portfolio", "/tasks", "/approvals"] + [f"/credentials/{c.id}" for c in ids]
+        paths = ["/", "/portfolio", "/tasks", "/approvals", "/account/activity", "/account/second-factor"]
+        paths += [f"/credentials/{c.id}" for c in ids]
         paths += [f"/credentials/{c.id}/gates/{gate}" for c in ids for gate in GATES_OF.get(c.state, ())]
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
         if username == "admin":
-            paths += ["/admin", "/admin/people", "/admin/outbox"]
+            paths += ["/admin", "/admin/people", "/admin/outbox", "/admin/sign-ins"]
             paths += [f"/admin/definitions/{name}/migrate" for name in services.definitions.names()]
         for path in paths:
             response = client.get(path)

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflow.clock import LocalDays
+
+
+class GroupRole(BaseModel):
+    """One line of a provider's role table: a claim value that gives a role for an org unit (and below)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: str = Field(min_length=1)  # e.g. "grp-deans-business"
+    role: str = Field(min_length=1)  # a role key of the definitions, e.g. "dean"
+    unit: str = Field(min_length=1)  # an org unit key, e.g. "business"
+    claim: str | None = None  # the claim holding the value; the provider's groups_claim when not given
+
+
+class OidcProvider(BaseModel):
+    """An institution's OpenID Connect identity provider (Entra ID, Okta, Google, Keycloak, Shibboleth...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")  # in the redirect URI: /login/oidc/<key>/callback
+    display_name: str = Field(min_length=1, max_length=100)  # "Sign in with <display_name>"
+    issuer: str = Field(min_length=1)  # must equal the ID token's `iss`
+    client_id: str = Field(min_length=1)
+    client_secret: str = ""
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    discovery_url: str | None = None  # default: <issuer>/.well-known/openid-configuration
+    create_accounts: bool = False  # a first sign-in with no matching account creates one
+    match_email: bool = True  # an account without a subject yet is matched by a verified email
+    groups_claim: str = "groups"
+    roles: tuple[GroupRole, ...] = ()
+
+    @property
+    def metadata_url(self) -> str:
+        """Where the provider's configuration is read from."""
+        return self.discovery_url or f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
 
 
 class Settings(BaseSettings):
@@ -26,7 +61,14 @@ class Settings(BaseSettings):
     workers: int | None = Field(default=None, ge=1)  # `workflow serve` processes; see default_workers
     shutdown_seconds: int = Field(default=30, ge=1)  # how long a stopping server lets requests finish
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger request bodies are answered 413
-    session_hours: float = 12.0
+    session_hours: float = Field(default=12.0, gt=0)  # a session's absolute lifetime, however active
+    session_idle_minutes: float = Field(default=30.0, gt=0)  # a session unused this long ends
+    reauthenticate_minutes: float = Field(default=10.0, gt=0)  # sensitive changes ask the password again after
+    local_passwords: bool = True  # false: only the identity providers below sign people in
+    second_factor_required: Literal["administrators", "everyone", "nobody"] = "administrators"
+    sign_in_log_days: int = Field(default=180, ge=1)
+    oidc_providers: tuple[OidcProvider, ...] = ()  # JSON list in WORKFLOW_OIDC_PROVIDERS
+    oidc_providers_file: Path | None = None  # or the same JSON list in a file (keeps secrets out of the env)
     cookie_secure: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
@@ -58,6 +100,21 @@ class Settings(BaseSettings):
             raise ValueError(f"WORKFLOW_TIMEZONE: unknown time zone '{value}' (use a name like America/Toronto)") \
                 from None
         return value
+
+    @model_validator(mode="after")
+    def _providers_from_file(self) -> Settings:
+        if self.oidc_providers_file is not None and not self.oidc_providers:
+            try:
+                listed = json.loads(self.oidc_providers_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as problem:
+                raise ValueError(f"WORKFLOW_OIDC_PROVIDERS_FILE {self.oidc_providers_file}: {problem}") from None
+            object.__setattr__(self, "oidc_providers", tuple(OidcProvider.model_validate(p) for p in listed))
+        keys = [p.key for p in self.oidc_providers]
+        if len(set(keys)) != len(keys):
+            raise ValueError("WORKFLOW_OIDC_PROVIDERS: each provider needs a key of its own")
+        if not self.local_passwords and not self.oidc_providers:
+            raise ValueError("WORKFLOW_LOCAL_PASSWORDS=false needs at least one provider in WORKFLOW_OIDC_PROVIDERS")
+        return self
 
     @property
     def days(self) -> LocalDays:

@@ -23,9 +23,12 @@ from workflow.services.definitions import DefinitionRegistry
 from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
 from workflow.services.migration import Migrations
+from workflow.services.oidc import OidcSignIn
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
 from workflow.services.portfolio import PortfolioService
+from workflow.services.second_factor import SecondFactor
+from workflow.services.signin_log import SignInLog
 from workflow.services.timers import TimerService
 from workflow.services.views import CredentialViews
 from workflow.store.database import Database
@@ -54,6 +57,9 @@ class Services:
     looks: LookService
     decisions: DecisionViews
     migrations: Migrations
+    sign_in_log: SignInLog
+    second_factor: SecondFactor
+    oidc: OidcSignIn
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -91,13 +97,16 @@ class Services:
         credentials = CredentialCommands(database, definitions, access, clock, notifier)
         views = CredentialViews(database, definitions, access, clock)
         looks = LookService(database, clock)
+        sign_in_log = SignInLog(database, clock, keep_days=settings.sign_in_log_days)
         sender = SmtpSender(SmtpSettings(
             host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
             username=settings.smtp_username, password=settings.smtp_password, sender=settings.mail_from,
         )) if settings.smtp_host else None
         return cls(
             settings=settings, clock=clock, database=database, definitions=definitions, access=access,
-            auth=AuthService(database, clock, session_hours=settings.session_hours),
+            auth=AuthService(database, clock, session_hours=settings.session_hours,
+                             idle_minutes=settings.session_idle_minutes, log=sign_in_log,
+                             method_words={f"oidc:{p.key}": p.display_name for p in settings.oidc_providers}),
             people=PeopleService(database, clock, settings.days, roles,
                                  allow_file_passwords=settings.environment != "production",
                                  on_units_changed=access.forget_tree),
@@ -112,6 +121,10 @@ class Services:
             portfolio=PortfolioService(database, definitions, views, clock),
             looks=looks, decisions=DecisionViews(definitions, access, views, looks),
             migrations=Migrations(database, definitions, clock, settings.days),
+            sign_in_log=sign_in_log,
+            second_factor=SecondFactor(database, clock, sign_in_log, required=settings.second_factor_required),
+            oidc=OidcSignIn(database, clock, sign_in_log, settings.oidc_providers, public_url=settings.public_url,
+                            known_roles=roles),
         )
 
     def reload_definitions(self) -> dict[str, int]:
@@ -130,5 +143,6 @@ class Services:
         return f"{self.settings.public_url.rstrip('/')}/credentials/{credential_id}"
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and those to identity providers)."""
+        self.oidc.close()
         self.database.dispose()

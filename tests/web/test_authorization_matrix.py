@@ -97,7 +97,9 @@ ITEM_OWNERS = {"pmBu", "sme", "cook", "nocs"}  # own an open checklist item of i
 # laps: acting.dean with delegations that ended yesterday, start tomorrow, or were revoked · cook: pm.business
 # by session cookie with X-CSRF-Token · nocs: the same cookie without the header.
 # /healthz, /static, the API's description (/openapi.json and /docs hold no data), the sign-in (API and page),
-# sign-out and / (a redirect to /docs) are public by design; the sign-in page answers in HTML, so its 401/403 are
+# sign-out and / (a redirect to /docs) are public by design, and so are the identity-provider sign-in (no provider
+# is configured here: 404, and a made-up answer is refused, 403), the second-factor step (no half-open session
+# here: back to the sign-in page or on) and /signed-out; the sign-in page answers in HTML, so its 401/403 are
 # HTML too (it refuses a form posted without its own double-submit token: page.login.no_csrf).
 
 MATRIX = """
@@ -130,6 +132,16 @@ page.admin.reload     303  303  303  303  303  303  403  403  403  403  403  403
 page.admin.dead.count 303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.dead.retry 303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.login.form       200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
+page.account          303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303
+page.activity         303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.2fa              303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.2fa.enrol        303  303  303  303  303  422  422  422  422  422  422  422  422  422  422  422  403
+page.admin.signins    303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
+page.2fa.form         303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303
+page.2fa.give         303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303
+page.oidc.start       404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404
+page.oidc.callback    403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403
+page.signed_out       303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303
 page.login.no_csrf    403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403  403
 page.login.wrong_pw   401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401  401
 page.login.right_pw   303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303
@@ -455,6 +467,19 @@ PROBES: dict[str, Probe] = {
     "page.admin.reload": Probe("POST", "/admin/definitions/reload", _fixed(
         "/admin/definitions/reload", {"csrf_token": SESSION_FORM}), page=True),
     "page.login.form": Probe("GET", "/login", _fixed("/login"), page=True),
+    "page.account": Probe("GET", "/account", _fixed("/account"), page=True),
+    "page.activity": Probe("GET", "/account/activity", _fixed("/account/activity"), page=True),
+    "page.2fa": Probe("GET", "/account/second-factor", _fixed("/account/second-factor"), page=True),
+    "page.2fa.enrol": Probe("POST", "/account/second-factor", _fixed("/account/second-factor", {
+        "csrf_token": SESSION_FORM, "secret": "JBSWY3DPEHPK3PXP", "code": "000000"}), page=True),
+    "page.admin.signins": Probe("GET", "/admin/sign-ins", _fixed("/admin/sign-ins"), page=True),
+    "page.2fa.form": Probe("GET", "/login/second-factor", _fixed("/login/second-factor"), page=True),
+    "page.2fa.give": Probe("POST", "/login/second-factor", _fixed("/login/second-factor", {
+        "csrf_token": SESSION_FORM, "code": "123456"}), page=True),
+    "page.oidc.start": Probe("GET", "/login/oidc/{key}", _fixed("/login/oidc/nowhere"), page=True),
+    "page.oidc.callback": Probe("GET", "/login/oidc/{key}/callback", _fixed(
+        "/login/oidc/nowhere/callback?code=made-up&state=made-up"), page=True),
+    "page.signed_out": Probe("GET", "/signed-out", _fixed("/signed-out?provider=nowhere"), page=True),
     "page.login.no_csrf": Probe("POST", "/login", _fixed("/login", {
         "username": "outsider", "password": PASSWORD, "csrf_token": "forged by another site"}), page=True),
     "page.login.wrong_pw": Probe("POST", "/login", _fixed("/login", {

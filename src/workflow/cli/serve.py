@@ -87,6 +87,9 @@ def log_config() -> dict[str, Any]:
     config["handlers"]["workflow"] = {"formatter": "workflow", "class": "logging.StreamHandler",
                                       "stream": "ext://sys.stderr"}
     config["loggers"]["workflow"] = {"handlers": ["workflow"], "level": "INFO", "propagate": False}
+    # Calendar-feed tokens, reset tokens and the provider's codes never reach the access log.
+    config.setdefault("filters", {})["redact_secrets"] = {"()": "workflow.web.access_log.RedactSecrets"}
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_secrets"]
     return config
 
 

@@ -91,7 +91,7 @@ class PeopleService:
                 values = {"display_name": user.name, "email": user.email, "is_admin": user.admin,
                           "digest_hour": user.digest_hour, "timezone": user.timezone}
                 if user.password:
-                    values["password_hash"] = hash_password(user.password)
+                    values["password_hash"] = hash_password(user.password, username=user.username)
                 found = conn.execute(select(USER.c.id).where(USER.c.username == user.username)).scalar()
                 if found is None:
                     key = conn.execute(insert(USER), {"username": user.username, "active": True,
@@ -121,7 +121,7 @@ class PeopleService:
                 raise Conflict(f"user '{username}' exists already")
             key = conn.execute(insert(USER), {
                 "username": username, "display_name": display_name.strip() or username, "email": email.strip(),
-                "password_hash": hash_password(password) if password else None, "is_admin": admin,
+                "password_hash": hash_password(password, username=username) if password else None, "is_admin": admin,
                 "active": True, "created_at": self._clock.now()}).inserted_primary_key
             assert key is not None
             return int(key[0])
@@ -130,7 +130,7 @@ class PeopleService:
         """Set a user's password (the user themselves, or an administrator)."""
         if by.username != username:
             require_admin(by, "do this")
-        hashed = hash_password(password)
+        hashed = hash_password(password, username=username)
         with self._db.begin() as conn:
             if conn.execute(update(USER).where(USER.c.username == username)
                             .values(password_hash=hashed)).rowcount != 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from workflow.store.frozen import JSONDocument, UTCDateTime
@@ -35,6 +35,7 @@ class User(SQLModel, table=True):
     """A person who signs in."""
 
     __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_app_user_oidc"),)
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=100, unique=True)
@@ -47,6 +48,10 @@ class User(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=60)
     calendar_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    oidc_issuer: str | None = Field(default=None, max_length=500)  # the identity provider that vouches for them
+    oidc_subject: str | None = Field(default=None, max_length=255)  # their ``sub`` there (never reassigned)
+    totp_secret: str | None = Field(default=None, max_length=64)  # base32; set once enrolment is confirmed
+    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)  # the last code's time step (no reuse)
 
 
 class RoleAssignment(SQLModel, table=True):
@@ -106,7 +111,58 @@ class LoginSession(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
-    expires_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)  # the absolute end, however active
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # idle time counts from here
+    authenticated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # last password/second factor
+    stage: str = Field(default="signed_in", max_length=20, sa_column_kwargs={"server_default": "signed_in"})
+    method: str = Field(default="password", max_length=120, sa_column_kwargs={"server_default": "password"})
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-use second-factor recovery code; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (Index("ix_recovery_code_user", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("app_user.id"))
+    code_hash: str = Field(max_length=64, unique=True)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OidcPending(SQLModel, table=True):
+    """A sign-in sent to an identity provider and not yet back: its state (hashed), nonce and PKCE verifier.
+    The row is taken once when the provider sends the browser back, so a state cannot be replayed."""
+
+    __tablename__ = "oidc_pending"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True)
+    provider: str = Field(max_length=100)
+    nonce: str = Field(max_length=100)
+    code_verifier: str = Field(max_length=200)
+    next_path: str = Field(max_length=500)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SignInEvent(SQLModel, table=True):
+    """One line of the sign-in log: a sign-in, a failure, a second-factor use, a sign-out, an API token use."""
+
+    __tablename__ = "sign_in_event"
+    __table_args__ = (
+        Index("ix_sign_in_event_user", "user_id", "at"),
+        Index("ix_sign_in_event_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, sa_column=_fk("app_user.id", nullable=True))
+    username: str = Field(max_length=200)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=30)
+    method: str = Field(max_length=120)
+    address: str = Field(max_length=200)
+    user_agent: str = Field(max_length=300)
+    detail: str = Field(max_length=300)
 
 
 class LoginFailure(SQLModel, table=True):

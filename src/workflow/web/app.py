@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from workflow import __version__
@@ -23,10 +23,11 @@ from workflow.web.deps import get_caller
 from workflow.web.limits import BodyLimit
 from workflow.web.methods import HeadAsGet
 from workflow.web.security import SecurityHeaders
+from workflow.web.ui import account_security, approvals, calendar, credential, decision, pages, portfolio, signin, tasks
 from workflow.web.ui import admin as admin_pages
-from workflow.web.ui import approvals, calendar, credential, decision, pages, portfolio, tasks
 from workflow.web.ui.dot_layout import Layouts
 from workflow.web.ui.render import error_page
+from workflow.web.ui.session import StepFirst
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -64,12 +65,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
     app.state.layouts = Layouts(settings.graphviz_dot)
     problems.install(app, html=error_page)
 
+    @app.exception_handler(StepFirst)
+    def step_first(_request: Any, step: StepFirst) -> RedirectResponse:
+        """A half-open session goes to give (or set up) its second factor first."""
+        return RedirectResponse(step.page, status_code=303)
+
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
     for module in (credentials, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
-    for page_module in (pages, approvals, tasks, portfolio, decision, credential, admin_pages):
+    for page_module in (pages, signin, account_security, approvals, tasks, portfolio, decision, credential,
+                        admin_pages):
         app.include_router(page_module.router)
     app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.

@@ -11,6 +11,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from workflow.context import Services
 from workflow.errors import Forbidden, NotAuthenticated
 from workflow.services.access import Caller, require_admin
+from workflow.services.auth import SIGNED_IN
+from workflow.services.signin_log import Client
 
 SESSION_COOKIE = "mcw_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -33,6 +35,11 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def client_of(request: Request) -> Client:
+    """Where a request came from, for the sign-in log."""
+    return Client(request.client.host if request.client else "", request.headers.get("user-agent", "")[:300])
+
+
 def get_caller(request: Request, services: ServicesDep,
                _token: Annotated[HTTPAuthorizationCredentials | None, Security(API_TOKEN)],
                _session: Annotated[str | None, Security(SESSION)]) -> Caller:
@@ -40,7 +47,8 @@ def get_caller(request: Request, services: ServicesDep,
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        user_id = services.auth.token_user(token.strip()) if scheme.lower() == "bearer" else None
+        user_id = (services.auth.token_user(token.strip(), client=client_of(request))
+                   if scheme.lower() == "bearer" else None)
         if user_id is None:
             raise NotAuthenticated("the API token is not valid (revoked, expired or mistyped)")
         return services.access.caller(user_id)
@@ -49,6 +57,8 @@ def get_caller(request: Request, services: ServicesDep,
         session = services.auth.session(cookie)
         if session is None:
             raise NotAuthenticated("your session has ended; sign in again")
+        if session.stage != SIGNED_IN:
+            raise NotAuthenticated("finish signing in first (your second factor is needed)")
         if request.method not in SAFE_METHODS and not services.auth.csrf_matches(
                 session.csrf_token, request.headers.get(CSRF_HEADER)):
             raise Forbidden(f"the {CSRF_HEADER} header is missing or does not match your session")

@@ -54,6 +54,9 @@ class _Body(BaseModel):
 class LoginIn(_Body):
     username: Text = Field(min_length=1, max_length=100)
     password: Text = Field(min_length=1, max_length=1000)
+    second_factor: Text | None = Field(default=None, max_length=100,
+                                       description="the authenticator app's code (or a recovery code), for an "
+                                                   "account that has a second factor")
 
 
 class CredentialIn(_Body):
