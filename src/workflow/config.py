@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     shutdown_seconds: int = Field(default=30, ge=1)  # how long a stopping server lets requests finish
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger request bodies are answered 413
     session_hours: float = 12.0
+    account_link_hours: float = Field(default=72.0, gt=0, le=24 * 30)  # how long an invitation or reset link works
     cookie_secure: bool = True
     host: str = "127.0.0.1"
     port: int = 8000

@@ -15,6 +15,7 @@ from workflow.notify.outbox import Notifier
 from workflow.notify.render import Renderer
 from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
+from workflow.services.accounts import AccountService
 from workflow.services.auth import AuthService
 from workflow.services.commands import CredentialCommands
 from workflow.services.dated_timers import replan_dated_timers
@@ -41,6 +42,7 @@ class Services:
     definitions: DefinitionRegistry
     access: AccessService
     auth: AuthService
+    accounts: AccountService
     people: PeopleService
     credentials: CredentialCommands
     views: CredentialViews
@@ -96,6 +98,8 @@ class Services:
         return cls(
             settings=settings, clock=clock, database=database, definitions=definitions, access=access,
             auth=AuthService(database, clock, session_hours=settings.session_hours),
+            accounts=AccountService(database, clock, renderer, settings.days, public_url=settings.public_url,
+                                    mail_domain=settings.mail_domain, link_hours=settings.account_link_hours),
             people=PeopleService(database, clock, settings.days, roles,
                                  allow_file_passwords=settings.environment != "production",
                                  on_units_changed=access.forget_tree),

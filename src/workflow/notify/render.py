@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
 KINDS = ("item_assigned", "decision_needed", "reminder", "escalation", "warning", "decided", "state_changed",
-         "digest")
+         "digest", "account_invitation", "password_reset")
 PARTS = {"subject": "subject.txt.j2", "text": "text.txt.j2", "html": "html.html.j2"}
 
 
@@ -95,5 +95,9 @@ def sample_context(kind: str) -> dict[str, Any]:
         "state_changed": {"from_title": "Feasibility", "by": "Dr Okafor", "comment": ""},
         "digest": {"entries": [{"subject": "Decision needed: Feasibility approval",
                                 "link": "https://workflow.example/credentials/1"}]},
+        "account_invitation": {"name": "Dana Lee", "username": "dana.lee", "sent_by": "Admin",
+                               "link": "https://workflow.example/password/abc", "expires": "2026-12-10 09:00 EST"},
+        "password_reset": {"name": "Dana Lee", "username": "dana.lee", "sent_by": "Admin",
+                           "link": "https://workflow.example/password/abc", "expires": "2026-12-10 09:00 EST"},
     }
     return base | extra.get(kind, {})
