@@ -14,7 +14,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
 KINDS = ("item_assigned", "decision_needed", "reminder", "escalation", "warning", "decided", "state_changed",
-         "digest", "account_invitation", "password_reset")
+         "digest")
+ACCOUNT_KINDS = ("account_invitation", "password_reset")  # about a person's account, not a credential
 PARTS = {"subject": "subject.txt.j2", "text": "text.txt.j2", "html": "html.html.j2"}
 
 
@@ -61,7 +62,7 @@ class Renderer:
         text = re.sub(r"\n{3,}", "\n\n", parts["text"]).strip() + "\n"
         return Rendered(subject[:400], text, parts["html"])
 
-    def check(self, kinds: tuple[str, ...] = KINDS) -> list[str]:
+    def check(self, kinds: tuple[str, ...] = KINDS + ACCOUNT_KINDS) -> list[str]:
         """Render every kind with sample data; returns the problems found (none when all is well)."""
         problems = []
         for kind in kinds:
