@@ -21,11 +21,11 @@ from workflow.web.app import create_app
 
 OpenPage = Callable[..., Page]
 VIEWPORTS = (((1366, 768), "laptop"), ((390, 844), "phone"))
-RIVERA = """
+RIVERA = f"""
 units: []
 users:
-  - {username: rivera, name: Dr Rivera, password: "%s"}
-""" % PASSWORD
+  - {{username: rivera, name: Dr Rivera, password: "{PASSWORD}"}}
+"""
 
 
 def look(page: Page, name: str) -> None:

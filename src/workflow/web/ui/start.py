@@ -34,18 +34,19 @@ async def _form(request: Request) -> dict[str, str]:
 def may_start(services: ServicesDep, caller: Caller) -> bool:
     """Whether the caller may start a credential of some definition somewhere (for the link to the form)."""
     own = {g.role for g in caller.grants if not g.delegated}
-    return caller.is_admin or any(own & set(services.definitions.engine(name).definition.permissions.create)
+    return any(own & set(services.definitions.engine(name).definition.permissions.create)
                                   for name in services.definitions.names())
 
 
 def _startable(services: ServicesDep, caller: Caller) -> list[tuple[str, Definition, list[dict[str, Any]]]]:
-    """Each definition the caller may start a credential of, with the org units where they may."""
+    """Each definition the caller may start a credential of, with the org units where they may (where they hold one
+    of its roles that start credentials, as the service requires of everyone, administrators too)."""
     units = services.people.units()
     found = []
     for name in services.definitions.names():
         definition = services.definitions.engine(name).definition
         creators = set(definition.permissions.create)
-        where = [u for u in units if caller.is_admin or creators & caller.roles_on(None, u["id"])]
+        where = [u for u in units if creators & caller.roles_on(None, u["id"])]
         if where:
             found.append((name, definition, where))
     return found
