@@ -32,7 +32,10 @@ def team_page(request: Request, services: ServicesDep, caller: Caller, credentia
     givable = [key for key, role in definition.roles.items()
                if caller.is_admin or (role.kind == "person" and key not in approvers)]
     members = services.people.credential_team(credential_id)
-    holders = services.access.holders_by_role(detail.id, detail.org_unit_id, definition.roles)
+    on_team = {(m["role"], m["display_name"]) for m in members}
+    holders = {role: [name for name in names if (role, name) not in on_team]  # the team is listed apart
+               for role, names in services.access.holders_by_role(detail.id, detail.org_unit_id,
+                                                                  definition.roles).items()}
     return page(request, "team.html", caller, {
         "c": detail, "definition": definition, "members": members, "holders": holders,
         "items": detail.checklist_by_role(), "may_change": may_change, "givable": givable,
