@@ -128,6 +128,7 @@ class AccountService:
             LinkNotUsable: the link cannot be used (nothing changes).
             InvalidInput: the password breaks the password rules (the link stays usable).
         """
+        self.link_holder(token)  # an unusable link is said before anything about the password
         hashed = hash_password(password)
         now = self._clock.now()
         with self._db.begin() as conn:
