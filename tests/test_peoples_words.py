@@ -192,8 +192,9 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
                       "retired", "on_hold", "withdrawn"}, states
     for username in USERS:
         sign_in(client, username)
-        paths = ["/", "/portfolio", "/tasks", "/approvals", "/account/activity", "/account/second-factor"]
-        paths += [f"/credentials/{c.id}" for c in ids]
+        paths = ["/", "/portfolio", "/tasks", "/approvals", "/account", "/credentials/new", "/account/activity",
+                 "/account/second-factor"]
+        paths += [f"/credentials/{c.id}{page}" for c in ids for page in ("", "/team", "/edit")]
         paths += [f"/credentials/{c.id}/gates/{gate}" for c in ids for gate in GATES_OF.get(c.state, ())]
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
         if username == "admin":
@@ -202,7 +203,7 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
         for path in paths:
             response = client.get(path)
             if response.status_code in (403, 404) and path.startswith("/credentials/"):
-                continue  # not theirs to see, or a move not theirs to make / not open from its state
+                continue  # not theirs to see or start, or a move or an edit not theirs to make / not open
             assert response.status_code == 200, (username, path, response.status_code)
             yield f"{username} {path}", response.text
 
@@ -226,16 +227,37 @@ def test_pages_emails_history_and_api_errors_say_titles_never_keys(
     assert refused.status_code == 409 and "cannot happen yet from Ideation" in refused.text
     bad = client.post(f"/credentials/{ideation.id}/data", data={"field.notional_hours": "lots", "csrf_token": token})
     assert bad.status_code == 422 and "Notional learning hours" in bad.text
-    for where, response in (("refused move", refused), ("bad input", bad)):
+    started = client.post("/credentials/new", data={"csrf_token": token, "definition": "microcredential",
+                                                     "org_unit": "health", "field.notional_hours": "lots"})
+    assert started.status_code == 422 and "Notional learning hours" in started.text
+    edited = client.post(f"/credentials/{ideation.id}/edit", data={"csrf_token": token, "field.title": "",
+                                                                   "field.credits": "many"})
+    assert edited.status_code == 422 and "Title is required." in edited.text
+    team = client.post(f"/credentials/{ideation.id}/team", data={"csrf_token": token, "person": "reg.lopez",
+                                                                 "role": "dean"})
+    assert team.status_code == 403 and "Dean (leadership champion) decides gates" in team.text
+    for where, response in (("refused move", refused), ("bad input", bad), ("refused start", started),
+                            ("refused edit", edited), ("refused team member", team)):
         found += [f"{where}: {hit}" for hit in raw_keys(visible(response.text))]
 
     # Every email the demo produced: item assignments, decisions needed and made, moves, reminders, escalations,
-    # warnings and digests.
+    # warnings and digests; and the account emails (an invitation, a password reset link).
+    admin = services.access.caller_by_name("admin")
+    invited = services.people.create_user(username="new.person", display_name="New Person",
+                                          email="new.person@college.example", by=admin)
+    services.accounts.send_link(user_id=invited, purpose="invitation", by=admin)
+    services.accounts.send_link(user_id=services.people.user_id("pm.chen"), purpose="reset", by=admin)
     with services.database.begin_read() as conn:
         mails = list(conn.execute(select(OUTBOX)))
     kinds = {row.kind for row in mails}
     assert kinds >= {"item_assigned", "decision_needed", "decided", "state_changed", "reminder", "escalation",
-                     "warning", "digest"}, kinds
+                     "warning", "digest", "account_invitation", "password_reset"}, kinds
+    link = re.search(r"/password/\S+", next(r.text_body for r in mails if r.kind == "password_reset"))
+    assert link is not None
+    client.cookies.clear()
+    chosen = client.get(link.group(0))
+    assert chosen.status_code == 200 and "Choose your password" in chosen.text
+    found += [f"password link page: {hit}" for hit in raw_keys(visible(chosen.text))]
     for row in mails:
         text = f"{row.subject}\n{row.text_body}\n{visible(row.html_body)}"
         found += [f"email {row.kind} to {row.recipient}: {hit}" for hit in raw_keys(text)]

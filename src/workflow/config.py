@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     sign_in_log_days: int = Field(default=180, ge=1)
     oidc_providers: tuple[OidcProvider, ...] = ()  # JSON list in WORKFLOW_OIDC_PROVIDERS
     oidc_providers_file: Path | None = None  # or the same JSON list in a file (keeps secrets out of the env)
+    account_link_hours: float = Field(default=72.0, gt=0, le=24 * 30)  # how long an invitation or reset link works
     cookie_secure: bool = True
     host: str = "127.0.0.1"
     port: int = 8000

@@ -15,6 +15,7 @@ from workflow.notify.outbox import Notifier
 from workflow.notify.render import Renderer
 from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
+from workflow.services.accounts import AccountService
 from workflow.services.auth import AuthService
 from workflow.services.commands import CredentialCommands
 from workflow.services.dated_timers import replan_dated_timers
@@ -45,6 +46,7 @@ class Services:
     definitions: DefinitionRegistry
     access: AccessService
     auth: AuthService
+    accounts: AccountService
     people: PeopleService
     credentials: CredentialCommands
     views: CredentialViews
@@ -107,6 +109,8 @@ class Services:
             auth=AuthService(database, clock, session_hours=settings.session_hours,
                              idle_minutes=settings.session_idle_minutes, log=sign_in_log,
                              method_words={f"oidc:{p.key}": p.display_name for p in settings.oidc_providers}),
+            accounts=AccountService(database, clock, renderer, settings.days, public_url=settings.public_url,
+                                    mail_domain=settings.mail_domain, link_hours=settings.account_link_hours),
             people=PeopleService(database, clock, settings.days, roles,
                                  allow_file_passwords=settings.environment != "production",
                                  on_units_changed=access.forget_tree),

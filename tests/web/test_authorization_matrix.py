@@ -121,6 +121,25 @@ page.cred.item.lead   303  303  303  303  303  403  403  404  303  404  403  403
 page.cred.hold        303  303  303  303  303  403  303  404  303  404  403  403  404  403  404  303  403
 page.cred.data        303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
 page.cred.comment     303  303  303  303  303  303  303  404  303  404  303  303  404  303  404  303  403
+page.cred.new         303  303  303  303  303  403  200  200  200  200  403  403  403  403  403  200  200
+page.cred.start       303  303  303  303  303  403  303  422  303  422  403  403  403  403  403  303  403
+page.cred.edit        303  303  303  303  303  403  403  404  200  404  403  403  404  403  404  200  200
+page.cred.edit.save   303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
+page.cred.team        303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.cred.team.add    303  303  303  303  303  303  403  404  303  404  403  403  404  403  404  303  403
+page.cred.team.remove 303  303  303  303  303  303  403  404  303  404  403  403  404  403  404  303  403
+page.account          303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.account.password 303  303  303  303  303  422  422  422  422  422  422  422  422  422  422  422  403
+page.account.token    303  303  303  303  303  201  201  201  201  201  201  201  201  201  201  201  403
+page.account.revoke   303  303  303  303  303  404  303  404  404  404  404  404  404  404  404  404  403
+page.account.calendar 303  303  303  303  303  201  201  201  201  201  201  201  201  201  201  201  403
+page.account.prefs    303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  403
+page.password.bad     404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404
+page.password.set.bad 404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404  404
+page.admin.add        303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
+page.admin.give       303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
+page.admin.take       303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
+page.admin.reset      303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.deleg.create     303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  403
 page.deleg.revoke     303  303  303  303  303  303  303  404  404  404  404  404  404  404  404  404  403
 page.admin            303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
@@ -326,9 +345,19 @@ class World:
     def version(self, credential_id: int) -> int:
         return self.org.views.get(credential_id, by=self.system).version
 
-    def fresh_user(self) -> tuple[int, str]:
+    def fresh_user(self, *, email: bool = False) -> tuple[int, str]:
         username = f"matrix.person.{self.serial()}"
-        return self.org.people.create_user(username=username, display_name="Matrix person", by=self.system), username
+        return self.org.people.create_user(username=username, display_name="Matrix person", by=self.system,
+                                           email=f"{username}@test.example" if email else ""), username
+
+    def team_member(self) -> tuple[str, dict[str, Any]]:
+        """A form taking a role on a credential of its own away from its team member (council.a as SME)."""
+        cid = self.fresh_credential()
+        self.org.credentials.add_team_member(credential_id=cid, user_id=self.org.people.user_id("council.a"),
+                                             role="sme", by=self.system)
+        with self.org.database.begin_read() as conn:
+            assignment = conn.execute(select(ASSIGNMENT.c.id).where(ASSIGNMENT.c.credential_id == cid)).scalar_one()
+        return f"/credentials/{cid}/team/{assignment}/remove", {"csrf_token": SESSION_FORM}
 
     def fresh_assignment(self) -> int:
         user_id, _ = self.fresh_user()
@@ -447,6 +476,45 @@ PROBES: dict[str, Probe] = {
         "/data", {"field.description": "Changed by the matrix"}), page=True),
     "page.cred.comment": Probe("POST", "/credentials/{credential_id}/comments", _fresh_page(
         "/comments", {"gate": "feasibility_approval", "text": "Asked by the matrix"}), page=True),
+    "page.cred.new": Probe("GET", "/credentials/new", _fixed("/credentials/new"), page=True),
+    "page.cred.start": Probe("POST", "/credentials/new", _fixed("/credentials/new", {
+        "csrf_token": SESSION_FORM, "definition": "microcredential", "org_unit": "logistics",
+        "field.title": "Started by the matrix"}), page=True),
+    "page.cred.edit": Probe("GET", "/credentials/{credential_id}/edit", lambda w: (
+        f"/credentials/{w.credential_id}/edit", None), page=True),
+    "page.cred.edit.save": Probe("POST", "/credentials/{credential_id}/edit", _fresh_page(
+        "/edit", {"field.description": "Changed by the matrix"}), page=True),
+    "page.cred.team": Probe("GET", "/credentials/{credential_id}/team", lambda w: (
+        f"/credentials/{w.credential_id}/team", None), page=True),
+    "page.cred.team.add": Probe("POST", "/credentials/{credential_id}/team", _fresh_page(
+        "/team", {"person": "council.a", "role": "sme"}), page=True),
+    "page.cred.team.remove": Probe("POST", "/credentials/{credential_id}/team/{assignment_id}/remove",
+                                   lambda w: w.team_member(), page=True),
+    "page.account": Probe("GET", "/account", _fixed("/account"), page=True),
+    "page.account.password": Probe("POST", "/account/password", _fixed("/account/password", {
+        "csrf_token": SESSION_FORM, "current": "not the password", "password": "a new password",
+        "repeat": "a new password"}), page=True),
+    "page.account.token": Probe("POST", "/account/tokens", _fixed("/account/tokens", {
+        "csrf_token": SESSION_FORM, "name": "matrix", "days": "7"}), page=True),
+    "page.account.revoke": Probe("POST", "/account/tokens/{token_id}/revoke", lambda w: (
+        f"/account/tokens/{_revoke_other_token(w)[0].rsplit('/', 1)[1]}/revoke", {"csrf_token": SESSION_FORM}),
+        page=True),
+    "page.account.calendar": Probe("POST", "/account/calendar", _fixed("/account/calendar", {
+        "csrf_token": SESSION_FORM}), page=True),
+    "page.account.prefs": Probe("POST", "/account/preferences", _fixed("/account/preferences", {
+        "csrf_token": SESSION_FORM, "delivery": "now", "timezone": ""}), page=True),
+    "page.password.bad": Probe("GET", "/password/{token}", _fixed("/password/not-a-real-link"), page=True),
+    "page.password.set.bad": Probe("POST", "/password/{token}", _fixed("/password/not-a-real-link", {
+        "password": "a new password", "repeat": "a new password"}), page=True),
+    "page.admin.add": Probe("POST", "/admin/people/new", lambda w: ("/admin/people/new", {
+        "csrf_token": SESSION_FORM, "display_name": "New person", "username": f"matrix.added.{w.serial()}",
+        "email": "added@test.example"}), page=True),
+    "page.admin.give": Probe("POST", "/admin/people/roles", lambda w: ("/admin/people/roles", {
+        "csrf_token": SESSION_FORM, "person": w.fresh_user()[1], "role": "sme", "unit": "health"}), page=True),
+    "page.admin.take": Probe("POST", "/admin/people/roles/{assignment_id}/remove", lambda w: (
+        f"/admin/people/roles/{w.fresh_assignment()}/remove", {"csrf_token": SESSION_FORM}), page=True),
+    "page.admin.reset": Probe("POST", "/admin/people/{user_id}/reset-link", lambda w: (
+        f"/admin/people/{w.fresh_user(email=True)[0]}/reset-link", {"csrf_token": SESSION_FORM}), page=True),
     "page.deleg.create": Probe("POST", "/delegations", lambda w: ("/delegations", {
         "csrf_token": SESSION_FORM, "to": "council.a", "role": "", "starts_on": w.today.isoformat(),
         "ends_on": (w.today + timedelta(days=7)).isoformat()}), page=True),
@@ -467,7 +535,6 @@ PROBES: dict[str, Probe] = {
     "page.admin.reload": Probe("POST", "/admin/definitions/reload", _fixed(
         "/admin/definitions/reload", {"csrf_token": SESSION_FORM}), page=True),
     "page.login.form": Probe("GET", "/login", _fixed("/login"), page=True),
-    "page.account": Probe("GET", "/account", _fixed("/account"), page=True),
     "page.activity": Probe("GET", "/account/activity", _fixed("/account/activity"), page=True),
     "page.2fa": Probe("GET", "/account/second-factor", _fixed("/account/second-factor"), page=True),
     "page.2fa.enrol": Probe("POST", "/account/second-factor", _fixed("/account/second-factor", {

@@ -49,7 +49,8 @@ class CredentialField(_Frozen):
     label: StrictStr
     type: Literal["text", "boolean", "integer", "number", "date", "choice", "list"] = "text"
     options: tuple[StrictStr, ...] = ()
-    description: StrictStr = ""
+    description: StrictStr = ""  # help text: forms show it beside the field
+    required: StrictBool = False  # must be given to start a credential, and may not be emptied afterwards
 
 
 class State(_Frozen):

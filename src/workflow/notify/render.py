@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 KINDS = ("item_assigned", "decision_needed", "reminder", "escalation", "warning", "decided", "state_changed",
          "digest")
+ACCOUNT_KINDS = ("account_invitation", "password_reset")  # about a person's account, not a credential
 PARTS = {"subject": "subject.txt.j2", "text": "text.txt.j2", "html": "html.html.j2"}
 
 
@@ -61,7 +62,7 @@ class Renderer:
         text = re.sub(r"\n{3,}", "\n\n", parts["text"]).strip() + "\n"
         return Rendered(subject[:400], text, parts["html"])
 
-    def check(self, kinds: tuple[str, ...] = KINDS) -> list[str]:
+    def check(self, kinds: tuple[str, ...] = KINDS + ACCOUNT_KINDS) -> list[str]:
         """Render every kind with sample data; returns the problems found (none when all is well)."""
         problems = []
         for kind in kinds:
@@ -100,5 +101,9 @@ def sample_context(kind: str) -> dict[str, Any]:
         "state_changed": {"from_title": "Feasibility", "by": "Dr Okafor", "comment": ""},
         "digest": {"entries": [{"subject": "Decision needed: Feasibility approval",
                                 "link": "https://workflow.example/credentials/1"}]},
+        "account_invitation": {"name": "Dana Lee", "username": "dana.lee", "sent_by": "Admin",
+                               "link": "https://workflow.example/password/abc", "expires": "2026-12-10 09:00 EST"},
+        "password_reset": {"name": "Dana Lee", "username": "dana.lee", "sent_by": "Admin",
+                           "link": "https://workflow.example/password/abc", "expires": "2026-12-10 09:00 EST"},
     }
     return base | extra.get(kind, {})

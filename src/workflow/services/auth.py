@@ -48,6 +48,7 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 128
 BREACHED = Path(__file__).parent / "data" / "common-passwords.txt.gz"
 SIGNED_IN, SECOND_FACTOR, ENROL = "signed_in", "second_factor", "enrol"  # the stages of a session
+MAX_TOKEN_DAYS = 730
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password, used to keep timing even")
 USERNAME_LIMIT = 5
@@ -90,6 +91,14 @@ def hash_password(password: str, *, username: str = "") -> str:
     if problem:
         raise InvalidInput("password", problem)
     return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Whether ``password`` matches a stored Argon2 hash (never for an account without a password)."""
+    try:
+        return stored is not None and _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def token_hash(token: str) -> str:
@@ -282,17 +291,22 @@ class AuthService:
                                                          USER.c.active.is_(True))).scalar()
         return int(found) if found is not None else None
 
-    def create_token(self, user_id: int, name: str) -> NewToken:
-        """A new personal API token for ``user_id``."""
+    def create_token(self, user_id: int, name: str, *, days: int | None = None) -> NewToken:
+        """A new personal API token for ``user_id``; it works for ``days`` days (None: until revoked)."""
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput("name", "give the token a name of 1 to 100 characters")
+        check_plain_text("name", name)
+        if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+            raise InvalidInput("days", f"a token lasts from 1 to {MAX_TOKEN_DAYS} days")
+        expires = self._clock.now() + timedelta(days=days) if days is not None else None
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._db.begin() as conn:
             if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is None:
                 raise NotFound("user", user_id)
             result = conn.execute(TOKEN.insert(), {"user_id": user_id, "name": name, "token_hash": token_hash(token),
-                                                   "prefix": token[:12], "created_at": self._clock.now()})
+                                                   "prefix": token[:12], "created_at": self._clock.now(),
+                                                   "expires_at": expires})
             key = result.inserted_primary_key
             assert key is not None
             return NewToken(int(key[0]), name, token, token[:12])
@@ -303,13 +317,13 @@ class AuthService:
         if not token.startswith(TOKEN_PREFIX):
             return None
         with self._db.begin_read() as conn:
-            row = conn.execute(select(TOKEN.c.id, TOKEN.c.user_id, TOKEN.c.last_used_at)
+            row = conn.execute(select(TOKEN.c.id, TOKEN.c.user_id, TOKEN.c.last_used_at, TOKEN.c.expires_at)
                                .join(USER, USER.c.id == TOKEN.c.user_id)
                                .where(TOKEN.c.token_hash == token_hash(token), TOKEN.c.revoked_at.is_(None),
                                       USER.c.active.is_(True))).first()
-        if row is None:
-            return None
         now = self._clock.now()
+        if row is None or (row.expires_at is not None and row.expires_at <= now):
+            return None
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
             with self._db.begin() as conn:
                 conn.execute(update(TOKEN).where(TOKEN.c.id == row.id).values(last_used_at=now))
@@ -321,7 +335,7 @@ class AuthService:
         """A user's tokens (never the token itself)."""
         with self._db.begin_read() as conn:
             rows = conn.execute(select(TOKEN.c.id, TOKEN.c.name, TOKEN.c.prefix, TOKEN.c.created_at,
-                                       TOKEN.c.last_used_at, TOKEN.c.revoked_at)
+                                       TOKEN.c.last_used_at, TOKEN.c.revoked_at, TOKEN.c.expires_at)
                                 .where(TOKEN.c.user_id == user_id).order_by(TOKEN.c.id))
             return [dict(row._mapping) for row in rows]
 

@@ -16,7 +16,7 @@ from sqlalchemy import Row, insert, select, update
 
 from workflow.clock import Clock
 from workflow.definitions.graph import transition_from
-from workflow.definitions.model import Approver
+from workflow.definitions.model import Approver, Definition
 from workflow.definitions.validate import did_you_mean
 from workflow.definitions.words import gate_title, role_title, state_title, timer_title, transition_title
 from workflow.engine import Engine, Facts, Outcome
@@ -94,6 +94,7 @@ class CredentialCommands:
         titled = {**(data or {}), "title": title} if "title" in engine.definition.fields else dict(data or {})
         values = check_changes(engine.definition, titled)
         values = {k: v for k, v in values.items() if v is not None}
+        _require_fields(engine.definition, values, values)
         now = self._clock.now()
         with self._db.begin() as conn:
             if org_unit_id is not None and conn.execute(
@@ -125,6 +126,7 @@ class CredentialCommands:
         with self._actions.open(credential_id, expected_version, by) as act:
             _require(act, act.engine.definition.permissions.edit, "changing its data")
             checked = check_changes(act.engine.definition, changes)
+            _require_fields(act.engine.definition, checked, {**act.data, **checked})
             data = act.data
             diff = {k: [data.get(k), v] for k, v in checked.items() if data.get(k) != v}
             if not diff:
@@ -317,6 +319,26 @@ class CredentialCommands:
                                                   "credential_id": credential_id})
             return self._actions.record(act, "team", details={"added": user.username, "role": role})
 
+    def remove_team_member(self, *, credential_id: int, assignment_id: int, by: Caller) -> int:
+        """Take a role on this credential away from someone (the same people who may give it); kept in the
+        credential's history."""
+        with self._actions.open(credential_id, None, by) as act:
+            row = act.conn.execute(select(ASSIGNMENT.c.role, USER.c.username, USER.c.id)
+                                   .join(USER, USER.c.id == ASSIGNMENT.c.user_id)
+                                   .where(ASSIGNMENT.c.id == assignment_id,
+                                          ASSIGNMENT.c.credential_id == credential_id)).first()
+            if row is None:
+                raise NotFound("team member", assignment_id)
+            if not by.is_admin:
+                _require(act, act.engine.definition.permissions.edit, "changing the team")
+                approvers = {a.role for gate in act.engine.definition.gates.values() for a in gate.approvers}
+                if row.role in approvers or (row.role in act.engine.definition.roles
+                                             and act.engine.definition.roles[row.role].kind != "person"):
+                    raise Forbidden(f"only an administrator may take the role "
+                                    f"{role_title(act.engine.definition, row.role)} away")
+            act.conn.execute(ASSIGNMENT.delete().where(ASSIGNMENT.c.id == assignment_id))
+            return self._actions.record(act, "team", details={"removed": row.username, "role": row.role})
+
     def run_timer(self, timer_id: int, owner: str) -> str:
         """Carry out a claimed timer, once: fire its transition or record its reminder, escalation or warning
         in the credential's history, and mark it done — all in one transaction. Returns what happened."""
@@ -462,6 +484,14 @@ def _choose_role(act: Action, requirements: Requirements, facts: Facts, role: st
     grants.sort(key=lambda g: (g.delegated, roles.index(g.role)))
     chosen = grants[0]
     return next(a for a in approvers if a.role == chosen.role), chosen.principal
+
+
+def _require_fields(definition: Definition, asked: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    """Refuse when a field the definition marks required is empty after the change (only fields ``asked`` about
+    when editing; every required field when starting, where ``asked`` is the whole data)."""
+    for name, spec in definition.fields.items():
+        if spec.required and (name in asked or asked is after) and after.get(name) in (None, "", []):
+            raise InvalidInput(name, "is required", label=spec.label)
 
 
 def _check_text(field_name: str, text: str) -> None:

@@ -63,6 +63,8 @@ def summarize(definition: Definition | None, kind: str, trigger: str | None, fro
         return f"Information changed: {listed(changed)}" if changed else "Information changed"
     if kind == "fold":
         return "Decisions, checklist and information as they stood at the upgrade, kept in the history"
+    if kind == "team" and details.get("removed"):
+        return f"{details.get('removed')} left the team as {role_title(definition, str(details.get('role', '')))}"
     if kind == "team":
         return f"{details.get('added')} joined the team as {role_title(definition, str(details.get('role', '')))}"
     timer = timer_title(definition, str(details.get("timer", "")))

@@ -21,7 +21,8 @@ STATUSES = ("held", "pending", "sending", "sent", "dead", "digested")
 KIND_TITLES = {  # the kinds of message, in the words of the outbox page and the command line
     "decision_needed": "Decision needed", "decided": "Decision made", "state_changed": "State changed",
     "item_assigned": "Checklist item assigned", "reminder": "Reminder", "escalation": "Escalation",
-    "warning": "Warning", "digest": "Daily digest",
+    "warning": "Warning", "digest": "Daily digest", "account_invitation": "Account invitation",
+    "password_reset": "Password reset link",
 }
 
 

@@ -15,8 +15,10 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from workflow.clock import Clock, LocalDays
 from workflow.definitions.validate import did_you_mean
+from workflow.engine.data import check_plain_text
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflow.services.access import Caller, require_admin
+from workflow.services.accounts import end_access
 from workflow.services.administrators import keep_an_administrator
 from workflow.services.auth import hash_password
 from workflow.services.orgfile import OrgFile
@@ -116,6 +118,15 @@ class PeopleService:
         username = username.strip()
         if not username or len(username) > 100 or any(c.isspace() for c in username):
             raise InvalidInput("username", "must be 1 to 100 characters without spaces")
+        check_plain_text("username", username)
+        check_plain_text("display_name", display_name)
+        if len(display_name.strip()) > 200:
+            raise InvalidInput("display_name", "is too long (at most 200 characters)")
+        email = email.strip()
+        check_plain_text("email", email)
+        if email and (len(email) > 320 or email.count("@") != 1 or email.startswith("@") or email.endswith("@")
+                      or any(c.isspace() for c in email)):
+            raise InvalidInput("email", "is not an email address (such as name@college.example)")
         with self._db.begin() as conn:
             if conn.execute(select(USER.c.id).where(USER.c.username == username)).first() is not None:
                 raise Conflict(f"user '{username}' exists already")
@@ -156,6 +167,8 @@ class PeopleService:
         with self._db.begin() as conn, keep_an_administrator(conn):
             if conn.execute(update(USER).where(USER.c.id == user_id).values(**values)).rowcount != 1:
                 raise NotFound("user", user_id)
+            if active is False:  # their open sessions and tokens end now, not when they next expire
+                end_access(conn, user_id, self._clock.now())
 
     def users(self, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Users with their roles, by username."""
@@ -189,6 +202,24 @@ class PeopleService:
         if found is None:
             raise NotFound("user", username)
         return int(found)
+
+    def credential_team(self, credential_id: int) -> list[dict[str, Any]]:
+        """The people holding roles on one credential alone (its team): assignment id, role, username, name and
+        whether active (callers check first that the credential is the reader's to see)."""
+        with self._db.begin_read() as conn:
+            rows = conn.execute(select(ASSIGNMENT.c.id, ASSIGNMENT.c.role, USER.c.id.label("user_id"),
+                                       USER.c.username, USER.c.display_name, USER.c.active)
+                                .join(USER, USER.c.id == ASSIGNMENT.c.user_id)
+                                .where(ASSIGNMENT.c.credential_id == credential_id)
+                                .order_by(ASSIGNMENT.c.role, USER.c.display_name))
+            return [dict(row._mapping) for row in rows]
+
+    def directory(self) -> list[dict[str, Any]]:
+        """Every active person (id, username, name), by name: whom a role can be given to."""
+        with self._db.begin_read() as conn:
+            rows = conn.execute(select(USER.c.id, USER.c.username, USER.c.display_name)
+                                .where(USER.c.active.is_(True)).order_by(USER.c.display_name, USER.c.username))
+            return [dict(row._mapping) for row in rows]
 
     # -- org units ------------------------------------------------------------------------------------------
 

@@ -99,6 +99,7 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None: until revoked
 
 
 class LoginSession(SQLModel, table=True):
@@ -165,6 +166,23 @@ class SignInEvent(SQLModel, table=True):
     detail: str = Field(max_length=300)
 
 
+class AccountLink(SQLModel, table=True):
+    """A one-time link that lets a person set their password: an invitation to a new account, or a reset. The
+    e-mail holds a random token; only its SHA-256 is stored. Used once, and only before ``expires_at``."""
+
+    __tablename__ = "account_link"
+    __table_args__ = (Index("ix_account_link_user", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("app_user.id"))
+    purpose: str = Field(max_length=20)  # invitation, reset
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class LoginFailure(SQLModel, table=True):
     """A failed sign-in, kept by the username tried and by the client's address: recent ones throttle sign-ins."""
 
@@ -185,3 +203,4 @@ ORG_UNIT = OrgUnit.__table__  # type: ignore[attr-defined]
 USER = User.__table__  # type: ignore[attr-defined]
 ASSIGNMENT = RoleAssignment.__table__  # type: ignore[attr-defined]
 DELEGATION = Delegation.__table__  # type: ignore[attr-defined]
+ACCOUNT_LINK = AccountLink.__table__  # type: ignore[attr-defined]

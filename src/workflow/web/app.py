@@ -23,7 +23,20 @@ from workflow.web.deps import get_caller
 from workflow.web.limits import BodyLimit
 from workflow.web.methods import HeadAsGet
 from workflow.web.security import SecurityHeaders
-from workflow.web.ui import account_security, approvals, calendar, credential, decision, pages, portfolio, signin, tasks
+from workflow.web.ui import (
+    account,
+    account_security,
+    approvals,
+    calendar,
+    credential,
+    decision,
+    pages,
+    portfolio,
+    signin,
+    start,
+    tasks,
+    team,
+)
 from workflow.web.ui import admin as admin_pages
 from workflow.web.ui.dot_layout import Layouts
 from workflow.web.ui.render import error_page
@@ -75,8 +88,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
     for module in (credentials, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
-    for page_module in (pages, signin, account_security, approvals, tasks, portfolio, decision, credential,
-                        admin_pages):
+    for page_module in (pages, signin, account_security, approvals, tasks, portfolio, decision, start, team, credential,
+                        admin_pages, account):
         app.include_router(page_module.router)
     app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.

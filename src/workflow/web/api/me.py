@@ -102,7 +102,7 @@ def list_tokens(caller: CurrentCaller, services: ServicesDep) -> list[dict[str, 
 def create_token(body: TokenIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """A new personal API token, shown this once."""
     assert caller.user_id is not None
-    token = services.auth.create_token(caller.user_id, body.name)
+    token = services.auth.create_token(caller.user_id, body.name, days=body.days)
     return {"id": token.id, "name": token.name, "token": token.token, "prefix": token.prefix}
 
 

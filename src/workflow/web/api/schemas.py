@@ -160,6 +160,8 @@ class DelegationIn(_Body):
 
 class TokenIn(_Body):
     name: Text = Field(min_length=1, max_length=100)
+    days: int | None = Field(default=None, ge=1, le=730, strict=True,
+                             description="how many days the token works (none: until revoked)")
 
 
 def summary_json(row: CredentialSummary) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from workflow.definitions.diagram import mermaid
 from workflow.definitions.lifecycle import lifecycle
 from workflow.definitions.simulate import simulate
-from workflow.errors import InvalidFile, LastAdministrator
+from workflow.errors import Conflict, InvalidFile, InvalidInput, LastAdministrator, NotFound
 from workflow.services.access import Caller
 from workflow.services.outbox import DeadFilter, kind_title
 from workflow.services.simulation import role_holders
@@ -90,6 +90,83 @@ def people(request: Request, caller: AdminPageCaller, services: ServicesDep,
     return _people_page(request, caller, services, page_no)
 
 
+Short = Annotated[str, Form(max_length=400)]
+
+
+@router.post("/people/new")
+def add_person(request: Request, caller: AdminPageCaller, services: ServicesDep, username: Short = "",
+               display_name: Short = "", email: Short = "") -> Response:
+    """Add a person and email them an invitation to choose their password."""
+    values = {"username": username, "display_name": display_name, "email": email}
+    errors: dict[str, str] = {}
+    if not username.strip():
+        errors["username"] = "Give the login name the person will sign in with."
+    if not display_name.strip():
+        errors["display_name"] = "Give the person's name as others will read it."
+    if not email.strip():
+        errors["email"] = "Give an email address: the invitation to choose a password goes there."
+    if not errors:
+        try:
+            user_id = services.people.create_user(username=username, display_name=display_name, email=email,
+                                                  by=caller)
+        except InvalidInput as refused:
+            errors[refused.field] = _sentence(refused.message)
+        except Conflict:
+            errors["username"] = f"Someone already signs in as “{username.strip()}”; choose another login name."
+        else:
+            services.accounts.send_link(user_id=user_id, purpose="invitation", by=caller)
+            return RedirectResponse("/admin/people?done=person-added", status_code=303)
+    return _people_page(request, caller, services, 1, add_values=values, add_errors=errors, status_code=422)
+
+
+@router.post("/people/roles")
+def give_role(request: Request, caller: AdminPageCaller, services: ServicesDep, person: Short = "", role: Short = "",
+              unit: Short = "") -> Response:
+    """Give a person a role for an org unit (and everything below it)."""
+    values = {"person": person, "role": role, "unit": unit}
+    errors: dict[str, str] = {}
+    for name, text, missing in (("person", person, "Choose a person."), ("role", role, "Choose a role."),
+                                ("unit", unit, "Choose the org unit the role is held for.")):
+        if not text:
+            errors[name] = missing
+    if not errors:
+        try:
+            services.people.assign(user_id=services.people.user_id(person), role=role,
+                                   unit_id=services.people.unit_id(unit), by=caller)
+        except NotFound as missing:
+            field = "person" if missing.kind == "user" else "unit"
+            errors[field] = "Choose one of those listed."
+        except InvalidInput as refused:
+            errors["role" if refused.field == "role" else refused.field] = "Choose one of the roles listed."
+        else:
+            return RedirectResponse("/admin/people?done=role-given", status_code=303)
+    return _people_page(request, caller, services, 1, role_values=values, role_errors=errors, status_code=422)
+
+
+@router.post("/people/roles/{assignment_id}/remove")
+def take_role(assignment_id: RowId, caller: AdminPageCaller, services: ServicesDep,
+              page_no: Annotated[int, Form(alias="page", ge=1, le=100_000)] = 1) -> Response:
+    """Take a role assignment away."""
+    services.people.unassign(assignment_id=assignment_id, by=caller)
+    return RedirectResponse(f"/admin/people?page={page_no}&done=role-taken", status_code=303)
+
+
+@router.post("/people/{user_id}/reset-link")
+def reset_link(request: Request, user_id: RowId, caller: AdminPageCaller, services: ServicesDep,
+               page_no: Annotated[int, Form(alias="page", ge=1, le=100_000)] = 1) -> Response:
+    """Email a person a one-time link to choose a new password."""
+    try:
+        services.accounts.send_link(user_id=user_id, purpose="reset", by=caller)
+    except InvalidInput as refused:
+        return _people_page(request, caller, services, page_no, refused=_sentence(refused.message),
+                            status_code=status_of(refused))
+    return RedirectResponse(f"/admin/people?page={page_no}&done=link-sent", status_code=303)
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:].rstrip(".") + "."
+
+
 @router.post("/people/{user_id}")
 def change_person(request: Request, user_id: RowId, caller: AdminPageCaller, services: ServicesDep,
                   change: Annotated[PersonChange, Form()],
@@ -104,12 +181,30 @@ def change_person(request: Request, user_id: RowId, caller: AdminPageCaller, ser
 
 
 def _people_page(request: Request, caller: Caller, services: ServicesDep, page_no: int, *, refused: str = "",
+                 add_values: dict[str, str] | None = None, add_errors: dict[str, str] | None = None,
+                 role_values: dict[str, str] | None = None, role_errors: dict[str, str] | None = None,
                  status_code: int = 200) -> HTMLResponse:
     units = services.people.units()
     users = services.people.users(limit=PAGE + 1, offset=(page_no - 1) * PAGE)
+    titles = _role_titles(services)
     return page(request, "admin_people.html", caller, {
         "units": units, "users": users[:PAGE], "more": len(users) > PAGE, "page_no": page_no, "tab": "people",
-        "refused": refused}, status_code=status_code, section="admin")
+        "refused": refused, "add_values": add_values or {}, "add_errors": add_errors or {},
+        "role_values": role_values or {}, "role_errors": role_errors or {},
+        "roles": sorted(titles.items(), key=lambda pair: pair[1].lower()),
+        "people_options": [(p["username"], f"{p['display_name']} ({p['username']})")
+                           for p in services.people.directory()],
+        "unit_options": [(u["key"], u["name"]) for u in units]},
+        status_code=status_code, section="admin")
+
+
+def _role_titles(services: ServicesDep) -> dict[str, str]:
+    """Every role some current definition names, with its title (the first definition naming it gives it)."""
+    titles: dict[str, str] = {}
+    for name in services.definitions.names():
+        for key, role in services.definitions.engine(name).definition.roles.items():
+            titles.setdefault(key, role.title)
+    return titles
 
 
 @router.get("/outbox")

@@ -20,7 +20,7 @@ from workflow.web.deps import ServicesDep
 from workflow.web.problems import status_of
 from workflow.web.ui.charts import bars
 from workflow.web.ui.decision import decision_page
-from workflow.web.ui.fields import as_text, from_form
+from workflow.web.ui.fields import as_text, read_form
 from workflow.web.ui.lifecycle_svg import for_credential, layouts_of
 from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller, same_site
@@ -33,7 +33,7 @@ Version = Annotated[int | None, Form(ge=1, le=2_000_000_000)]
 
 def credential_page(request: Request, services: ServicesDep, caller: Caller, credential_id: int, *,
                     error: str = "", form: dict[str, str] | None = None, status_code: int = 200,
-                    refused_unmet: tuple[Unmet, ...] = ()) -> HTMLResponse:
+                    refused_unmet: tuple[Unmet, ...] = (), field_errors: dict[str, str] | None = None) -> HTMLResponse:
     """Everything about one credential on one page (``error`` and ``form`` re-show a refused form; a refused move
     lists ``refused_unmet``, each linked to where it is done)."""
     detail = services.views.get(credential_id, by=caller)
@@ -69,7 +69,10 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
                                           | {i.done_by for i in detail.checklist if i.done_by}),
         "fields": definition.fields, "error": error, "refused_unmet": refused_unmet, "form": form or {},
         "bars": bars(milestones, now),
-        "as_text": as_text,
+        "field_values": {**{f"field.{k}": as_text(f.type, detail.data.get(k)) for k, f in definition.fields.items()},
+                         **({k: v for k, v in form.items() if k.startswith("field.")} if form and form.get("data")
+                            else {})},
+        "field_errors": field_errors or {},
     }
     return page(request, "credential.html", caller, context, status_code=status_code, section="portfolio")
 
@@ -196,7 +199,11 @@ async def edit_data(credential_id: RowId, request: Request, caller: PageCaller, 
         detail = services.views.get(credential_id, by=caller)
         definition = services.definitions.engine(detail.definition, detail.definition_version).definition
         version = int(form["version"]) if form.get("version", "").isdigit() else None
-        changes = from_form(definition, form, detail.data)
+        changes, errors = read_form(definition, form, detail.data)
+        if errors:
+            return credential_page(request, services, caller, credential_id, form={"data": "yes", **form},
+                                   error="Nothing was saved: correct the fields marked under “Edit the "
+                                         "information”.", field_errors=errors, status_code=422)
         services.credentials.update(credential_id=credential_id, changes=changes, by=caller,
                                     expected_version=version, comment=form.get("comment", "")[:4000])
     except WorkflowError as error:

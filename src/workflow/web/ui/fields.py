@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflow.definitions.model import Definition
+from workflow.engine.data import check_changes
 from workflow.errors import InvalidInput
 
 
@@ -20,18 +21,36 @@ def as_text(kind: str, value: Any) -> str:
     return str(value)
 
 
-def from_form(definition: Definition, form: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
-    """The changes the form asks for (fields left as they were are not changes); empty clears a field."""
+def read_form(definition: Definition, form: Mapping[str, str], data: Mapping[str, Any], *,
+              starting: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+    """The changes a form asks for and, by field name, what is wrong with each field (every field at once, so the
+    person sees all of them beside their fields). ``starting``: a new credential, whose every required field must be
+    given; when editing, a required field may not be emptied."""
     changes: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name, field in definition.fields.items():
         key = f"field.{name}"
-        if key not in form:
+        text = form.get(key, "").strip()
+        if not starting and (key not in form or text == as_text(field.type, data.get(name)).strip()):
             continue
-        text = form[key].strip()
-        if text == as_text(field.type, data.get(name)).strip():
+        if text == "":
+            if field.required and (starting or key in form):
+                errors[name] = f"{field.label} is required."
+            elif not starting:
+                changes[name] = None
             continue
-        changes[name] = None if text == "" else _typed(name, field.type, text, field.label)
-    return changes
+        try:
+            value = _typed(name, field.type, text, field.label)
+            changes.update(check_changes(definition, {name: value}))
+        except InvalidInput as refused:
+            errors[name] = sentence(refused.message, field.label)
+    return changes, errors
+
+
+def sentence(message: str, label: str) -> str:
+    """An error beside a field as a sentence that names it: "Notional learning hours: 'lots' is not a whole
+    number." """
+    return f"{label}: {message.rstrip('.')}."
 
 
 def _typed(name: str, kind: str, text: str, label: str) -> Any:

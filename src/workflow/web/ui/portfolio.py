@@ -15,6 +15,7 @@ from workflow.web.ui.charts import bars
 from workflow.web.ui.export import csv_lines
 from workflow.web.ui.render import page
 from workflow.web.ui.session import PageCaller
+from workflow.web.ui.start import may_start
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
@@ -42,6 +43,7 @@ def portfolio(request: Request, caller: PageCaller, services: ServicesDep, phase
     pages = max(1, -(-total // PAGE_SIZE))
     return page(request, "portfolio.html", caller, {
         "lines": [(line, bars(line.milestones, now)) for line in lines], "total": total, "units": units,
+        "may_start": may_start(services, caller),
         "unit_choices": visible, "phases": services.portfolio.phases(), "phase": phase, "unit": unit,
         "overdue": overdue == "yes", "within": within, "page_no": page_no, "pages": pages,
         "link": lambda n: "/portfolio?" + urlencode({**query, "page": n}),

@@ -23,6 +23,7 @@ templates.env.globals.update(verdict_words=verdict_words, policy_words=policy_wo
 NAV = (("approvals", "/approvals", "My approvals"), ("tasks", "/tasks", "My tasks"),
        ("portfolio", "/portfolio", "Portfolio"))
 ADMIN_NAV = ("admin", "/admin", "Administration")
+ACCOUNT_NAV = ("account", "/account", "My account")
 MESSAGES = {  # what a finished action says on the page it returns to (keys come from our own redirects)
     "approve": "Your approval is recorded.", "reject": "Your rejection is recorded.",
     "request_changes": "Your request for changes is recorded.", "moved": "The credential moved on.",
@@ -35,6 +36,16 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
     "deactivate": "The person is deactivated: they can no longer sign in or use their tokens.",
     "reactivate": "The person can sign in again.", "make-admin": "The person is now an administrator.",
     "remove-admin": "The person is no longer an administrator.",
+    "started": "The credential is started.", "team-added": "The person is on the team.",
+    "team-removed": "The person is no longer on the team.",
+    "person-added": "The person is added; an email invites them to choose a password.",
+    "role-given": "The role is given.", "role-taken": "The role is taken away.",
+    "link-sent": "A link to choose a new password is emailed to the person.",
+    "password": "Your password is changed; your other sessions are ended.",
+    "token-revoked": "The token is revoked: it no longer works.",
+    "calendar": "Your calendar feed has a new address; the old one no longer works.",
+    "preferences": "Your email preferences are saved.",
+    "password-set": "Your password is set. Sign in with it.",
 }
 
 
@@ -66,7 +77,7 @@ def _role_title(request: Request) -> Any:
 def page(request: Request, template: str, caller: Caller | None, context: dict[str, Any] | None = None, *,
          status_code: int = 200, section: str = "") -> HTMLResponse:
     """A full page: the template with the person, their acting-for list, the navigation and any message."""
-    nav = list(NAV) + ([ADMIN_NAV] if caller is not None and caller.is_admin else [])
+    nav = list(NAV) + ([ADMIN_NAV] if caller is not None and caller.is_admin else []) + [ACCOUNT_NAV]
     acting_for = sorted({g.principal for g in caller.grants if g.delegated}) if caller is not None else []
     done = request.query_params.get("done", "")
     days: LocalDays = request.app.state.services.settings.days
