@@ -24,6 +24,8 @@ from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
+from workflow.services.plan_views import PlanViews
+from workflow.services.plans import PlanService
 from workflow.services.portfolio import PortfolioService
 from workflow.services.timers import TimerService
 from workflow.services.views import CredentialViews
@@ -52,6 +54,7 @@ class Services:
     portfolio: PortfolioService
     looks: LookService
     decisions: DecisionViews
+    plans: PlanService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -89,6 +92,8 @@ class Services:
         credentials = CredentialCommands(database, definitions, access, clock, notifier)
         views = CredentialViews(database, definitions, access, clock)
         looks = LookService(database, clock)
+        plans = PlanService(database, definitions, access, clock, notifier,
+                            PlanViews(database, definitions, access, clock, settings.terms))
         sender = SmtpSender(SmtpSettings(
             host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
             username=settings.smtp_username, password=settings.smtp_password, sender=settings.mail_from,
@@ -108,7 +113,7 @@ class Services:
                                   mail_domain=settings.mail_domain, public_url=settings.public_url),
             outbox=OutboxService(database, clock, alert_after=timedelta(minutes=settings.mail_alert_minutes)),
             portfolio=PortfolioService(database, definitions, views, clock),
-            looks=looks, decisions=DecisionViews(definitions, access, views, looks),
+            looks=looks, decisions=DecisionViews(definitions, access, views, looks), plans=plans,
         )
 
     def reload_definitions(self) -> dict[str, int]:
