@@ -53,7 +53,7 @@ def test_an_intake_the_administrator_configured_gives_the_target(org: Services) 
     org.plans.set_target(credential_id=cid, intake="Fall 2027", by=pm)
     plan = org.plans.views.get(cid, by=pm)
     assert (plan.target, plan.intake) == (date(2027, 9, 7), "Fall 2027")
-    with pytest.raises(InvalidInput, match="no intake named 'Spring 2031'.*Fall 2027"):
+    with pytest.raises(InvalidInput, match=r"no intake named 'Spring 2031'.*Fall 2027"):
         org.plans.set_target(credential_id=cid, intake="Spring 2031", reason="new term", by=pm)
 
 
