@@ -21,6 +21,7 @@ def feed(token: str, services: ServicesDep) -> Response:
     caller = services.access.caller(user_id)
     link = services.credentials_link
     entries = services.inbox.calendar(by=caller, link=link, domain=services.settings.mail_domain)
+    entries += services.plans.views.calendar(by=caller, link=link, domain=services.settings.mail_domain)
     body = calendar(entries, stamp=services.clock.now(), name=f"Micro-credentials — {caller.display_name}")
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=300"})

@@ -70,6 +70,7 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
         "fields": definition.fields, "error": error, "refused_unmet": refused_unmet, "form": form or {},
         "bars": bars(milestones, now),
         "as_text": as_text,
+        "plan": services.plans.views.get(credential_id, by=caller), "intakes": services.plans.views.terms,
     }
     return page(request, "credential.html", caller, context, status_code=status_code, section="portfolio")
 
