@@ -11,7 +11,7 @@ from workflow.services.plan_views import PlanView
 
 LABEL = 250.0  # the credential titles' column, in the drawing's units
 CHART = 950.0  # the time axis
-ROW = 34.0
+ROW = 40.0
 TOP = 28.0  # the month labels
 TITLE_CHARS = 34
 
@@ -101,8 +101,8 @@ def draw(views: Sequence[PlanView], today: date) -> Gantt:
         y = TOP + position * ROW
         bars = []
         for kind, start, end, what in spans:
-            lane = {"planned": 4.0, "actual": 12.0, "late": 12.0, "forecast": 20.0}[kind]
-            bars.append(Span(kind, x(start), max(x(end) - x(start), 2.0), y + lane, 7.0, what))
+            lane = {"planned": 5.0, "actual": 15.0, "late": 15.0, "forecast": 25.0}[kind]
+            bars.append(Span(kind, x(start), max(x(end) - x(start), 2.0), y + lane, 9.0, what))
         title = view.title if len(view.title) <= TITLE_CHARS else view.title[:TITLE_CHARS - 1] + "…"
         lines.append(Line(view.credential_id, title, view.title, y, tuple(bars),
                           x(view.target) if view.target else None,
@@ -116,4 +116,4 @@ def draw(views: Sequence[PlanView], today: date) -> Gantt:
             ticks.append(Tick(x(month), month.strftime("%b %Y")))
         count += 1
         month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-    return Gantt(LABEL + CHART + 10, TOP + len(rows) * ROW + 6, tuple(lines), tuple(ticks), x(today))
+    return Gantt(LABEL + CHART + 50, TOP + len(rows) * ROW + 6, tuple(lines), tuple(ticks), x(today))
