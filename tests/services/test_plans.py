@@ -14,6 +14,7 @@ from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.errors import InvalidInput, NotFound
 from workflow.services.access import Caller
+from workflow.services.audit import verify_database
 from workflow.store.tables import OUTBOX
 
 ADMIN = Caller(username="admin", display_name="Admin", is_admin=True)
@@ -80,6 +81,10 @@ def test_moving_a_phase_needs_a_reason_and_keeps_the_baseline(org: Services) -> 
     design = next(p for p in org.plans.views.get(cid, by=pm).phases if p.state == "design")
     assert (design.baseline, design.moved) == (date(2027, 4, 1), False)
     assert org.views.history(cid, by=pm)[-1].details["change"] == "rebaselined"
+    # the plan's changes are in the hash chain: the history verifies, and each change carries the whole plan
+    assert verify_database(org.database).ok
+    plans = [e for e in org.views.history(cid, by=pm) if e.kind == "plan"]
+    assert [e.details["baseline"]["design"] for e in plans] == ["2027-04-25", "2027-04-25", "2027-04-01"]
 
 
 def test_a_changed_target_keeps_the_baseline_and_needs_a_reason(org: Services) -> None:
