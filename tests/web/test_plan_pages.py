@@ -4,6 +4,7 @@ exports, the calendar feed, and the command line."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -118,6 +119,9 @@ def test_the_timeline_page_exports_and_calendar(org: Services, app_client: TestC
     page = app_client.get("/timeline")
     assert page.status_code == 200 and page.text.count('data-testid="timeline-row"') == 2
     assert page.text.count('data-testid="target-marker"') == 1
+    portfolio = app_client.get("/portfolio").text  # the portfolio shows the target and the forecast too
+    assert re.search(r'data-testid="row-launch">2027-09-07 /\s*2027-05-29', portfolio)
+    assert portfolio.count("no target") == 1
     filtered = app_client.get("/timeline", params={"intake": "Fall 2027"})
     assert filtered.text.count('data-testid="timeline-row"') == 1 and "Forklift safety" in filtered.text
     csv = app_client.get(f"/credentials/{cid}/plan.csv").text.splitlines()

@@ -212,6 +212,18 @@ class PlanViews:
                 found.setdefault(event.credential_id, []).append(event)
         return found
 
+    def for_credentials(self, ids: Sequence[int], *, by: Caller) -> dict[int, PlanView]:
+        """The plans of some credentials (those ``by`` may see), by id: three statements however many."""
+        if not ids:
+            return {}
+        joined = CREDENTIAL.outerjoin(PLAN, PLAN.c.credential_id == CREDENTIAL.c.id)
+        with self._db.begin_read() as conn:
+            rows = conn.execute(select(*_ROW, *_PLAN).select_from(joined)
+                                .where(CREDENTIAL.c.id.in_(list(ids)), visible_clause(by))).all()
+            moves = self._moves(conn, [r.id for r in rows])
+        return {r.id: self._describe(r, r if r.credential_id is not None else None, moves.get(r.id, []))
+                for r in rows}
+
     def intakes(self) -> list[str]:
         """The intakes the administrator configured, earliest first."""
         return list(self.terms)
