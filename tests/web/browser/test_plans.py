@@ -60,6 +60,14 @@ def test_a_pm_plans_a_credential_and_sees_the_timeline_update(org: Services, clo
     history = page.locator("#history")
     expect(history).to_contain_text("Plan: end of Design moved from 2027-04-25 to 2027-05-20")
 
+    phone = open_page(viewport=(390, 844))
+    sign_in(phone, "pm.business", f"/credentials/{cid}")
+    expect(phone.get_by_test_id("plan-target")).to_have_text("2027-09-07")
+    page_width = phone.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390, f"the credential page scrolls sideways on a phone ({page_width}px wide)"
+    assert axe_violations(phone) == []
+    phone.locator("#plan").screenshot(path=str(screenshot(phone, "plan-phone").with_name("plan-phone-section.png")))
+
     for viewport, name in (((1366, 768), "timeline"), ((390, 844), "timeline-phone")):
         page = open_page(viewport=viewport)
         sign_in(page, "pm.business", "/timeline")
