@@ -13,6 +13,9 @@ generated) into ``bench/.cache/`` — a SQLite file, and a schema ``scale_<size>
 ``WORKFLOW_BENCH_POSTGRES_URL`` is set — and reused by later runs (``--regenerate`` starts afresh). Opening a
 cached database migrates it, so new indexes apply to it too.
 
+``--timeline`` times the portfolio timeline (plans, forecasts, the Gantt page) a page at a time, with the same
+number of planned credentials at every size (bench/report/timeline.md).
+
 ``--inbox`` times the approvals table instead: the dean's, sorted by each column and filtered by each filter
 (API and page), and the registrar's tasks, showing the same rows at every size (bench/report/inbox.md).
 
@@ -40,20 +43,23 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.demo.generate import generate
-from workflow.services.access import visible_clause
+from workflow.services.access import Caller, visible_clause
 from workflow.services.approvals import ApprovalQuery
-from workflow.store.tables import CREDENTIAL
+from workflow.services.plan_views import TimelineFilter
+from workflow.services.schedule import plan_path
+from workflow.store.tables import CREDENTIAL, PLAN
 from workflow.web.app import create_app
 from workflow.web.deps import SESSION_COOKIE
 
@@ -251,6 +257,115 @@ def time_calls(url: str, repeat: int) -> dict[str, dict[str, float] | str]:
     finally:
         services.close()
     return results
+
+
+# -- the portfolio timeline: plans and forecasts a page at a time ------------------------------------------------
+
+PLANNED = 100  # credentials given a plan at every size (the newest the project manager sees, in a planned phase)
+
+
+def plan_some(services: Services) -> int:
+    """Give the project manager's newest credentials in a planned phase a target (once per database); returns how
+    many have a plan."""
+    with services.database.begin_read() as conn:
+        have = int(conn.execute(select(func.count()).select_from(PLAN)).scalar() or 0)
+    if have:
+        return have
+    pm = services.access.caller_by_name(PM)
+    path = plan_path(services.definitions.engine("microcredential").definition)
+    with services.database.begin_read() as conn:
+        ids = [r.id for r in conn.execute(select(CREDENTIAL.c.id)
+                                          .where(visible_clause(pm), CREDENTIAL.c.state.in_(path))
+                                          .order_by(CREDENTIAL.c.id.desc()).limit(PLANNED))]
+    target = services.plans.views.days.day_of(services.clock.now()) + timedelta(days=400)
+    for cid in ids:
+        services.plans.set_target(credential_id=cid, target=target, by=Caller.system("scale bench"))
+    return len(ids)
+
+
+def timeline_calls(faculty: str, credential_id: int) -> list[tuple[str, str, bool]]:
+    """(name, path, page) of what the project manager asks of the timeline."""
+    return [("API timeline (25)", "/api/v1/plans/timeline?limit=25", False),
+            ("API timeline, page 3", "/api/v1/plans/timeline?limit=25&offset=50", False),
+            ("API timeline, one faculty", f"/api/v1/plans/timeline?limit=25&org_unit={faculty}", False),
+            ("API one plan", f"/api/v1/credentials/{credential_id}/plan", False),
+            ("page /timeline", "/timeline", True),
+            ("page /timeline, page 3", "/timeline?page=3", True),
+            ("page /credentials/{id} with its plan", f"/credentials/{credential_id}", True)]
+
+
+def time_timeline(url: str, repeat: int) -> dict[str, Any]:
+    """Median and p95 (ms) of each timeline call, and how long the typical phase lengths take to work out (once a
+    day, cold)."""
+    services = Services.start(settings_for(url))
+    results: dict[str, Any] = {}
+    try:
+        results["planned"] = plan_some(services)
+        services.plans.views.forget_history()
+        started = time.perf_counter()
+        typical = services.plans.views.history("microcredential")
+        results["typical lengths (cold, once a day)"] = {"ms": (time.perf_counter() - started) * 1000,
+                                                        "stays": sum(count for _, count in typical.values())}
+        pm = services.access.caller_by_name(PM)
+        views, _ = services.plans.views.timeline(by=pm, where=TimelineFilter(), limit=1)
+        credential_id = views[0].credential_id  # the newest credential: planned, in a planned phase
+        faculty = next(u["key"] for u in services.people.units() if u["id"] == views[0].org_unit_id)
+        with clients(services) as client:
+            for name, path, page in timeline_calls(faculty, credential_id):
+                http = client(PM, page)
+                for _ in range(3):
+                    assert http.get(path).status_code == 200, path
+                times = []
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    response = http.get(path)
+                    times.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200
+                results[name] = {"median": statistics.median(times), "p95": _percentile(times, 0.95)}
+                if not page and "total" in response.json():
+                    results[name]["total"] = response.json()["total"]
+                print(f"    {name:<38} median {results[name]['median']:7.1f} ms  p95 {results[name]['p95']:7.1f} ms",
+                      flush=True)
+    finally:
+        services.close()
+    return results
+
+
+def write_timeline_report(results: dict[str, Any]) -> None:
+    """bench/report/timeline.md: each timeline call at each size, and the largest size's ratio to the smallest."""
+    lines = ["# The portfolio timeline at scale", "",
+             f"Generated by `bench/scale_bench.py --timeline` on {results['when']} ({results['machine']}; load "
+             f"average {results['load']} when it started). The project manager ({PM}) asks for the timeline (plans "
+             "and forecasts of 25 credentials a page, through the API and the page with its Gantt chart), one "
+             f"credential's plan and its page. At every size up to {PLANNED} of the newest credentials they see in "
+             "a planned phase have a target. Times are medians and 95th percentiles of "
+             f"{results['repeat']} requests, in ms. Target: the largest size within 2× of the smallest.", ""]
+    for backend, data in results["backends"].items():
+        sizes = sorted(int(s) for s in data)
+        small, large = str(sizes[0]), str(sizes[-1])
+        lines += [f"## {backend}", "",
+                  "| call | " + " | ".join(f"{s:,}: median / p95 (matching)" for s in sizes) + " | ratio | target |",
+                  "|---|" + "---:|" * len(sizes) + "---:|---|"]
+        for name, base in data[small].items():
+            if not isinstance(base, dict) or "median" not in base:
+                continue
+            cells = []
+            for size in sizes:
+                figure = data[str(size)][name]
+                total = f" ({figure['total']:,})" if "total" in figure else ""
+                cells.append(f"{figure['median']:.1f} / {figure['p95']:.1f}{total}")
+            ratio = data[large][name]["median"] / base["median"]
+            verdict = "met" if ratio <= 2 else "missed"
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | ×{ratio:.2f} | {verdict} |")
+        cold = "typical lengths (cold, once a day)"
+        lines += ["", "Credentials with a plan: " + ", ".join(
+            f"{int(size):,}: {data[size]['planned']}" for size in sorted(data, key=int)) + ".",
+                  "", "The institution's typical phase lengths (medians of every finished stay, read from every "
+                  "credential's history) are worked out once a day per definition and kept; that first reading "
+                  "grows with the history: " + ", ".join(
+                      f"{int(size):,} credentials: {data[size][cold]['ms']:.0f} ms ({data[size][cold]['stays']:,} "
+                      "stays)" for size in sorted(data, key=int)) + ". The requests above are timed after it.", ""]
+    (REPORT / "timeline.md").write_text("\n".join(lines))
 
 
 # -- the approvals table: each sort and each filter, the same rows shown at every size ---------------------------
@@ -551,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, help="an earlier scaling.json to show beside this run")
     parser.add_argument("--inbox", action="store_true",
                         help="time the approvals table (each sort and filter) and tasks alone (bench/report/inbox.md)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="time the portfolio timeline, its plans and forecasts (bench/report/timeline.md)")
     parser.add_argument("--report-only", type=Path, metavar="JSON",
                         help="measure nothing: write the report again from a scaling.json")
     args = parser.parse_args(argv)
@@ -566,6 +683,19 @@ def main(argv: list[str] | None = None) -> int:
                                "load": f"{os.getloadavg()[0]:.1f}",
                                "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
                                "backends": {}}
+    if args.timeline:
+        for backend in backends:
+            print(f"{backend}:", flush=True)
+            results["backends"][backend] = {}
+            for size in sizes:
+                url, _ = database(backend, size, pg_url, regenerate=args.regenerate)
+                print(f"  {size:,} credentials:", flush=True)
+                results["backends"][backend][str(size)] = time_timeline(url, args.repeat)
+        REPORT.mkdir(parents=True, exist_ok=True)
+        (REPORT / "timeline.json").write_text(json.dumps(results, indent=1))
+        write_timeline_report(results)
+        print(f"report: {REPORT / 'timeline.md'}")
+        return 0
     if args.inbox:
         for backend in backends:
             print(f"{backend}:", flush=True)

@@ -158,9 +158,16 @@ def college(services: Services, clock: ManualClock) -> Iterator[tuple[Services, 
                                  by=services.access.caller_by_name("dean.okafor"))
     services.credentials.decide(credential_id=created[4], gate="governance_signoff", verdict="request_changes",
                                 comment="Add a rubric", by=services.access.caller_by_name("qa.martin"))
-    for days in (15, 15, 40, 60, 60, 60, 60):  # reminders, escalations, warnings, the content review
+    planned = services.credentials.create(definition="microcredential", title="Cold-chain logistics", by=pm,
+                                          org_unit_id=services.people.unit_id("business"))
+    services.plans.set_target(credential_id=planned, target=(clock.now() + timedelta(days=300)).date(),
+                              by=Caller.system("planner"))
+    services.plans.move_phase(credential_id=planned, state="design", on=(clock.now() + timedelta(days=170)).date(),
+                              reason="The council meets later", by=Caller.system("planner"))
+    for days in (15, 15, 40, 60, 60, 60, 60):  # reminders, escalations, warnings, the content review, plan alerts
         clock.advance(timedelta(days=days))
         services.timers.run_due()
+        services.plans.run_alerts()
         for _ in range(24):
             clock.advance(timedelta(hours=1))
             services.digests.run()
@@ -192,8 +199,8 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
                       "retired", "on_hold", "withdrawn"}, states
     for username in USERS:
         sign_in(client, username)
-        paths = ["/", "/portfolio", "/tasks", "/approvals", "/account", "/credentials/new", "/account/activity",
-                 "/account/second-factor"]
+        paths = ["/", "/portfolio", "/tasks", "/approvals", "/timeline", "/account", "/credentials/new",
+                 "/account/activity", "/account/second-factor"]
         paths += [f"/credentials/{c.id}{page}" for c in ids for page in ("", "/team", "/edit")]
         paths += [f"/credentials/{c.id}/gates/{gate}" for c in ids for gate in GATES_OF.get(c.state, ())]
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
@@ -251,7 +258,8 @@ def test_pages_emails_history_and_api_errors_say_titles_never_keys(
         mails = list(conn.execute(select(OUTBOX)))
     kinds = {row.kind for row in mails}
     assert kinds >= {"item_assigned", "decision_needed", "decided", "state_changed", "reminder", "escalation",
-                     "warning", "digest", "account_invitation", "password_reset"}, kinds
+                     "warning", "digest", "account_invitation", "password_reset",
+                     "plan_slipped"}, kinds
     link = re.search(r"/password/\S+", next(r.text_body for r in mails if r.kind == "password_reset"))
     assert link is not None
     client.cookies.clear()
@@ -282,7 +290,11 @@ def test_pages_emails_history_and_api_errors_say_titles_never_keys(
                  json={"decision": "approve"}),
         api.post(f"/api/v1/credentials/{ideation.id}/checklist/industry_skills_identified", json={"done": True}),
     ]
-    assert [a.status_code for a in answers] == [409, 409, 422, 409, 403], [a.text for a in answers]
+    answers += [
+        api.put(f"/api/v1/credentials/{ideation.id}/plan/target", json={"target": "2020-01-01"}),
+        api.put(f"/api/v1/credentials/{ideation.id}/plan/phases/delivery", json={"on": "2040-01-01", "reason": "x"}),
+    ]
+    assert [a.status_code for a in answers] == [409, 409, 422, 409, 403, 422, 422], [a.text for a in answers]
     first = answers[0].json()
     assert first["trigger"] == "submit_for_feasibility" and first["state"] == "ideation"  # keys for programs
     assert {u["kind"] for u in first["unmet"]} == {"checklist"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfoNotFoundError
@@ -91,6 +92,8 @@ class Settings(BaseSettings):
     timer_poll_seconds: float = 30.0
     timer_lease_seconds: float = 120.0
     graphviz_dot: str = "dot"  # Graphviz's layout command (a name on PATH or a path) that draws the lifecycles
+    # The intakes (terms) a credential can be planned to launch for, as JSON: {"Fall 2027": "2027-09-07", ...}
+    terms: dict[str, date] = {}
 
     @field_validator("timezone")
     @classmethod

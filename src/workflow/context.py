@@ -27,6 +27,8 @@ from workflow.services.migration import Migrations
 from workflow.services.oidc import OidcSignIn
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
+from workflow.services.plan_views import PlanViews
+from workflow.services.plans import PlanService
 from workflow.services.portfolio import PortfolioService
 from workflow.services.second_factor import SecondFactor
 from workflow.services.signin_log import SignInLog
@@ -62,6 +64,7 @@ class Services:
     sign_in_log: SignInLog
     second_factor: SecondFactor
     oidc: OidcSignIn
+    plans: PlanService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -100,6 +103,8 @@ class Services:
         views = CredentialViews(database, definitions, access, clock)
         looks = LookService(database, clock)
         sign_in_log = SignInLog(database, clock, keep_days=settings.sign_in_log_days)
+        plans = PlanService(database, definitions, access, clock, notifier,
+                            PlanViews(database, definitions, access, clock, settings.terms))
         sender = SmtpSender(SmtpSettings(
             host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
             username=settings.smtp_username, password=settings.smtp_password, sender=settings.mail_from,
@@ -129,6 +134,7 @@ class Services:
             second_factor=SecondFactor(database, clock, sign_in_log, required=settings.second_factor_required),
             oidc=OidcSignIn(database, clock, sign_in_log, settings.oidc_providers, public_url=settings.public_url,
                             known_roles=roles),
+            plans=plans,
         )
 
     def reload_definitions(self) -> dict[str, int]:

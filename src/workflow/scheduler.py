@@ -13,10 +13,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from workflow.notify.digest import DigestService
 from workflow.notify.dispatch import Dispatcher
+from workflow.services.plans import PlanService
 from workflow.services.timers import TimerService
 
 log = logging.getLogger(__name__)
 JOB_ID = "workflow-timers"
+PLAN_JOB_ID = "workflow-plan-alerts"
+PLAN_ALERT_SECONDS = 3600  # forecasts move by days: looking each hour is soon enough
 
 
 class _QuietOverlaps(logging.LoggerAdapter[logging.Logger]):
@@ -35,8 +38,9 @@ class Scheduler:
     ran fire then)."""
 
     def __init__(self, timers: TimerService, *, interval: float = 30.0, digests: DigestService | None = None,
-                 dispatcher: Dispatcher | None = None) -> None:
+                 dispatcher: Dispatcher | None = None, plans: PlanService | None = None) -> None:
         self.timers = timers
+        self.plans = plans
         self.digests = digests
         self.dispatcher = dispatcher
         self.interval = interval
@@ -45,6 +49,16 @@ class Scheduler:
                                         job_defaults={"coalesce": True, "max_instances": 1,
                                                       "misfire_grace_time": None})
         self._aps.add_job(self.tick, "interval", seconds=interval, id=JOB_ID, next_run_time=datetime.now(UTC))
+        if plans is not None:
+            self._aps.add_job(self.plan_alerts, "interval", seconds=PLAN_ALERT_SECONDS, id=PLAN_JOB_ID,
+                              next_run_time=datetime.now(UTC))
+
+    def plan_alerts(self) -> int:
+        """Tell project managers of plans that slipped (once each; see PlanService.run_alerts)."""
+        sent = self.plans.run_alerts() if self.plans is not None else 0
+        if sent:
+            log.info("sent %d plan alert(s)", sent)
+        return sent
 
     def tick(self) -> int:
         """Fire the timers due now, write the digests due now, send what the outbox holds; returns how many

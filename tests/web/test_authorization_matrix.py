@@ -140,6 +140,13 @@ page.admin.add        303  303  303  303  303  303  403  403  403  403  403  403
 page.admin.give       303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.admin.take       303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.admin.reset      303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
+page.plan.target      303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
+page.plan.phase       303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
+page.plan.baseline    303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
+page.plan.csv         303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.plan.ics         303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.timeline         303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.timeline.csv     303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.deleg.create     303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  303  403
 page.deleg.revoke     303  303  303  303  303  303  303  404  404  404  404  404  404  404  404  404  403
 page.admin            303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
@@ -180,6 +187,12 @@ cred.override         401  401  401  401  401  200  403  403  403  403  403  403
 cred.team.sme         401  401  401  401  401  201  403  404  201  404  403  403  404  403  404  201  403
 cred.team.dean        401  401  401  401  401  201  403  404  403  404  403  403  404  403  404  403  403
 cred.events           401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
+plan.get              401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
+plan.target           401  401  401  401  401  403  403  404  200  404  403  403  404  403  404  200  403
+plan.phase            401  401  401  401  401  403  403  404  200  404  403  403  404  403  404  200  403
+plan.baseline         401  401  401  401  401  403  403  404  200  404  403  403  404  403  404  200  403
+plans.intakes         401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+plans.timeline        401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 me                    401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 me.approvals          401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 me.tasks              401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
@@ -407,6 +420,17 @@ def _fresh_page(suffix: str, body: dict[str, Any]) -> Callable[[World], Request]
     return build
 
 
+def _planned(suffix: str, body: dict[str, Any], *, page: bool = False) -> Callable[[World], Request]:
+    """A change to the plan of a credential of its own, planned already."""
+    def build(w: World) -> Request:
+        cid = w.fresh_credential()
+        w.org.plans.set_target(credential_id=cid, target=date(2027, 9, 7), by=w.system)
+        if page:
+            return f"/credentials/{cid}{suffix}", {"csrf_token": SESSION_FORM, **body}
+        return f"{API}/credentials/{cid}{suffix}", body
+    return build
+
+
 def _patch(w: World) -> Request:
     cid = w.fresh_credential()
     return f"{API}/credentials/{cid}", {"version": w.version(cid), "data": {"description": "Changed by the matrix"}}
@@ -515,6 +539,18 @@ PROBES: dict[str, Probe] = {
         f"/admin/people/roles/{w.fresh_assignment()}/remove", {"csrf_token": SESSION_FORM}), page=True),
     "page.admin.reset": Probe("POST", "/admin/people/{user_id}/reset-link", lambda w: (
         f"/admin/people/{w.fresh_user(email=True)[0]}/reset-link", {"csrf_token": SESSION_FORM}), page=True),
+    "page.plan.target": Probe("POST", "/credentials/{credential_id}/plan/target", _fresh_page(
+        "/plan/target", {"target": "2027-09-07"}), page=True),
+    "page.plan.phase": Probe("POST", "/credentials/{credential_id}/plan/phase", _planned(
+        "/plan/phase", {"state": "design", "on": "2027-04-01", "reason": "Council meets late"}, page=True), page=True),
+    "page.plan.baseline": Probe("POST", "/credentials/{credential_id}/plan/baseline", _planned(
+        "/plan/baseline", {"reason": "Funding confirmed"}, page=True), page=True),
+    "page.plan.csv": Probe("GET", "/credentials/{credential_id}/plan.csv", lambda w: (
+        f"/credentials/{w.credential_id}/plan.csv", None), page=True),
+    "page.plan.ics": Probe("GET", "/credentials/{credential_id}/plan.ics", lambda w: (
+        f"/credentials/{w.credential_id}/plan.ics", None), page=True),
+    "page.timeline": Probe("GET", "/timeline", _fixed("/timeline"), page=True),
+    "page.timeline.csv": Probe("GET", "/timeline.csv", _fixed("/timeline.csv"), page=True),
     "page.deleg.create": Probe("POST", "/delegations", lambda w: ("/delegations", {
         "csrf_token": SESSION_FORM, "to": "council.a", "role": "", "starts_on": w.today.isoformat(),
         "ends_on": (w.today + timedelta(days=7)).isoformat()}), page=True),
@@ -574,6 +610,13 @@ PROBES: dict[str, Probe] = {
     "cred.team.sme": Probe("POST", f"{CID}/team", _fresh_cred("/team", {"username": "council.a", "role": "sme"})),
     "cred.team.dean": Probe("POST", f"{CID}/team", _fresh_cred("/team", {"username": "council.a", "role": "dean"})),
     "cred.events": Probe("GET", f"{CID}/events", _cred("/events")),
+    "plan.get": Probe("GET", f"{CID}/plan", _cred("/plan")),
+    "plan.target": Probe("PUT", f"{CID}/plan/target", _fresh_cred("/plan/target", {"target": "2027-09-07"})),
+    "plan.phase": Probe("PUT", f"{CID}/plan/phases/{{state}}", _planned(
+        "/plan/phases/design", {"on": "2027-04-01", "reason": "Council meets late"})),
+    "plan.baseline": Probe("POST", f"{CID}/plan/baseline", _planned("/plan/baseline", {"reason": "Funding"})),
+    "plans.intakes": Probe("GET", f"{API}/plans/intakes", _fixed(f"{API}/plans/intakes")),
+    "plans.timeline": Probe("GET", f"{API}/plans/timeline", _fixed(f"{API}/plans/timeline")),
     "me": Probe("GET", f"{API}/me", _fixed(f"{API}/me")),
     "me.approvals": Probe("GET", f"{API}/me/approvals", _fixed(f"{API}/me/approvals?limit=200")),
     "me.tasks": Probe("GET", f"{API}/me/tasks", _fixed(f"{API}/me/tasks?limit=500")),

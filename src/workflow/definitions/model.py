@@ -142,6 +142,7 @@ class Notify(_Frozen):
     decision_needed: StrictBool = True
     decided: Names = ()
     state_changed: Names = ()
+    plan_alerts: Names = ()  # told, beside the project manager, when a plan slips (a date missed, launch late)
 
 
 class Definition(_Frozen):

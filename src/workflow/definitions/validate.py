@@ -61,7 +61,7 @@ class _Checker:
         for action in ("create", "edit"):
             for position, role in enumerate(getattr(self.d.permissions, action)):
                 self.ref(("permissions", action, position), "role", role, self.d.roles)
-        for event in ("decided", "state_changed"):
+        for event in ("decided", "state_changed", "plan_alerts"):
             for position, role in enumerate(getattr(self.d.notify, event)):
                 self.ref(("notify", event, position), "role", role, self.d.roles)
         self.roles()

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
 KINDS = ("item_assigned", "decision_needed", "reminder", "escalation", "warning", "decided", "state_changed",
-         "digest")
+         "digest", "plan_slipped")
 ACCOUNT_KINDS = ("account_invitation", "password_reset")  # about a person's account, not a credential
 PARTS = {"subject": "subject.txt.j2", "text": "text.txt.j2", "html": "html.html.j2"}
 
@@ -99,6 +99,8 @@ def sample_context(kind: str) -> dict[str, Any]:
         "decided": {"gate_title": "Feasibility approval", "verdict_text": "approved", "decided_by": "Dr Okafor",
                     "on_behalf_of": None, "comment": "Strong demand"},
         "state_changed": {"from_title": "Feasibility", "by": "Dr Okafor", "comment": ""},
+        "plan_slipped": {"what": "launch", "phase_title": "Marketing and launch", "planned": "2027-09-01",
+                         "forecast": "2027-10-15", "target": "2027-09-01", "slip_days": 44, "intake": "Fall 2027"},
         "digest": {"entries": [{"subject": "Decision needed: Feasibility approval",
                                 "link": "https://workflow.example/credentials/1"}]},
         "account_invitation": {"name": "Dana Lee", "username": "dana.lee", "sent_by": "Admin",

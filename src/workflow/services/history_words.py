@@ -67,9 +67,30 @@ def summarize(definition: Definition | None, kind: str, trigger: str | None, fro
         return f"{details.get('removed')} left the team as {role_title(definition, str(details.get('role', '')))}"
     if kind == "team":
         return f"{details.get('added')} joined the team as {role_title(definition, str(details.get('role', '')))}"
+    if kind in ("plan", "plan_alert"):
+        return plan_words(definition, kind, details)
     timer = timer_title(definition, str(details.get("timer", "")))
     if kind == "timer":
         return f"{timer}: “{transition_title(definition, trigger or '', from_state)}” could not happen yet"
     if kind in _TIMER_KINDS:
         return f"{_TIMER_KINDS[kind]}: {timer}"
     return kind.capitalize()
+
+
+def plan_words(definition: Definition | None, kind: str, details: Mapping[str, Any]) -> str:
+    """A change of the plan, or an alert that it slipped."""
+    if kind == "plan_alert":
+        if details.get("what") == "missed":
+            return (f"Alert: {state_title(definition, str(details.get('state', '')))} was planned to end by "
+                    f"{details.get('planned')}")
+        return f"Alert: launch expected {details.get('forecast')}, after the target {details.get('target')}"
+    change = details.get("change")
+    if change == "moved":
+        return (f"Plan: end of {state_title(definition, str(details.get('state', '')))} moved from "
+                f"{details.get('was')} to {details.get('to')}")
+    if change == "rebaselined":
+        return f"Plan re-baselined (launch {details.get('target')})"
+    intake = f" (intake {details['intake']})" if details.get("intake") else ""
+    if details.get("was"):
+        return f"Plan: target launch moved from {details['was']} to {details.get('target')}{intake}"
+    return f"Plan: target launch set to {details.get('target')}{intake}; this first plan is the baseline"

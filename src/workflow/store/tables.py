@@ -245,3 +245,26 @@ class CalendarEventRow(SQLModel, table=True):
 
 
 CALENDAR_EVENT = SQLModel.metadata.tables["calendar_event"]
+class CredentialPlan(SQLModel, table=True):
+    """A credential's plan: the target date of each phase's end (``dates``, state → ISO day, the last one the
+    launch), the baseline they are measured against, the intake it was planned for and which alerts went out.
+
+    Every change is also an event of the credential's history carrying the whole plan (see
+    :mod:`workflow.services.plans`), so the hash chain accounts for it; this row is what pages read.
+    """
+
+    __tablename__ = "credential_plan"
+    __table_args__ = (Index("ix_credential_plan_intake", "intake", "credential_id"),)
+
+    credential_id: int = Field(sa_column=Column(Integer, ForeignKey("credential.id", ondelete="CASCADE"),
+                                                primary_key=True))
+    target_on: date
+    intake: str = Field(default="", max_length=100)
+    dates: dict[str, str] = Field(default_factory=dict, sa_type=JSONDocument)
+    baseline: dict[str, str] = Field(default_factory=dict, sa_type=JSONDocument)
+    baselined_at: datetime = _when()
+    alerted: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDocument)  # what was told, to tell it once
+    updated_at: datetime = _when()
+
+
+PLAN = SQLModel.metadata.tables["credential_plan"]

@@ -22,6 +22,7 @@ def feed(token: str, services: ServicesDep) -> Response:
     caller = services.access.caller(user_id)
     link = services.credentials_link
     entries = services.inbox.calendar(by=caller, link=link, domain=services.settings.mail_domain)
+    entries += services.plans.views.calendar(by=caller, link=link, domain=services.settings.mail_domain)
     now = services.clock.now()
     body = calendar(sequenced(services.database, entries, now), stamp=now,
                     name=f"Micro-credentials — {caller.display_name}")

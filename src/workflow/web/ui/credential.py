@@ -73,6 +73,8 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
                          **({k: v for k, v in form.items() if k.startswith("field.")} if form and form.get("data")
                             else {})},
         "field_errors": field_errors or {},
+        "as_text": as_text,
+        "plan": services.plans.views.get(credential_id, by=caller), "intakes": services.plans.views.terms,
     }
     return page(request, "credential.html", caller, context, status_code=status_code, section="portfolio")
 

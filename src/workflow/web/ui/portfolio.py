@@ -44,6 +44,7 @@ def portfolio(request: Request, caller: PageCaller, services: ServicesDep, phase
     return page(request, "portfolio.html", caller, {
         "lines": [(line, bars(line.milestones, now)) for line in lines], "total": total, "units": units,
         "may_start": may_start(services, caller),
+        "plans": services.plans.views.for_credentials([line.credential.id for line in lines], by=caller),
         "unit_choices": visible, "phases": services.portfolio.phases(), "phase": phase, "unit": unit,
         "overdue": overdue == "yes", "within": within, "page_no": page_no, "pages": pages,
         "link": lambda n: "/portfolio?" + urlencode({**query, "page": n}),

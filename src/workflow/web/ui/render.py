@@ -21,7 +21,7 @@ templates.env.globals.update(verdict_words=verdict_words, policy_words=policy_wo
                              timer_action_words=timer_action_words)
 
 NAV = (("approvals", "/approvals", "My approvals"), ("tasks", "/tasks", "My tasks"),
-       ("portfolio", "/portfolio", "Portfolio"))
+       ("portfolio", "/portfolio", "Portfolio"), ("timeline", "/timeline", "Timeline"))
 ADMIN_NAV = ("admin", "/admin", "Administration")
 ACCOUNT_NAV = ("account", "/account", "My account")
 MESSAGES = {  # what a finished action says on the page it returns to (keys come from our own redirects)
@@ -31,6 +31,8 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
     "delegated": "The delegation is set.", "revoked": "The delegation is ended.", "retried": "The message will be "
     "sent again.", "data": "The information is saved.", "fired": "The transition is done.",
     "retried_all": "The chosen messages will be sent again.",
+    "plan_target": "The target launch date is set; the phases are planned back from it.",
+    "plan_phase": "The phase's date is moved; the baseline is kept.", "plan_baseline": "The plan is the new baseline.",
     "reloaded": "The definitions were read again; any that changed are published as new versions.",
     "migrated": "The running credentials were moved to the new version; each one's history says so.",
     "deactivate": "The person is deactivated: they can no longer sign in or use their tokens.",
