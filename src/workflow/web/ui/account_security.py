@@ -91,7 +91,3 @@ def sign_ins(request: Request, caller: Annotated[Caller, Depends(admin_page("rea
         "pages": max(1, -(-total // PER_PAGE)), "since": services.sign_in_log.oldest_kept()}, section="admin")
 
 
-@router.get("/account")
-def account(_caller: PageCaller) -> RedirectResponse:
-    """The account's security pages start with recent activity."""
-    return RedirectResponse("/account/activity", status_code=303)
