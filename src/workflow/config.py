@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     workers: int | None = Field(default=None, ge=1)  # `workflow serve` processes; see default_workers
     shutdown_seconds: int = Field(default=30, ge=1)  # how long a stopping server lets requests finish
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger request bodies are answered 413
+    evidence_max_bytes: int = Field(default=25 * 1_048_576, ge=1024)  # larger evidence files are refused (413)
+    documents_dir: Path | None = None  # where evidence files are kept; default: <data_dir>/documents
     session_hours: float = 12.0
     cookie_secure: bool = True
     host: str = "127.0.0.1"
@@ -72,6 +74,11 @@ class Settings(BaseSettings):
             if not self.database_url:
                 raise ValueError("set WORKFLOW_DATABASE_URL in production; the SQLite default is for trying it out")
         return self
+
+    @property
+    def documents_path(self) -> Path:
+        """Where evidence files are kept (never under anything served)."""
+        return self.documents_dir or self.data_dir / "documents"
 
     @property
     def is_sqlite(self) -> bool:

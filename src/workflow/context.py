@@ -20,6 +20,7 @@ from workflow.services.commands import CredentialCommands
 from workflow.services.dated_timers import replan_dated_timers
 from workflow.services.decisions import DecisionViews
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.evidence import EvidenceService
 from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
 from workflow.services.outbox import OutboxService
@@ -28,6 +29,7 @@ from workflow.services.portfolio import PortfolioService
 from workflow.services.timers import TimerService
 from workflow.services.views import CredentialViews
 from workflow.store.database import Database
+from workflow.store.documents import FileStore
 from workflow.store.migrate import require_current, upgrade
 
 
@@ -52,6 +54,8 @@ class Services:
     portfolio: PortfolioService
     looks: LookService
     decisions: DecisionViews
+    documents: FileStore
+    evidence: EvidenceService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -87,6 +91,9 @@ class Services:
         notifier = Notifier(renderer, public_url=settings.public_url, mail_domain=settings.mail_domain,
                             days=settings.days)
         credentials = CredentialCommands(database, definitions, access, clock, notifier)
+        documents = FileStore(settings.documents_path)
+        evidence = EvidenceService(database, credentials.actions, documents, clock,
+                                   max_bytes=settings.evidence_max_bytes)
         views = CredentialViews(database, definitions, access, clock)
         looks = LookService(database, clock)
         sender = SmtpSender(SmtpSettings(
@@ -108,7 +115,8 @@ class Services:
                                   mail_domain=settings.mail_domain, public_url=settings.public_url),
             outbox=OutboxService(database, clock, alert_after=timedelta(minutes=settings.mail_alert_minutes)),
             portfolio=PortfolioService(database, definitions, views, clock),
-            looks=looks, decisions=DecisionViews(definitions, access, views, looks),
+            looks=looks, decisions=DecisionViews(definitions, access, views, looks, evidence),
+            documents=documents, evidence=evidence,
         )
 
     def reload_definitions(self) -> dict[str, int]:

@@ -16,7 +16,8 @@ from workflow.store.tables import EVENT
 
 KIND_WORDS = {"checklist": "checklist", "data": "information", "decision": "decision", "comment": "comment",
               "transition": "move", "override": "override", "team": "team", "timer": "timer",
-              "fold": "upgrade record"}
+              "fold": "upgrade record",
+              "evidence": "evidence"}
 
 
 class LookService:

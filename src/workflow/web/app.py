@@ -18,17 +18,18 @@ from workflow.config import Settings
 from workflow.context import Services
 from workflow.scheduler import Scheduler
 from workflow.web import problems
-from workflow.web.api import admin, auth, credentials, me, outbox, timers
+from workflow.web.api import admin, auth, credentials, evidence, me, outbox, timers
 from workflow.web.deps import get_caller
 from workflow.web.limits import BodyLimit
 from workflow.web.methods import HeadAsGet
 from workflow.web.security import SecurityHeaders
 from workflow.web.ui import admin as admin_pages
-from workflow.web.ui import approvals, calendar, credential, decision, pages, portfolio, tasks
+from workflow.web.ui import approvals, calendar, credential, decision, evidence_pages, pages, portfolio, tasks
 from workflow.web.ui.dot_layout import Layouts
 from workflow.web.ui.render import error_page
 
 API_PREFIX = "/api/v1"
+UPLOAD_OVERHEAD = 64 * 1024  # a multipart body's boundaries, headers and small fields beside the file
 STATIC = Path(__file__).parent / "static"
 
 
@@ -66,10 +67,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
-    for module in (credentials, me, timers, outbox, admin):
+    for module in (credentials, evidence, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
-    for page_module in (pages, approvals, tasks, portfolio, decision, credential, admin_pages):
+    for page_module in (pages, approvals, tasks, portfolio, decision, credential, evidence_pages, admin_pages):
         app.include_router(page_module.router)
     app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.
@@ -95,7 +96,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
         return HTMLResponse(html)
 
     app.add_middleware(HeadAsGet)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    upload_limit = settings.evidence_max_bytes + UPLOAD_OVERHEAD  # the file's own limit is checked as it streams
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       wider={r"(/api/v1)?/credentials/\d+/evidence/[^/]+": upload_limit})
     # The docs page never changes, so the hash of its inline script is taken once, here.
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure, docs_page=bytes(docs().body).decode())
     return app

@@ -29,6 +29,7 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
     "item": "The checklist item is updated.", "comment": "Your comment is posted.",
     "delegated": "The delegation is set.", "revoked": "The delegation is ended.", "retried": "The message will be "
     "sent again.", "data": "The information is saved.", "fired": "The transition is done.",
+    "attached": "The evidence is attached as a new version.",
     "retried_all": "The chosen messages will be sent again.",
     "reloaded": "The definitions were read again; any that changed are published as new versions.",
     "deactivate": "The person is deactivated: they can no longer sign in or use their tokens.",
