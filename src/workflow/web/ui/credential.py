@@ -68,7 +68,8 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
                                           | {d["by"] for g in detail.gates for d in g.decisions}
                                           | {i.done_by for i in detail.checklist if i.done_by}),
         "fields": definition.fields, "error": error, "refused_unmet": refused_unmet, "form": form or {},
-        "bars": bars(milestones, now),
+        "bars": bars(milestones, now), "may_edit_any": may_edit,
+        "evidence": {e.target: e for e in services.evidence.list(credential_id=credential_id, by=caller)},
         "as_text": as_text,
     }
     return page(request, "credential.html", caller, context, status_code=status_code, section="portfolio")
