@@ -79,7 +79,7 @@ class TooLarge(WorkflowError):
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        super().__init__(f"the file is larger than the limit of {limit / 1_048_576:g} MB; nothing was stored")
+        super().__init__(f"The file is larger than the limit of {limit / 1_048_576:g} MB; nothing was stored")
 
 
 class Conflict(WorkflowError):

@@ -131,7 +131,7 @@ class EvidenceService:
         parts = urlsplit(link)
         if parts.scheme not in ("http", "https") or not parts.netloc or len(link) > 2000 or any(
                 c.isspace() or ord(c) < 32 for c in link):
-            raise InvalidInput("link", "give a web address starting with https:// (at most 2000 characters)")
+            raise InvalidInput("link", "Give a web address starting with https:// (at most 2000 characters)")
         with self._actions.open(credential_id, None, by) as act:
             self._check(act, target)
             return self._record(act, target, filename="", content_type="", size=0, sha256="", link=link)

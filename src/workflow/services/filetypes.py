@@ -65,7 +65,7 @@ def sniff(head: bytes, path: Path, filename: str) -> FileType:
         InvalidInput: (field ``file``) an empty file, or a type not on the list, named as people know it.
     """
     if not head:
-        raise InvalidInput("file", "the file is empty")
+        raise InvalidInput("file", "The file is empty; nothing was stored")
     if _MARKUP.match(head[:512]):
         raise _refused("an HTML, SVG or XML document")
     try:
@@ -115,7 +115,7 @@ def _plain_text(head: bytes) -> bool:
 
 
 def _refused(what: str) -> InvalidInput:
-    return InvalidInput("file", f"the file is {what}, which cannot be attached; attach {ALLOWED_WORDS} "
+    return InvalidInput("file", f"The file is {what}, which cannot be attached; attach {ALLOWED_WORDS} "
                                 "(the type is read from the file's content, not its name); nothing was stored")
 
 
@@ -132,11 +132,11 @@ def safe_name(filename: str, kind: FileType) -> str:
     """
     name = unicodedata.normalize("NFC", filename).strip()
     if not name:
-        raise InvalidInput("filename", "give the file a name")
+        raise InvalidInput("filename", "Give the file a name")
     if any(unicodedata.category(c) == "Cc" for c in name):
-        raise InvalidInput("filename", "the file name holds control characters; nothing was stored")
+        raise InvalidInput("filename", "The file name holds control characters; nothing was stored")
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith(".."):
-        raise InvalidInput("filename", "the file name must be a plain name without folders (no “/”, “\\” or "
+        raise InvalidInput("filename", "The file name must be a plain name without folders (no “/”, “\\” or "
                                        "“..”); nothing was stored")
     name = _UNSAFE.sub("_", name).strip(" .") or "document"
     stem, dot, suffix = name.rpartition(".")

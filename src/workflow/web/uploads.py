@@ -35,7 +35,7 @@ async def read_upload(request: Request, incoming: Receiving) -> Upload:
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
-        raise InvalidInput("file", "send the file as multipart/form-data (a form field named “file”)")
+        raise InvalidInput("file", "Send the file as multipart/form-data (a form field named “file”)")
     upload = Upload()
     state: dict[str, object] = {"name": "", "is_file": False, "value": bytearray()}
     headers: dict[bytes, bytes] = {}

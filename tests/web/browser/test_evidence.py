@@ -39,7 +39,7 @@ def test_the_budget_is_read_approved_replaced_and_the_approval_outdated(org: Ser
     finance.get_by_role("link", name="Attach evidence for “Initial budget drafted”").click()
     expect(finance.get_by_role("heading", name="Evidence: Initial budget drafted")).to_be_visible()
     upload(finance, tmp_path / "sneaky.pdf")
-    expect(finance.locator("#file-error")).to_contain_text("the file is an HTML, SVG or XML document")
+    expect(finance.locator("#file-error")).to_contain_text("The file is an HTML, SVG or XML document")
     expect(finance.get_by_text("No evidence attached yet.")).to_be_visible()  # nothing stored
     screenshot(finance, "evidence-refused")
     upload(finance, tmp_path / "budget.pdf")

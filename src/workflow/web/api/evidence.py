@@ -52,7 +52,7 @@ async def upload(credential_id: RowId, target: Key, request: Request, caller: Cu
     with services.evidence.receive() as incoming:
         sent = await read_upload(request, incoming)
         if not sent.has_file:
-            raise InvalidInput("file", "send the file in a form field named “file”")
+            raise InvalidInput("file", "Send the file in a form field named “file”")
         found = services.evidence.attach_file(credential_id=credential_id, target=target, filename=sent.filename,
                                               incoming=incoming, by=caller)
     return evidence_json(found)

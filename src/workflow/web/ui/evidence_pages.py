@@ -72,7 +72,7 @@ async def upload(credential_id: RowId, target: str, request: Request, services: 
             if not services.auth.csrf_matches(session.csrf_token, sent.fields.get(CSRF_FIELD, "")):
                 raise Forbidden("this form has expired or did not come from this site; reload the page and try again")
             if not sent.has_file or not sent.filename:
-                raise InvalidInput("file", "choose a file to attach")
+                raise InvalidInput("file", "Choose a file to attach")
             services.evidence.attach_file(credential_id=credential_id, target=target, filename=sent.filename,
                                           incoming=incoming, by=caller)
     except (InvalidInput, TooLarge) as refused:
