@@ -1,5 +1,7 @@
 """Sending a stored evidence file: always as an attachment with ``X-Content-Type-Options: nosniff`` under its
-sniffed type, except a preview, which only a PDF or an image gets inline (HTML and SVG are never allowed in)."""
+sniffed type, except a preview, which only a PDF or an image gets inline (HTML and SVG are never allowed in). The
+site's strict Content-Security-Policy (:mod:`workflow.web.security`) covers these responses too; the browser's own
+PDF viewer still shows a preview under it."""
 
 from __future__ import annotations
 
@@ -25,7 +27,5 @@ def file_response(found: Evidence, stream: BinaryIO, *, inline: bool = False) ->
                                       f"filename*=UTF-8''{quote(found.filename)}",
                "X-Content-Type-Options": "nosniff", "Content-Length": str(found.size),
                "Cache-Control": "private, no-store", "X-Evidence-SHA256": found.sha256}
-    if disposition == "inline":  # nothing in a previewed file may run or reach anywhere
-        headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; plugin-types application/pdf"
     return StreamingResponse(body(), media_type=found.content_type or "application/octet-stream",  # type: ignore[arg-type]
                              headers=headers)
