@@ -534,7 +534,8 @@ PROBES: dict[str, Probe] = {
     "evid.upload": Probe("POST", f"{CID}/evidence/{{target}}", _fresh_cred("/evidence/one_pager", {}), upload=True),
     "evid.link": Probe("POST", f"{CID}/evidence/{{target}}/links", _fresh_cred(
         "/evidence/one_pager/links", {"link": "https://drive.example/one-pager"})),
-    "evid.download": Probe("GET", f"{CID}/evidence/{{target}}/{{version}}", _cred("/evidence/one_pager/1")),
+    "evid.download": Probe("GET", f"{CID}/evidence/{{target}}/versions/{{version}}",
+                           _cred("/evidence/one_pager/versions/1")),
     "evid.delete": Probe("DELETE", f"{CID}/evidence", _cred("/evidence")),
     "page.evid": Probe("GET", "/credentials/{credential_id}/evidence/{target}", lambda w: (
         f"/credentials/{w.credential_id}/evidence/one_pager", None), page=True),

@@ -80,7 +80,7 @@ def test_replacing_seen_evidence_outdates_the_approval_with_the_reason(finance: 
     missing = " ".join(m for t in detail["transitions"] for m in t["missing"])
     assert "the evidence of “Initial budget drafted” was replaced (version 1 → version 2)" in missing
 
-    old = dean.get(f"/api/v1/credentials/{cid}/evidence/initial_budget/1")
+    old = dean.get(f"/api/v1/credentials/{cid}/evidence/initial_budget/versions/1")
     assert old.status_code == 200 and old.content == PDF
     assert old.headers["x-content-type-options"] == "nosniff"
     assert old.headers["content-disposition"].startswith("attachment;")

@@ -43,7 +43,7 @@ def list_evidence(credential_id: RowId, caller: CurrentCaller, services: Service
 
 
 @router.post("/{credential_id}/evidence/{target}", status_code=status.HTTP_201_CREATED,
-             responses=responses(401, 403, 404, 409, 413, 422), openapi_extra=UPLOAD_DOC)
+             responses=responses(400, 401, 403, 404, 409, 413, 422), openapi_extra=UPLOAD_DOC)
 async def upload(credential_id: RowId, target: Key, request: Request, caller: CurrentCaller,
                  services: ServicesDep) -> dict[str, Any]:
     """Attach a file (multipart field ``file``) as the next version of an item's evidence (``proposal`` for the
@@ -59,7 +59,7 @@ async def upload(credential_id: RowId, target: Key, request: Request, caller: Cu
 
 
 @router.post("/{credential_id}/evidence/{target}/links", status_code=status.HTTP_201_CREATED,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(400, 401, 403, 404, 409, 422))
 def attach_link(credential_id: RowId, target: Key, body: LinkIn, caller: CurrentCaller,
                 services: ServicesDep) -> dict[str, Any]:
     """Attach a link as the next version of an item's evidence."""
@@ -67,7 +67,7 @@ def attach_link(credential_id: RowId, target: Key, body: LinkIn, caller: Current
                                                        by=caller))
 
 
-@router.get("/{credential_id}/evidence/{target}/{version}", response_class=StreamingResponse,
+@router.get("/{credential_id}/evidence/{target}/versions/{version}", response_class=StreamingResponse,
             responses=responses(401, 404, 409, 422))
 def download(credential_id: RowId, target: Key, version: RowId, caller: CurrentCaller,
              services: ServicesDep) -> StreamingResponse:
