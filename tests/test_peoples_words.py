@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,12 +23,13 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.conftest import DEFINITIONS
+from tests.evidence import PDF, PDF_V2
 from tests.web.pages import form_token
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.demo.college import ORGANISATION, PASSWORD, seed
 from workflow.services.access import Caller
-from workflow.store.tables import OUTBOX
+from workflow.store.tables import EVIDENCE, OUTBOX
 from workflow.web.app import create_app
 
 # Keys without an underscore that are still not words a person writes (abbreviations): searched for.
@@ -156,6 +158,13 @@ def college(services: Services, clock: ManualClock) -> Iterator[tuple[Services, 
         days=400)).date().isoformat()}, by=services.access.caller_by_name("pm.chen"))
     services.credentials.comment(credential_id=created[1], gate="feasibility_approval", text="Is there demand?",
                                  by=services.access.caller_by_name("dean.okafor"))
+    for target, content in (("initial_budget", PDF), ("proposal", PDF_V2)):  # evidence on the feasibility gate
+        with services.evidence.receive() as incoming:
+            incoming.write(content)
+            services.evidence.attach_file(credential_id=created[1], target=target, filename=f"{target}.pdf",
+                                          incoming=incoming, by=Caller.system("finance"))
+    services.evidence.attach_link(credential_id=created[1], target="marketing_plan_costed",
+                                  link="https://drive.example/marketing", by=Caller.system("marketing"))
     services.credentials.decide(credential_id=created[4], gate="governance_signoff", verdict="request_changes",
                                 comment="Add a rubric", by=services.access.caller_by_name("qa.martin"))
     planned = services.credentials.create(definition="microcredential", title="Cold-chain logistics", by=pm,
@@ -204,6 +213,7 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
         paths += [f"/credentials/{c.id}{page}" for c in ids for page in ("", "/team", "/edit")]
         paths += [f"/credentials/{c.id}/gates/{gate}" for c in ids for gate in GATES_OF.get(c.state, ())]
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
+        paths += [f"/credentials/{e.credential_id}/evidence/{e.target}" for e in evidence_of(services, ids)]
         if username == "admin":
             paths += ["/admin", "/admin/people", "/admin/outbox", "/admin/sign-ins"]
             paths += [f"/admin/definitions/{name}/migrate" for name in services.definitions.names()]
@@ -213,6 +223,14 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
                 continue  # not theirs to see or start, or a move or an edit not theirs to make / not open
             assert response.status_code == 200, (username, path, response.status_code)
             yield f"{username} {path}", response.text
+
+
+def evidence_of(services: Services, credentials: list[Any]) -> list[Any]:
+    """Each item with evidence attached, once (its credential and target)."""
+    with services.database.begin_read() as conn:
+        rows = conn.execute(select(EVIDENCE.c.credential_id, EVIDENCE.c.target).distinct()).all()
+    assert rows, "no evidence attached in the college"
+    return [r for r in rows if r.credential_id in {c.id for c in credentials}]
 
 
 def test_pages_emails_history_and_api_errors_say_titles_never_keys(

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     oidc_providers: tuple[OidcProvider, ...] = ()  # JSON list in WORKFLOW_OIDC_PROVIDERS
     oidc_providers_file: Path | None = None  # or the same JSON list in a file (keeps secrets out of the env)
     account_link_hours: float = Field(default=72.0, gt=0, le=24 * 30)  # how long an invitation or reset link works
+    evidence_max_bytes: int = Field(default=25 * 1_048_576, ge=1024)  # larger evidence files are refused (413)
+    documents_dir: Path | None = None  # where evidence files are kept; default: <data_dir>/documents
     cookie_secure: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
@@ -133,6 +135,11 @@ class Settings(BaseSettings):
             if not self.database_url:
                 raise ValueError("set WORKFLOW_DATABASE_URL in production; the SQLite default is for trying it out")
         return self
+
+    @property
+    def documents_path(self) -> Path:
+        """Where evidence files are kept (never under anything served)."""
+        return self.documents_dir or self.data_dir / "documents"
 
     @property
     def is_sqlite(self) -> bool:

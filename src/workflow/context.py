@@ -21,6 +21,7 @@ from workflow.services.commands import CredentialCommands
 from workflow.services.dated_timers import replan_dated_timers
 from workflow.services.decisions import DecisionViews
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.evidence import EvidenceService
 from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
 from workflow.services.migration import Migrations
@@ -35,6 +36,7 @@ from workflow.services.signin_log import SignInLog
 from workflow.services.timers import TimerService
 from workflow.services.views import CredentialViews
 from workflow.store.database import Database
+from workflow.store.documents import FileStore
 from workflow.store.migrate import require_current, upgrade
 
 
@@ -65,6 +67,8 @@ class Services:
     second_factor: SecondFactor
     oidc: OidcSignIn
     plans: PlanService
+    documents: FileStore
+    evidence: EvidenceService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -100,6 +104,9 @@ class Services:
         notifier = Notifier(renderer, public_url=settings.public_url, mail_domain=settings.mail_domain,
                             days=settings.days)
         credentials = CredentialCommands(database, definitions, access, clock, notifier)
+        documents = FileStore(settings.documents_path)
+        evidence = EvidenceService(database, credentials.actions, documents, clock,
+                                   max_bytes=settings.evidence_max_bytes)
         views = CredentialViews(database, definitions, access, clock)
         looks = LookService(database, clock)
         sign_in_log = SignInLog(database, clock, keep_days=settings.sign_in_log_days)
@@ -128,13 +135,14 @@ class Services:
                                   mail_domain=settings.mail_domain, public_url=settings.public_url),
             outbox=OutboxService(database, clock, alert_after=timedelta(minutes=settings.mail_alert_minutes)),
             portfolio=PortfolioService(database, definitions, views, clock),
-            looks=looks, decisions=DecisionViews(definitions, access, views, looks),
+            looks=looks, decisions=DecisionViews(definitions, access, views, looks, evidence),
             migrations=Migrations(database, definitions, clock, settings.days),
             sign_in_log=sign_in_log,
             second_factor=SecondFactor(database, clock, sign_in_log, required=settings.second_factor_required),
             oidc=OidcSignIn(database, clock, sign_in_log, settings.oidc_providers, public_url=settings.public_url,
                             known_roles=roles),
             plans=plans,
+            documents=documents, evidence=evidence,
         )
 
     def reload_definitions(self) -> dict[str, int]:

@@ -76,6 +76,14 @@ class InvalidInput(WorkflowError):
         super().__init__(f"{self.label}: {message}")
 
 
+class TooLarge(WorkflowError):
+    """A file over the size limit; nothing of it was kept."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"The file is larger than the limit of {limit / 1_048_576:g} MB; nothing was stored")
+
+
 class Conflict(WorkflowError):
     """The action collides with the credential's current state; retrying as-is will not help."""
 

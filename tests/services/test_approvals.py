@@ -85,10 +85,11 @@ def test_an_approval_with_something_else_missing_waits_and_the_change_asks_for_a
     # Ticking an item of the gate changes what the dean approved: the approval was for an earlier version.
     tick(org, cid)
     assert missing(org, cid, "approve_feasibility") == [
-        f"Approval by the {DEAN} is needed (the approval by dean.business was for an earlier version)"]
+        f"Approval by the {DEAN} is needed "
+        "(the approval by dean.business was for an earlier version: the checklist changed)"]
     assert gate_decisions(org, cid, "feasibility_approval") == [
         {"role": "dean", "by": "dean.business", "actor": "dean.business", "verdict": "approve", "comment": "",
-         "current": False}]
+         "current": False, "outdated_because": "the checklist changed"}]
     with pytest.raises(TransitionNotAllowed):
         org.credentials.fire(credential_id=cid, trigger="approve_feasibility", by=SYSTEM)
 
@@ -244,9 +245,12 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
                            by=as_person(org, "pm.business"))
     assert state(org, cid) == "build"
     assert missing(org, cid, "sign_off") == [
-        "Approval by the Quality assurance office is needed (the approval by qa was for an earlier version)",
-        "Approval by the Registrar's office is needed (the approval by registrar was for an earlier version)",
-        f"2 approvals by the {GOVERNANCE} are needed (0 so far) (the approval by council.a was for an earlier version)",
+        "Approval by the Quality assurance office is needed "
+        "(the approval by qa was for an earlier version: Assessment type changed)",
+        "Approval by the Registrar's office is needed "
+        "(the approval by registrar was for an earlier version: Assessment type changed)",
+        f"2 approvals by the {GOVERNANCE} are needed (0 so far) "
+        "(the approval by council.a was for an earlier version: Assessment type changed)",
     ]
     assert {d["by"]: d["current"] for d in gate_decisions(org, cid, "governance_signoff")} == {
         "qa": False, "registrar": False, "council.a": False, "council.b": False}
@@ -258,8 +262,10 @@ def test_request_changes_blocks_the_gate_keeps_approvals_that_still_hold_and_out
     assert {d["by"]: d["current"] for d in gate_decisions(org, cid, "governance_signoff")} == {
         "qa": True, "registrar": False, "council.a": False, "council.b": False}
     assert missing(org, cid, "sign_off") == [
-        "Approval by the Registrar's office is needed (the approval by registrar was for an earlier version)",
-        f"2 approvals by the {GOVERNANCE} are needed (0 so far) (the approval by council.a was for an earlier version)",
+        "Approval by the Registrar's office is needed "
+        "(the approval by registrar was for an earlier version: Assessment type changed)",
+        f"2 approvals by the {GOVERNANCE} are needed (0 so far) "
+        "(the approval by council.a was for an earlier version: Assessment type changed)",
     ]
     for username in ("registrar", "council.a"):
         assert approve(org, cid, "governance_signoff", username).fired is None
@@ -277,9 +283,11 @@ def test_reopening_an_item_of_the_gate_outdates_the_approvals_made_before(org: S
 
     assert missing(org, cid, "sign_off") == [
         "“Rubric and clear instructions written” is not done (Instructional designer (pedagogy and edTech support))",
-        "Approval by the Quality assurance office is needed (the approval by qa was for an earlier version)",
+        "Approval by the Quality assurance office is needed "
+        "(the approval by qa was for an earlier version: the checklist changed)",
         "Approval by the Registrar's office is needed",
-        f"2 approvals by the {GOVERNANCE} are needed (0 so far) (the approval by council.a was for an earlier version)",
+        f"2 approvals by the {GOVERNANCE} are needed (0 so far) "
+        "(the approval by council.a was for an earlier version: the checklist changed)",
     ]
     # Stage 1 is open again: the registrar has to wait for the QA office's fresh look.
     with pytest.raises(Conflict, match=r"stage 1 \(Quality assurance office\) must approve first"):
@@ -320,7 +328,7 @@ def test_a_delegates_decision_shows_who_acted_and_for_whom(org: Services) -> Non
 
     assert gate_decisions(org, cid, "feasibility_approval") == [
         {"role": "dean", "by": "dean.business", "actor": "acting.dean", "verdict": "request_changes",
-         "comment": "Budget is too thin", "current": True}]
+         "comment": "Budget is too thin", "current": True, "outdated_because": ""}]
     assert missing(org, cid, "approve_feasibility") == [f"Changes requested by dean.business ({DEAN})",
                                                         f"Approval by the {DEAN} is needed"]
     # The dean's own later approval replaces the decision made in their name.

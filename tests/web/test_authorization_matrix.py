@@ -44,13 +44,14 @@ from httpx2 import Response
 from sqlalchemy import func, select
 from starlette.routing import BaseRoute, Match, Mount, Route
 
+from tests.evidence import PDF
 from tests.organisation import PASSWORD
 from workflow.config import Settings
 from workflow.context import Services
 from workflow.services.access import Caller
 from workflow.services.auth import SESSION, TOKEN
 from workflow.store.people import ASSIGNMENT, DELEGATION, USER
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, EVIDENCE, GATE_DECISION
 from workflow.web.app import create_app
 from workflow.web.deps import CSRF_HEADER, SESSION_COOKIE
 from workflow.web.ui.pages import LOGIN_CSRF_COOKIE
@@ -220,6 +221,16 @@ users.create          401  401  401  401  401  201  403  403  403  403  403  403
 users.patch           401  401  401  401  401  200  403  403  403  403  403  403  403  403  403  403  403
 roles.assign          401  401  401  401  401  201  403  403  403  403  403  403  403  403  403  403  403
 roles.unassign        401  401  401  401  401  204  403  403  403  403  403  403  403  403  403  403  403
+evid.list             401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
+evid.upload           401  401  401  401  401  403  403  404  201  404  403  403  404  403  404  201  403
+evid.link             401  401  401  401  401  403  403  404  201  404  403  403  404  403  404  201  403
+evid.download         401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
+evid.delete           401  401  401  401  401  409  409  404  409  404  409  409  404  409  404  409  403
+page.evid             303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.evid.upload      303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
+page.evid.link        303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
+page.evid.download    303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.evid.preview     303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
 """
 
 KNOWN_BUGS: dict[str, str] = {}
@@ -271,6 +282,10 @@ class World:
         self.dean = org.access.caller_by_name("dean.business")
         self.credential_id = self.fresh_credential()
         assert org.views.get(self.credential_id, by=self.system).state == "feasibility"
+        with org.evidence.receive() as incoming:  # the one-pager, as its owner attached it
+            incoming.write(PDF)
+            org.evidence.attach_file(credential_id=self.credential_id, target="one_pager", filename="one-pager.pdf",
+                                     incoming=incoming, by=org.access.caller_by_name("pm.business"))
         self.other_token_id = org.auth.create_token(org.people.user_id("dean.business"), "not yours").id
         self._serial = 0
         self._headers: dict[str, str] = {}
@@ -390,6 +405,7 @@ class Probe:
     request: Callable[[World], Request]
     mount: bool = False
     page: bool = False  # an HTML page: a form body in, HTML out (errors too)
+    upload: bool = False  # the body goes as multipart/form-data with a PDF in its "file" field
 
     @property
     def route_key(self) -> tuple[str, str]:
@@ -648,6 +664,23 @@ PROBES: dict[str, Probe] = {
         f"{API}/users", {"username": f"matrix.new.{w.serial()}", "display_name": "New person"})),
     "users.patch": Probe("PATCH", f"{API}/users/{{user_id}}", _patch_user),
     "roles.assign": Probe("POST", f"{API}/role-assignments", _assign),
+    "evid.list": Probe("GET", f"{CID}/evidence", _cred("/evidence")),
+    "evid.upload": Probe("POST", f"{CID}/evidence/{{target}}", _fresh_cred("/evidence/one_pager", {}), upload=True),
+    "evid.link": Probe("POST", f"{CID}/evidence/{{target}}/links", _fresh_cred(
+        "/evidence/one_pager/links", {"link": "https://drive.example/one-pager"})),
+    "evid.download": Probe("GET", f"{CID}/evidence/{{target}}/versions/{{version}}",
+                           _cred("/evidence/one_pager/versions/1")),
+    "evid.delete": Probe("DELETE", f"{CID}/evidence", _cred("/evidence")),
+    "page.evid": Probe("GET", "/credentials/{credential_id}/evidence/{target}", lambda w: (
+        f"/credentials/{w.credential_id}/evidence/one_pager", None), page=True),
+    "page.evid.upload": Probe("POST", "/credentials/{credential_id}/evidence/{target}", _fresh_page(
+        "/evidence/one_pager", {}), page=True, upload=True),
+    "page.evid.link": Probe("POST", "/credentials/{credential_id}/evidence/{target}/links", _fresh_page(
+        "/evidence/one_pager/links", {"link": "https://drive.example/one-pager"}), page=True),
+    "page.evid.download": Probe("GET", "/credentials/{credential_id}/evidence/{target}/{version}/download", lambda w: (
+        f"/credentials/{w.credential_id}/evidence/one_pager/1/download", None), page=True),
+    "page.evid.preview": Probe("GET", "/credentials/{credential_id}/evidence/{target}/{version}/preview", lambda w: (
+        f"/credentials/{w.credential_id}/evidence/one_pager/1/preview", None), page=True),
     "roles.unassign": Probe("DELETE", f"{API}/role-assignments/{{assignment_id}}",
                             lambda w: (f"{API}/role-assignments/{w.fresh_assignment()}", None)),
 }
@@ -740,6 +773,7 @@ def fingerprint(org: Services) -> dict[str, int]:
         "sessions": count(SESSION), "credentials": count(CREDENTIAL),
         "credential versions": select(func.coalesce(func.sum(CREDENTIAL.c.version), 0)).scalar_subquery(),
         "events": count(EVENT), "decisions": count(GATE_DECISION), "checklist entries": count(CHECKLIST_ENTRY),
+        "evidence": count(EVIDENCE),
     }
     with org.database.begin_read() as conn:
         row = conn.execute(select(*(value.label(f"m{i}") for i, value in enumerate(measures.values())))).one()
@@ -810,6 +844,9 @@ def send(world: World, probe: Probe, url: str, body: dict[str, Any] | None, head
     if body is not None and body.get("csrf_token") == SESSION_FORM:
         body = {k: v for k, v in body.items() if k != "csrf_token"} | (
             {"csrf_token": world.form_token} if world.form_token else {})
+    if probe.upload:
+        return world.client.request(probe.method, url, data=body or None, headers=headers,
+                                    files={"file": ("one-pager.pdf", PDF, "application/pdf")})
     if not probe.page or body is None:
         return world.client.request(probe.method, url, json=body if not probe.page else None, headers=headers)
     if body.get("csrf_token") == "form-token":  # the form as the sign-in page gave it: its cookie holds the token

@@ -20,14 +20,17 @@ app = typer.Typer(help="The tamper-evident history: check each credential's hash
 def audit_verify(credential: Annotated[list[int] | None, typer.Option(
         "--credential", help="Only this credential (repeat for more); default: all.")] = None) -> None:
     """Check every event's hash and link, each credential's head, and that the chain accounts for every decision,
-    checklist entry and data; exit 1 naming each first broken link and each row that is inserted, edited or
-    deleted."""
+    checklist entry, evidence file and data; exit 1 naming each first broken link, each row that is inserted,
+    edited or deleted, and each evidence file altered or removed on disk."""
+    from workflow.config import Settings
     from workflow.services.audit import verify_database
+    from workflow.store.documents import FileStore
 
+    documents = FileStore(Settings().documents_path)
     with database() as db:
         total = len(set(credential)) if credential is not None else lambda: _credentials(db)
         with progress_bar("verifying credentials", total) as progress:
-            report = verify_database(db, credential, progress=progress)
+            report = verify_database(db, credential, progress=progress, documents=documents)
     if report.ok:
         typer.echo(f"ok: {report.credentials} credentials, {report.events} events verified")
         return

@@ -11,7 +11,9 @@ import typer
 from workflow.cli.errors import errors_to_exit
 from workflow.cli.progress import progress_bar
 from workflow.cli.running import database, redacted
+from workflow.config import Settings
 from workflow.store.backup import backup, restore
+from workflow.store.documents import FileStore
 from workflow.store.migrate import upgrade
 
 app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -28,9 +30,11 @@ def db_upgrade() -> None:
 
 @errors_to_exit
 def backup_command(path: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the backup.")]) -> None:
-    """Write every table of the database to FILE (gzip'd JSON lines), as it stood at one moment."""
+    """Write every table of the database to FILE (gzip'd JSON lines), as it stood at one moment, with every evidence
+    file (each checked against its SHA-256)."""
     with database(current=False) as db, progress_bar(f"backing up to {path}", count=True) as progress:
-        summary = backup(db, path, progress=progress)  # an older schema may be backed up (before an upgrade)
+        # (an older schema may be backed up, before an upgrade)
+        summary = backup(db, path, progress=progress, documents=_documents())
     typer.echo(f"backup of {redacted(db.url)} (schema {summary.revision}) written to {path}:")
     _print_counts(summary.rows)
 
@@ -42,11 +46,16 @@ def restore_command(path: Annotated[Path, typer.Argument(metavar="FILE", help="A
     """Put a backup into the database (empty, unless --force), then bring its schema up to date."""
     with database(current=False) as db:
         with progress_bar(f"restoring {path}") as progress:
-            summary = restore(db, path, force=force, progress=progress)
+            summary = restore(db, path, force=force, progress=progress, documents=_documents())
         upgrade(db)
     typer.echo(f"restored {path} (schema {summary.revision}) into {redacted(db.url)}:")
     _print_counts(summary.rows)
     typer.echo("database is up to date")
+
+
+def _documents() -> FileStore:
+    """The configured store of evidence files (backed up and restored with the tables)."""
+    return FileStore(Settings().documents_path)
 
 
 def _print_counts(rows: dict[str, int]) -> None:

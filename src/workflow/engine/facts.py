@@ -37,7 +37,8 @@ class Facts:
 
     ``done`` holds the keys of finished checklist items and ``decisions`` the decisions on gates of the current
     round, oldest first (a later decision by the same person in the same role replaces an earlier one).
-    ``role_holders`` says how many people hold a role, for ``all`` approval policies.
+    ``role_holders`` says how many people hold a role, for ``all`` approval policies. ``evidence`` names the newest
+    version of the evidence attached to each checklist item (and to the ``proposal``), by key.
     """
 
     state: str
@@ -46,3 +47,4 @@ class Facts:
     decisions: tuple[Decision, ...] = ()
     previous_state: str | None = None
     role_holders: Mapping[str, int] = field(default_factory=dict)
+    evidence: Mapping[str, str] = field(default_factory=dict)  # the newest version of each item's evidence

@@ -84,11 +84,42 @@ class Requirements:
         return missing
 
     def snapshot(self, facts: Facts) -> dict[str, Any]:
-        """What a decider sees of this gate: its required fields' values and which of its items are done."""
-        return {
+        """What a decider sees of this gate: its required fields' values, which of its items are done and (when
+        there is any) the version of the evidence attached to its items and to the proposal."""
+        seen: dict[str, Any] = {
             "fields": {name: facts.data.get(name) for name, _ in self.fields},
             "done": sorted(item.key for item in self.items_for(facts.data) if item.key in facts.done),
         }
+        keys = [PROPOSAL, *(item.key for item in self.items_for(facts.data))]
+        evidence = {key: facts.evidence[key] for key in keys if key in facts.evidence}
+        if evidence:
+            seen["evidence"] = evidence
+        return seen
+
+    def changes_since(self, seen: Mapping[str, Any], facts: Facts) -> list[str]:
+        """What has changed, in words, between what a decision saw (its snapshot) and the gate now."""
+        now = self.snapshot(facts)
+        said: list[str] = []
+        titles = {item.key: item.title for item in self.items} | {PROPOSAL: "the proposal"}
+        before, after = dict(seen.get("evidence") or {}), dict(now.get("evidence") or {})
+        for key in sorted(set(before) | set(after), key=lambda k: list(titles).index(k) if k in titles else 0):
+            if before.get(key) != after.get(key):
+                title = titles.get(key, key)
+                name = title if key == PROPOSAL else f"“{title}”"
+                if key not in before:
+                    said.append(f"evidence was attached to {name} ({_version(after[key])})")
+                elif key not in after:
+                    said.append(f"the evidence of {name} is gone")
+                else:
+                    said.append(f"the evidence of {name} was replaced ({_version(before[key])} → "
+                                f"{_version(after[key])})")
+        labels = dict(self.fields)
+        for name, value in now["fields"].items():
+            if (seen.get("fields") or {}).get(name) != value:
+                said.append(f"{labels.get(name, name)} changed")
+        if list(seen.get("done") or []) != now["done"]:
+            said.append("the checklist changed")
+        return said
 
     def latest_decisions(self, facts: Facts) -> list[Decision]:
         """This gate's decisions of the current round, the latest per person and role."""
@@ -137,7 +168,7 @@ class Requirements:
             elif decision.verdict == "request_changes":
                 missing.append(Unmet("decision", decision.role,
                                      f"Changes requested by {decision.who} ({self.role(decision.role)})"))
-        outdated = {d.role: d.who for d in stale if d.verdict == "approve"}
+        outdated = {d.role: (d.who, self.changes_since(d.seen or {}, facts)) for d in stale if d.verdict == "approve"}
         for approver, have, need in self.tally(facts, valid):
             if have >= need:
                 continue
@@ -149,9 +180,20 @@ class Requirements:
             else:
                 text = f"{need} approvals by the {title} are needed ({have} so far)"
             if approver.role in outdated:
-                text += f" (the approval by {outdated[approver.role]} was for an earlier version)"
+                who, changes = outdated[approver.role]
+                why = f": {'; '.join(changes)}" if changes else ""
+                text += f" (the approval by {who} was for an earlier version{why})"
             missing.append(Unmet("approval", approver.role, text))
         return missing
+
+
+PROPOSAL = "proposal"
+"""The key of the evidence attached to the credential's proposal itself rather than to a checklist item."""
+
+
+def _version(seen: str) -> str:
+    """``"v2 <sha>"`` → ``"version 2"``."""
+    return f"version {seen.split(' ', 1)[0].removeprefix('v')}"
 
 
 def needed(approver: Approver, holders: Mapping[str, int]) -> int:

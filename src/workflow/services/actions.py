@@ -33,7 +33,7 @@ from workflow.store import history, lookups
 from workflow.store.accounting import data_digest
 from workflow.store.database import Database
 from workflow.store.history import History
-from workflow.store.lookups import CredentialRow, DecisionRow, EntryRow
+from workflow.store.lookups import CredentialRow, DecisionRow, EntryRow, EvidenceRow
 from workflow.store.orgtree import OrgTree
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Action:
     _tree: OrgTree | None = None
     _entries: list[Any] | None = None
     _decisions: list[DecisionRow] | None = None
+    _evidence: list[EvidenceRow] | None = None
 
     @property
     def id(self) -> int:
@@ -105,6 +106,16 @@ class Action:
         if self._decisions is None:
             self._decisions = lookups.read_decisions(self.conn, self.id)
         return self._decisions
+
+    def evidence(self) -> list[EvidenceRow]:
+        """Every version of the credential's evidence: read once per action, then kept up to date."""
+        if self._evidence is None:
+            self._evidence = lookups.read_evidence(self.conn, self.id)
+        return self._evidence
+
+    def attached(self, row: Mapping[str, Any]) -> None:
+        """Keep a version of evidence this action has just stored."""
+        self._evidence = [*self.evidence(), EvidenceRow(0, *(row[name] for name in EvidenceRow._fields[1:]))]
 
     @property
     def all_entries(self) -> list[Any] | None:
@@ -207,7 +218,8 @@ class Actions:
 
         return gather(act.engine, state=act.state, rounds=act.rounds, data=act.data,
                       previous=act.value("previous_state"), trigger=trigger, entries=act.entries,
-                      decisions=act.decisions, holders=holders)
+                      decisions=act.decisions, holders=holders,
+                      evidence=lambda: lookups.latest_evidence(act.evidence()))
 
     def move(self, act: Action, outcome: Outcome, *, comment: str, kind: str = "transition",
              extra: dict[str, Any] | None = None) -> Outcome:

@@ -20,14 +20,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, tuple_
 
-from workflow.store.accounting import DATA_DIGEST, FOLD, data_digest, decision_fault, entry_fault, same
+from workflow.store.accounting import DATA_DIGEST, FOLD, data_digest, decision_fault, entry_fault, evidence_fault, same
 from workflow.store.database import Database
+from workflow.store.documents import DocumentStore
 from workflow.store.history import CONTENT, GENESIS, Head, event_hash
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, EVIDENCE, GATE_DECISION
 
 BATCH = 5000
-ACCOUNTING = ("decision", "checklist", FOLD)
-"""The kinds of event that decision and checklist rows point at."""
+ACCOUNTING = ("decision", "checklist", "evidence", FOLD)
+"""The kinds of event that decision, checklist and evidence rows point at."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,11 @@ class Report:
 
 
 def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, batch: int = BATCH,
-           progress: Callable[[int], None] | None = None) -> Report:
+           progress: Callable[[int], None] | None = None, documents: DocumentStore | None = None) -> Report:
     """Walk the hash chain of every credential (or of ``credential_ids``) and report the first broken link of each.
+
+    With ``documents``, each evidence file the chain vouches for is read from the store and its SHA-256 compared
+    with the one its event recorded: a file altered or removed on disk is named with its credential.
 
     Credentials and events are read in pages of ``batch`` rows in key order, so memory stays flat however long
     the history is. Run it in one snapshot (see :func:`verify_database`) so that actions committed meanwhile
@@ -80,18 +84,21 @@ def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, bat
                          CREDENTIAL.c.chain_hash, CREDENTIAL.c.data).order_by(CREDENTIAL.c.id)
     events = select(*(EVENT.c[name] for name in (*CONTENT, "prev_hash", "hash"))).order_by(EVENT.c.credential_id,
                                                                                            EVENT.c.seq)
-    decisions, entries = (select(table).order_by(table.c.credential_id, table.c.id)
-                          for table in (GATE_DECISION, CHECKLIST_ENTRY))
+    decisions, entries, evidence = (select(table).order_by(table.c.credential_id, table.c.id)
+                                    for table in (GATE_DECISION, CHECKLIST_ENTRY, EVIDENCE))
     if wanted is not None:
         credentials = credentials.where(CREDENTIAL.c.id.in_(wanted))
         events = events.where(EVENT.c.credential_id.in_(wanted))
         decisions = decisions.where(GATE_DECISION.c.credential_id.in_(wanted))
         entries = entries.where(CHECKLIST_ENTRY.c.credential_id.in_(wanted))
+        evidence = evidence.where(EVIDENCE.c.credential_id.in_(wanted))
     report = Report()
     stream = _Peek(_pages(conn, events, lambda r: tuple_(EVENT.c.credential_id, EVENT.c.seq) > (r.credential_id,
                                                                                                  r.seq), batch))
     rows = {table.name: _Peek(_pages(conn, query, lambda r, t=table: tuple_(t.c.credential_id, t.c.id) > (
-        r.credential_id, r.id), batch)) for table, query in ((GATE_DECISION, decisions), (CHECKLIST_ENTRY, entries))}
+        r.credential_id, r.id), batch)) for table, query in ((GATE_DECISION, decisions), (CHECKLIST_ENTRY, entries),
+                                                             (EVIDENCE, evidence))}
+    digests: dict[str, str | None] = {}  # each stored file read once, however many versions name it
     for credential in _pages(conn, credentials, lambda r: CREDENTIAL.c.id > r.id, batch):
         report.credentials += 1
         _orphans(stream, credential.id, report)
@@ -104,6 +111,7 @@ def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, bat
             report.findings.append(finding)
         held = {name: _take(peek, credential.id) for name, peek in rows.items()}
         report.findings.extend(accounts(walk, held[GATE_DECISION.name], held[CHECKLIST_ENTRY.name]))
+        report.findings.extend(_documents(walk, held[EVIDENCE.name], documents, digests))
         if progress is not None:
             progress(1)
     _orphans(stream, None, report)
@@ -115,15 +123,16 @@ def verify(conn: Connection, credential_ids: Iterable[int] | None = None, *, bat
 
 
 def verify_database(database: Database, credential_ids: Iterable[int] | None = None, *,
-                    batch: int = BATCH, progress: Callable[[int], None] | None = None) -> Report:
+                    batch: int = BATCH, progress: Callable[[int], None] | None = None,
+                    documents: DocumentStore | None = None) -> Report:
     """:func:`verify` in one read-only snapshot: a read transaction on SQLite (WAL), REPEATABLE READ on PostgreSQL."""
     if database.is_sqlite:
         with database.begin_read() as conn:
-            return verify(conn, credential_ids, batch=batch, progress=progress)
+            return verify(conn, credential_ids, batch=batch, progress=progress, documents=documents)
     with database.engine.connect() as conn:
         conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
-            return verify(conn, credential_ids, batch=batch, progress=progress)
+            return verify(conn, credential_ids, batch=batch, progress=progress, documents=documents)
 
 
 class _Walk:
@@ -239,6 +248,42 @@ def accounts(walk: _Walk, decisions: list[Row[Any]], entries: list[Row[Any]]) ->
     found.extend(_gone(walk, decisions, entries))
     found.extend(_data(walk))
     return found
+
+
+def _documents(walk: _Walk, rows: list[Row[Any]], documents: DocumentStore | None,
+               digests: dict[str, str | None]) -> Iterator[Finding]:
+    """The evidence rows the chain does not account for, evidence events whose rows are gone, and (with
+    ``documents``) each stored file that is no longer the bytes its event vouched for."""
+    cid = int(walk.credential.id)
+    seqs = {row.seq for row in rows}
+    for seq, event in sorted(walk.accounts.items()):
+        if event.kind == "evidence" and seq not in seqs:
+            details = event.details or {}
+            yield Finding(cid, seq, "deleted", f"evidence_document row of event {seq} ({details.get('target')} "
+                                               f"version {details.get('version')}) is gone (deleted)", EVIDENCE.name)
+    for row in rows:
+        if walk.finding is not None and walk.finding.reason != "state" and (row.seq or 0) >= walk.finding.seq:
+            continue
+        at = walk.accounts.get(row.seq) if row.seq is not None else None
+        why = evidence_fault(dict(row._mapping), None if at is None else {
+            "kind": at.kind, "actor": at.actor, "comment": at.comment, "details": at.details or {}})
+        what = f"{row.target} version {row.version} ({row.filename or row.link})"
+        if why is not None:
+            yield Finding(cid, int(row.seq or 0), why.reason, f"evidence_document row {row.id} ({what}): "
+                          f"{why.message} ({why.reason})", EVIDENCE.name, int(row.id))
+            continue
+        if documents is None or not row.sha256:
+            continue
+        if row.sha256 not in digests:
+            digests[row.sha256] = documents.digest(row.sha256)
+        now = digests[row.sha256]
+        if now is None:
+            yield Finding(cid, int(row.seq or 0), "file deleted", f"the file of {what}, SHA-256 {row.sha256}, is "
+                          "missing from the document store (deleted)", EVIDENCE.name, int(row.id))
+        elif now != row.sha256:
+            yield Finding(cid, int(row.seq or 0), "file altered", f"the file of {what} was altered in the document "
+                          f"store: its SHA-256 is {now}, not {row.sha256} as event {row.seq} recorded",
+                          EVIDENCE.name, int(row.id))
 
 
 def _about(row: Row[Any]) -> str:

@@ -67,6 +67,7 @@ class CredentialCommands:
         self._clock = clock
         self._notifier = notifier
         self._actions = Actions(database, definitions, access, clock, notifier)
+        self.actions = self._actions  # shared with the other services that act on credentials (evidence)
         self._notices = self._actions.notices
 
     def create(self, *, definition: str, title: str, by: Caller, org_unit_id: int | None = None,

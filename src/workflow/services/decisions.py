@@ -12,9 +12,11 @@ from workflow.definitions.graph import transition_from
 from workflow.definitions.model import Definition
 from workflow.definitions.words import counted, listed, policy_words, role_title, verdict_words
 from workflow.engine import Engine
+from workflow.engine.requirements import PROPOSAL
 from workflow.errors import NotFound, Unmet
 from workflow.services.access import AccessService, Caller
 from workflow.services.definitions import DefinitionRegistry
+from workflow.services.evidence import Evidence, EvidenceService
 from workflow.services.looks import LookService
 from workflow.services.missing import approval_phrase
 from workflow.services.views import CredentialDetail, CredentialViews, GateStatus, HistoryEvent
@@ -44,6 +46,8 @@ class EvidenceItem:
     done_by: str | None
     updated_at: datetime | None
     changed: bool  # ticked, unticked or re-noted since the person last looked
+    document: Evidence | None = None  # the newest version of its evidence, if any
+    document_new: bool = False  # a version was attached since the person last looked
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class PathDecision:
     at: datetime | None
     comment: str
     current: bool  # False once the evidence it was made on has changed
+    outdated_because: str = ""  # what changed since, in words
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,8 @@ class GateSheet:
     missing_summary: str = ""  # one line counting what is missing, by kind
     mine: PathDecision | None = None  # the person's own decision of this round, if any
     names: dict[str, str] = field(default_factory=dict)  # display names of the people in it, by username
+    proposal: Evidence | None = None  # the newest version of the proposal's own document, if any
+    proposal_new: bool = False
 
     @property
     def may_approve(self) -> bool:
@@ -159,7 +166,8 @@ class DecisionViews:
     """The decision sheet of a gate, for the person about to decide it."""
 
     def __init__(self, definitions: DefinitionRegistry, access: AccessService, views: CredentialViews,
-                 looks: LookService) -> None:
+                 looks: LookService, evidence: EvidenceService) -> None:
+        self._evidence = evidence
         self._definitions = definitions
         self._access = access
         self._views = views
@@ -193,7 +201,11 @@ class DecisionViews:
         dest = option.dest if option.dest in definition.states else (detail.previous_state or detail.state)
         told = _told(engine, definition, dest, detail.data)
         choices = tuple(choices_for(definition, by, detail, status))
-        names = self._access.names_of({e.actor for e in history} | {d["by"] for d in status.decisions})
+        documents: dict[str, Evidence] = {}
+        for document in self._evidence.list(credential_id=credential_id, by=by):  # by version: the newest stays
+            documents[document.target] = document
+        names = self._access.names_of({e.actor for e in history} | {d["by"] for d in status.decisions}
+                                      | {d.actor for d in documents.values()})
         stages = tuple(_stages(definition, status, holders, history, names))
         mine = [d for stage in stages for step in stage.steps for d in step.decisions
                 if by.username in (d.who, d.actor) and d.current]
@@ -203,7 +215,9 @@ class DecisionViews:
             waiting_since=detail.state_entered_at,
             due_at=detail.state_entered_at + timedelta(days=gate_spec.due_days) if gate_spec.due_days else None,
             fields=tuple(_fields(definition, detail, {name for name, _ in requirements.fields}, since, by.username)),
-            evidence=tuple(_evidence(definition, detail, status.trigger, holders, others)),
+            evidence=tuple(_evidence(definition, detail, status.trigger, holders, others, documents)),
+            proposal=documents.get(PROPOSAL),
+            proposal_new=any(e.kind == "evidence" and e.details.get("target") == PROPOSAL for e in others),
             stages=stages, missing=option.unmet, choices=choices,
             consequences=_consequences(definition, status, option.unmet, choices, definition.states[dest].title, told,
                                        by.username),
@@ -250,13 +264,15 @@ def _fields(definition: Definition, detail: CredentialDetail, required: set[str]
 
 
 def _evidence(definition: Definition, detail: CredentialDetail, trigger: str, holders: dict[str, list[str]],
-              since: list[HistoryEvent]) -> list[EvidenceGroup]:
+              since: list[HistoryEvent], documents: dict[str, Evidence]) -> list[EvidenceGroup]:
     touched = {e.details.get("item") for e in since if e.kind == "checklist"}
+    attached = {e.details.get("target") for e in since if e.kind == "evidence"}
     grouped: dict[str, list[EvidenceItem]] = {}
     for item in detail.checklist:
         if item.trigger == trigger:
             grouped.setdefault(item.owner, []).append(EvidenceItem(
-                item.key, item.title, item.done, item.note, item.done_by, item.updated_at, item.key in touched))
+                item.key, item.title, item.done, item.note, item.done_by, item.updated_at, item.key in touched,
+                documents.get(item.key), item.key in attached))
     return [EvidenceGroup(role, role_title(definition, role), tuple(holders.get(role, ())), tuple(items))
             for role, items in grouped.items()]
 
@@ -273,7 +289,7 @@ def _stages(definition: Definition, status: GateStatus, holders: dict[str, list[
         decisions = tuple(
             PathDecision(d["by"], d["actor"], d["verdict"], verdict_words(d["verdict"]), names.get(d["by"], d["by"]),
                          names.get(d["actor"], d["actor"]),
-                         when.get((d["role"], d["by"])), d["comment"], d["current"])
+                         when.get((d["role"], d["by"])), d["comment"], d["current"], d.get("outdated_because", ""))
             for d in status.decisions if d["role"] == rule.role)
         waiting = rule.approvals < rule.needed and status.open_stage == rule.stage
         policy = policy_words(rule.policy, rule.needed)

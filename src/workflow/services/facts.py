@@ -32,7 +32,8 @@ def current_entries(conn: Connection, row: Row[Any]) -> dict[str, Any]:
 
 def gather(engine: Engine, *, state: str, rounds: Mapping[str, int], data: dict[str, Any], previous: str | None,
            trigger: str | None, entries: Callable[[], Mapping[str, Any]], decisions: Callable[[], Iterable[Any]],
-           holders: Callable[[set[str]], Mapping[str, int]]) -> Facts:
+           holders: Callable[[set[str]], Mapping[str, int]],
+           evidence: Callable[[], Mapping[str, str]] | None = None) -> Facts:
     """The engine's facts about a credential for ``trigger`` (or for every move out of ``state`` if None): the
     callables read the checklist, the decisions and the role holders, and are called only if needed."""
     needs_items, needs_gate = engine.needs(state, trigger)
@@ -41,7 +42,9 @@ def gather(engine: Engine, *, state: str, rounds: Mapping[str, int], data: dict[
         done = frozenset(key for key, entry in entries().items() if entry.done)
     current_decisions: tuple[Decision, ...] = ()
     counted: dict[str, int] = {}
+    shown: Mapping[str, str] = {}
     if needs_gate:
+        shown = evidence() if evidence is not None else {}
         current_decisions = tuple(Decision(d.gate, d.role, d.actor, d.verdict, d.comment, d.principal,
                                            d.seen or None)
                                   for d in decisions() if d.round == rounds.get(d.gate, 0))
@@ -50,7 +53,7 @@ def gather(engine: Engine, *, state: str, rounds: Mapping[str, int], data: dict[
         if everyone:
             counted = dict(holders(everyone))
     return Facts(state=state, data=data, done=done, decisions=current_decisions, previous_state=previous,
-                 role_holders=counted)
+                 role_holders=counted, evidence=shown)
 
 
 def row_facts(conn: Connection, access: AccessService, engine: Engine, row: Row[Any], trigger: str | None = None,
@@ -61,7 +64,8 @@ def row_facts(conn: Connection, access: AccessService, engine: Engine, row: Row[
                   trigger=trigger,
                   entries=lambda: entries if entries is not None else current_entries(conn, row),
                   decisions=lambda: decisions if decisions is not None else lookups.read_decisions(conn, row.id),
-                  holders=lambda roles: access.holders(conn, roles, row.id, row.org_unit_id, access.tree(conn)))
+                  holders=lambda roles: access.holders(conn, roles, row.id, row.org_unit_id, access.tree(conn)),
+                  evidence=lambda: lookups.latest_evidence(lookups.read_evidence(conn, row.id)))
 
 
 def next_timers(conn: Connection, credential_id: int) -> list[dict[str, Any]]:

@@ -61,6 +61,11 @@ def summarize(definition: Definition | None, kind: str, trigger: str | None, fro
     if kind == "data":
         changed = [field_label(definition, name) for name in details.get("changes") or {}]
         return f"Information changed: {listed(changed)}" if changed else "Information changed"
+    if kind == "evidence":
+        target = str(details.get("target", ""))
+        where = "the proposal" if target == "proposal" else f"“{item_title(definition, target)}”"
+        what = details.get("filename") or details.get("link") or ""
+        return f"Evidence for {where}: version {details.get('version')} ({what})"
     if kind == "fold":
         return "Decisions, checklist and information as they stood at the upgrade, kept in the history"
     if kind == "team" and details.get("removed"):

@@ -16,7 +16,7 @@ from workflow.store.tables import EVENT
 
 KIND_WORDS = {"checklist": "checklist", "data": "information", "decision": "decision", "comment": "comment",
               "transition": "move", "override": "override", "team": "team", "timer": "timer",
-              "fold": "upgrade record", "migrated": "new version"}
+              "fold": "upgrade record", "migrated": "new version", "evidence": "evidence"}
 
 
 class LookService:

@@ -161,7 +161,9 @@ def describe(engine: Engine, credential: Row[Any] | CredentialRow, facts: Facts,
         gates.append(GateStatus(
             requirements.gate_id, requirements.gate.title, trigger, tuple(approvers),
             tuple({"role": d.role, "by": d.who, "actor": d.actor, "verdict": d.verdict, "comment": d.comment,
-                   "current": d not in stale}
+                   "current": d not in stale,
+                   "outdated_because": "; ".join(requirements.changes_since(d.seen or {}, facts)) if d in stale
+                   else ""}
                   for d in requirements.latest_decisions(facts)),
             requirements.open_stage(facts),
         ))

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from workflow.store.frozen import _plain, data_digest, row_digest
 
 __all__ = ["DATA_DIGEST", "FOLD", "Fault", "data_digest", "decision_details", "decision_fault", "entry_details",
-           "entry_fault", "row_digest", "same"]
+           "entry_fault", "evidence_details", "evidence_fault", "row_digest", "same"]
 
 FOLD = "fold"
 """The event kind that vouches for the rows and data present at an upgrade (see migration 0010)."""
@@ -27,7 +27,10 @@ DATA_DIGEST = "data_digest"
 
 DECISION = "gate_decision"
 ENTRY = "checklist_entry"
-KIND = {DECISION: "decision", ENTRY: "checklist"}
+EVIDENCE = "evidence_document"
+KIND = {DECISION: "decision", ENTRY: "checklist", EVIDENCE: "evidence"}
+EVIDENCE_FIELDS = ("target", "version", "filename", "content_type", "size", "sha256", "link")
+"""What an evidence event carries of its ``evidence_document`` row (the actor is the event's own)."""
 
 
 def decision_details(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,6 +45,12 @@ def decision_details(row: Mapping[str, Any]) -> dict[str, Any]:
 def entry_details(row: Mapping[str, Any], owner: str) -> dict[str, Any]:
     """What a checklist event carries of its ``checklist_entry`` row (the actor and note are the event's own)."""
     return {"item": row["item_key"], "round": row["round"], "done": row["done"], "owner": owner}
+
+
+def evidence_details(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What an evidence event carries of its ``evidence_document`` row: the file's SHA-256 among them, so the
+    chain vouches for the bytes stored."""
+    return {name: row[name] for name in EVIDENCE_FIELDS}
 
 
 class Fault(NamedTuple):
@@ -94,6 +103,15 @@ def _decision_pairs(event: Mapping[str, Any], details: Mapping[str, Any]) -> dic
 def _entry_pairs(event: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, Any]:
     return {"item_key": details.get("item"), "round": details.get("round"), "done": details.get("done"),
             "note": event["comment"], "actor": event["actor"]}
+
+
+def _evidence_pairs(event: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: details.get(name) for name in EVIDENCE_FIELDS} | {"actor": event["actor"]}
+
+
+def evidence_fault(row: Mapping[str, Any], event: Mapping[str, Any] | None) -> Fault | None:
+    """Why the chain does not account for an evidence row (None if it does); as :func:`decision_fault`."""
+    return _fault(EVIDENCE, row, event, _evidence_pairs)
 
 
 def decision_fault(row: Mapping[str, Any], event: Mapping[str, Any] | None) -> Fault | None:

@@ -7,12 +7,18 @@ dates, JSON documents, bytes and booleans come back as they were, whichever data
 
 Tables and columns are reflected from the live database, so whatever the migrations have added is included.
 Rows are streamed both ways; a restore reads the whole file once to check it before it touches the target.
+
+Evidence files (:mod:`workflow.store.documents`) follow the tables when a document store is given: for each
+distinct file the ``evidence_document`` rows name, a ``{"blob": sha256, "size": n}`` line, its bytes as base64
+text lines, and a ``{"blob_end": sha256}`` line. Both ways every file's SHA-256 is checked against its name, and a
+restore refuses a backup missing a file its rows name.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 import os
 import uuid
@@ -41,12 +47,16 @@ from workflow import __version__
 from workflow.clock import Clock, SystemClock
 from workflow.errors import BackupError
 from workflow.store.database import Database
+from workflow.store.documents import CHUNK, DocumentStore
 from workflow.store.migrate import alembic_config
 
 FORMAT = "workflow-backup"
 FORMAT_VERSION = 1
 BATCH = 1000
 _SKIP = {"alembic_version"}
+DOCUMENTS = "evidence_document"
+BLOB_CHUNK = 3 * CHUNK // 4 * 3  # raw bytes per base64 line (a multiple of 3: no padding inside a file)
+NO_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -68,12 +78,13 @@ class _TableSpec:
 
 
 def backup(source: Database | Engine, path: Path, *, clock: Clock | None = None,
-           progress: Callable[[int], None] | None = None) -> Summary:
-    """Write every table of ``source`` to ``path`` from one consistent snapshot (the file appears only when whole).
-    ``progress`` is told how many rows each step wrote.
+           progress: Callable[[int], None] | None = None, documents: DocumentStore | None = None) -> Summary:
+    """Write every table of ``source`` to ``path`` from one consistent snapshot (the file appears only when whole),
+    and with ``documents`` every evidence file the rows name. ``progress`` is told how many rows each step wrote.
 
     Raises:
-        BackupError: if the database has no schema yet or the file cannot be written.
+        BackupError: if the database has no schema yet, the file cannot be written, or an evidence file is missing
+            or altered in the document store.
     """
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
@@ -104,7 +115,8 @@ def backup(source: Database | Engine, path: Path, *, clock: Clock | None = None,
                     if progress is not None and count % BATCH:
                         progress(count % BATCH)
                     counts[table.name] = count
-                out.write(_dumps({"end": counts}))
+                files = _write_blobs(conn, out, tables, documents) if documents is not None else 0
+                out.write(_dumps({"end": counts, "documents": files} if files else {"end": counts}))
         os.replace(partial, path)
     except OSError as error:
         raise BackupError(f"cannot write the backup: {error.strerror or error}", path=path) from None
@@ -113,6 +125,34 @@ def backup(source: Database | Engine, path: Path, *, clock: Clock | None = None,
     finally:
         partial.unlink(missing_ok=True)
     return Summary(path, revision, counts)
+
+
+def _write_blobs(conn: Connection, out: Any, tables: Sequence[Table], documents: DocumentStore) -> int:
+    """Every distinct evidence file the rows name, checked against its SHA-256 as it is copied; how many."""
+    table = next((t for t in tables if t.name == DOCUMENTS), None)
+    if table is None:
+        return 0
+    shas = conn.execute(select(table.c.sha256).where(table.c.sha256 != "").distinct()
+                        .order_by(table.c.sha256)).scalars().all()
+    for sha in shas:
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            stream = documents.open(sha)
+        except FileNotFoundError:
+            raise BackupError(f"the evidence file {sha} is missing from the document store (see `workflow audit "
+                              "verify`); nothing was written") from None
+        with stream:
+            out.write(_dumps({"blob": sha}))
+            while chunk := stream.read(BLOB_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(_dumps(base64.b64encode(chunk).decode("ascii")))
+        if digest.hexdigest() != sha:
+            raise BackupError(f"the evidence file {sha} was altered in the document store (its SHA-256 is now "
+                              f"{digest.hexdigest()}; see `workflow audit verify`); nothing was written")
+        out.write(_dumps({"blob_end": sha, "size": size}))
+    return len(shas)
 
 
 @contextmanager
@@ -271,14 +311,47 @@ class _Reader:
             raise self.fail("the header names no schema revision or no tables")
         return revision, specs
 
-    def rows(self) -> Iterator[tuple[_TableSpec, list[Any]]]:
-        """Every row with its table, decoded; raises BackupError at the first thing out of place."""
+    def rows(self, sink: DocumentStore | None = None) -> Iterator[tuple[_TableSpec, list[Any]]]:
+        """Every row with its table, decoded; raises BackupError at the first thing out of place. The evidence
+        files that follow the tables are checked against their SHA-256 (``self.blobs`` names them) and, with
+        ``sink``, put into that store."""
         lines = self._lines()
         _, specs = self._header(lines)
         counts: dict[str, int] = {}
         pending = iter(specs)
         current: _TableSpec | None = None
+        self.blobs: set[str] = set()
+        self.named: set[str] = set()  # the files the evidence rows name
+        blob: tuple[str, Any, Any] | None = None  # (sha, digest, incoming)
         for item in lines:
+            if blob is not None:
+                sha, digest, incoming = blob
+                if isinstance(item, str):
+                    try:
+                        chunk = base64.b64decode(item, validate=True)
+                    except ValueError:
+                        raise self.fail(f"evidence file {sha}: not base64 text") from None
+                    digest.update(chunk)
+                    if incoming is not None:
+                        incoming.write(chunk)
+                    continue
+                if not (isinstance(item, dict) and item.get("blob_end") == sha):
+                    raise self.fail(f"evidence file {sha}: its bytes do not end with its end line")
+                if digest.hexdigest() != sha:
+                    if incoming is not None:
+                        incoming.discard()
+                    raise self.fail(f"evidence file {sha}: its bytes do not match its SHA-256 (the backup is "
+                                    "damaged)")
+                if incoming is not None:
+                    incoming.keep()
+                self.blobs.add(sha)
+                blob = None
+                continue
+            if isinstance(item, dict) and "blob" in item:
+                sha = str(item["blob"])
+                blob = (sha, hashlib.sha256(), sink.receive(NO_LIMIT) if sink is not None else None)
+                current = None
+                continue
             if isinstance(item, list):
                 if current is None:
                     raise self.fail("a row before any table")
@@ -290,6 +363,10 @@ class _Reader:
                 except (TypeError, ValueError) as error:
                     raise self.fail(f"table {current.name}: unreadable value ({error})") from None
                 counts[current.name] += 1
+                if current.name == DOCUMENTS:
+                    named = dict(zip((c for c, _ in current.columns), values, strict=True)).get("sha256")
+                    if named:
+                        self.named.add(str(named))
                 yield current, values
             elif isinstance(item, dict) and "table" in item:
                 current = next(pending, None)
@@ -297,6 +374,13 @@ class _Reader:
                     raise self.fail(f"table {item['table']!r} is not the next one the header lists")
                 counts[current.name] = 0
             elif isinstance(item, dict) and "end" in item:
+                absent = sorted(self.named - self.blobs)
+                if absent and (sink is not None or item.get("documents") is not None or self.blobs):
+                    raise self.fail(f"the evidence file {absent[0]} that the rows name is not in the backup"
+                                    f"{f' (and {len(absent) - 1} more)' if len(absent) > 1 else ''}")
+                if int(item.get("documents", 0)) != len(self.blobs):
+                    raise self.fail(f"the end line names {item.get('documents', 0)} evidence files, the backup holds "
+                                    f"{len(self.blobs)}")
                 missing = [s.name for s in pending]
                 if missing or item["end"] != counts:
                     raise self.fail(f"the end line does not match the rows read (written {item['end']}, "
@@ -326,10 +410,11 @@ class _Reader:
 
 
 def restore(database: Database, path: Path, *, force: bool = False,
-            progress: Callable[[int], None] | None = None) -> Summary:
+            progress: Callable[[int], None] | None = None, documents: DocumentStore | None = None) -> Summary:
     """Put a backup into ``database``: its schema brought to the backup's revision, then every row, in one
     transaction. The file is read whole and checked first; nothing is changed if anything is wrong. ``progress``
-    is told how many rows each step checked, then how many it inserted (so every row counts twice).
+    is told how many rows each step checked, then how many it inserted (so every row counts twice). With
+    ``documents`` the evidence files the backup carries are put into that store, each checked against its SHA-256.
 
     Raises:
         BackupError: for an unreadable or foreign file, a revision this version does not know, a target that
@@ -347,14 +432,16 @@ def restore(database: Database, path: Path, *, force: bool = False,
     counts = reader.check(specs, progress)
     try:
         with database.begin() as conn:
-            _restore_into(conn, reader, config, order, revision, counts, force=force, progress=progress)
+            _restore_into(conn, reader, config, order, revision, counts, force=force, progress=progress,
+                          documents=documents)
     except DBAPIError as error:  # the database itself failed (rows it refused are reported with their lines)
         raise BackupError(f"cannot restore into the database: {_first_line(error)}") from None
     return Summary(reader.path, revision, counts)
 
 
 def _restore_into(conn: Connection, reader: _Reader, config: Config, order: list[str], revision: str,
-                  counts: dict[str, int], *, force: bool, progress: Callable[[int], None] | None = None) -> None:
+                  counts: dict[str, int], *, force: bool, progress: Callable[[int], None] | None = None,
+                  documents: DocumentStore | None = None) -> None:
     """The restore's one transaction: empty target, schema at the backup's revision, rows, sequences."""
     current = MigrationContext.configure(conn).get_current_revision()
     if current is not None and current not in order:
@@ -375,7 +462,7 @@ def _restore_into(conn: Connection, reader: _Reader, config: Config, order: list
     if absent:
         raise BackupError(f"the target schema at revision {revision} has no table {', '.join(absent)}",
                           path=reader.path)
-    _insert_all(conn, reader, tables, progress)
+    _insert_all(conn, reader, tables, progress, documents)
     if conn.dialect.name == "postgresql":
         _reset_sequences(conn, [tables[name] for name in counts])
 
@@ -395,7 +482,7 @@ def _empty_target(conn: Connection, managed: set[str], *, force: bool) -> None:
 
 
 def _insert_all(conn: Connection, reader: _Reader, tables: dict[str, Table],
-                progress: Callable[[int], None] | None = None) -> None:
+                progress: Callable[[int], None] | None = None, documents: DocumentStore | None = None) -> None:
     """Insert every row of the file in batches. Foreign keys that may point at a later row of the same table are
     inserted empty and set once the whole table is in (only those rows' keys are kept meanwhile)."""
     deferred = _deferred_columns(list(tables.values()))
@@ -424,7 +511,7 @@ def _insert_all(conn: Connection, reader: _Reader, tables: dict[str, Table],
         if table_done:
             later.clear()
 
-    for row_spec, values in reader.rows():
+    for row_spec, values in reader.rows(documents):
         if row_spec is not spec:
             write(table_done=True)
             spec = row_spec

@@ -35,7 +35,7 @@ from workflow.errors import StaleVersion
 from workflow.store import waiting
 from workflow.store.driver import execute, insert_into, statement
 from workflow.store.frozen import CONTENT, GENESIS, event_hash
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION, OUTBOX, TIMER
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, EVIDENCE, GATE_DECISION, OUTBOX, TIMER
 
 __all__ = ["CONTENT", "GENESIS", "Head", "History", "chain_rows", "event_hash"]
 
@@ -205,6 +205,20 @@ def write_decision(conn: Connection, row: Mapping[str, Any]) -> None:
     """Store a decision on a gate."""
     execute(conn, statement(conn, "decision", insert_into(GATE_DECISION, _DECISION_COLUMNS)),
              tuple(row[c] for c in _DECISION_COLUMNS))
+
+
+def evidence_row(credential_id: int, target: str, version: int, *, filename: str, content_type: str, size: int,
+                 sha256: str, link: str, actor: str, at: datetime, seq: int) -> dict[str, Any]:
+    """A version of the evidence attached to a checklist item or the proposal, written by the event ``seq``
+    (see :func:`workflow.store.accounting.evidence_details` for what that event carries)."""
+    return {"credential_id": credential_id, "target": target, "version": version, "filename": filename,
+            "content_type": content_type, "size": size, "sha256": sha256, "link": link, "actor": actor,
+            "created_at": at, "seq": seq}
+
+
+def write_evidence(conn: Connection, row: Mapping[str, Any]) -> None:
+    """Store a version of a piece of evidence (its file is in the document store already)."""
+    conn.execute(insert(EVIDENCE), dict(row))
 
 
 # -- timers -----------------------------------------------------------------------------------------------------

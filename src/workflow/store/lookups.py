@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Connection, Row, Table, select
 
-from workflow.store.accounting import Fault, decision_fault, entry_fault
+from workflow.store.accounting import Fault, decision_fault, entry_fault, evidence_fault
 from workflow.store.driver import RESULTS, execute, marks, statement
 from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
-from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, GATE_DECISION
+from workflow.store.tables import CHECKLIST_ENTRY, CREDENTIAL, EVENT, EVIDENCE, GATE_DECISION
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,43 @@ def read_decisions(conn: Connection, credential_id: int) -> list[DecisionRow]:
     (:func:`workflow.store.accounting.decision_fault`)."""
     return [DecisionRow(*row) for row in _accounted(conn, "accounted decisions", GATE_DECISION, DecisionRow._fields,
                                                     " ORDER BY r.id", credential_id, decision_fault)]
+
+
+class EvidenceRow(NamedTuple):
+    """A version of a piece of evidence as the store holds it."""
+
+    id: int
+    credential_id: int
+    target: str
+    version: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    link: str
+    actor: str
+    created_at: datetime
+    seq: int | None
+
+
+assert EvidenceRow._fields == tuple(EVIDENCE.c.keys()), "EvidenceRow must follow the evidence_document table"
+
+
+def read_evidence(conn: Connection, credential_id: int) -> list[EvidenceRow]:
+    """A credential's evidence, every version of every item, that the chain accounts for
+    (:func:`workflow.store.accounting.evidence_fault`), by item then version."""
+    return [EvidenceRow(*row) for row in _accounted(conn, "accounted evidence", EVIDENCE, EvidenceRow._fields,
+                                                    " ORDER BY r.target, r.version", credential_id, evidence_fault)]
+
+
+def latest_evidence(rows: Sequence[EvidenceRow]) -> dict[str, str]:
+    """What the newest version of each item's evidence is, as a decision records having seen it
+    (``"v<version> <sha256 or link>"``), by item."""
+    latest: dict[str, EvidenceRow] = {}
+    for row in rows:
+        if row.target not in latest or row.version > latest[row.target].version:
+            latest[row.target] = row
+    return {target: f"v{row.version} {row.sha256 or row.link}" for target, row in latest.items()}
 
 
 def reread(conn: Connection, credential_id: int) -> Row[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from workflow.store.frozen import GENESIS, JSONDocument, UTCDateTime
@@ -245,6 +245,8 @@ class CalendarEventRow(SQLModel, table=True):
 
 
 CALENDAR_EVENT = SQLModel.metadata.tables["calendar_event"]
+
+
 class CredentialPlan(SQLModel, table=True):
     """A credential's plan: the target date of each phase's end (``dates``, state → ISO day, the last one the
     launch), the baseline they are measured against, the intake it was planned for and which alerts went out.
@@ -268,3 +270,30 @@ class CredentialPlan(SQLModel, table=True):
 
 
 PLAN = SQLModel.metadata.tables["credential_plan"]
+
+
+class EvidenceDocument(SQLModel, table=True):
+    """One version of the evidence attached to a checklist item (or, with ``target`` ``proposal``, to the
+    credential's proposal): a stored file, named by the SHA-256 of its bytes, or a link. Written by the event
+    ``seq``, whose details carry what the row holds (see workflow.store.accounting)."""
+
+    __tablename__ = "evidence_document"
+    __table_args__ = (UniqueConstraint("credential_id", "target", "version", name="uq_evidence_version"),
+                      Index("ix_evidence_sha256", "sha256"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(sa_column=Column(Integer, ForeignKey("credential.id", ondelete="CASCADE"),
+                                                nullable=False))
+    target: str = Field(max_length=100)  # a checklist item's key, or "proposal"
+    version: int
+    filename: str = Field(default="", max_length=255)  # sanitised; empty for a link
+    content_type: str = Field(default="", max_length=150)  # as sniffed from the content
+    size: int = Field(default=0, sa_type=BigInteger)
+    sha256: str = Field(default="", max_length=64)  # of the file's bytes; empty for a link
+    link: str = Field(default="", max_length=2000)
+    actor: str = Field(max_length=200)
+    created_at: datetime = _when()
+    seq: int | None = None  # the event that wrote it
+
+
+EVIDENCE = SQLModel.metadata.tables["evidence_document"]

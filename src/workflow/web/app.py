@@ -18,7 +18,7 @@ from workflow.config import Settings
 from workflow.context import Services
 from workflow.scheduler import Scheduler
 from workflow.web import problems
-from workflow.web.api import admin, auth, credentials, me, outbox, plans, timers
+from workflow.web.api import admin, auth, credentials, evidence, me, outbox, plans, timers
 from workflow.web.deps import get_caller
 from workflow.web.limits import BodyLimit
 from workflow.web.methods import HeadAsGet
@@ -30,6 +30,7 @@ from workflow.web.ui import (
     calendar,
     credential,
     decision,
+    evidence_pages,
     pages,
     portfolio,
     signin,
@@ -44,6 +45,7 @@ from workflow.web.ui.render import error_page
 from workflow.web.ui.session import StepFirst
 
 API_PREFIX = "/api/v1"
+UPLOAD_OVERHEAD = 64 * 1024  # a multipart body's boundaries, headers and small fields beside the file
 STATIC = Path(__file__).parent / "static"
 
 
@@ -86,11 +88,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
-    for module in (credentials, plans, me, timers, outbox, admin):
+    for module in (credentials, evidence, plans, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
     for page_module in (pages, signin, account_security, approvals, tasks, portfolio, plan_pages, decision, start,
-                        team, credential, admin_pages, account):
+                        team, credential, evidence_pages, admin_pages, account):
         app.include_router(page_module.router)
     app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.
@@ -116,7 +118,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
         return HTMLResponse(html)
 
     app.add_middleware(HeadAsGet)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    upload_limit = settings.evidence_max_bytes + UPLOAD_OVERHEAD  # the file's own limit is checked as it streams
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       wider={r"(/api/v1)?/credentials/\d+/evidence/[^/]+": upload_limit})
     # The docs page never changes, so the hash of its inline script is taken once, here.
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure, docs_page=bytes(docs().body).decode())
     return app

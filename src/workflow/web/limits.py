@@ -2,13 +2,16 @@
 
 A declared ``Content-Length`` over the limit is refused at once, without running the route; a body sent without
 one (chunked) is counted as the route reads it and refused at the first chunk past the limit, and the rest is
-never read. The refusal goes through the app's own handler of HTTP errors, so an API client gets
+never read. Uploads of evidence (the paths given as ``wider``) have a limit of their own. The refusal goes
+through the app's own handler of HTTP errors, so an API client gets
 ``application/problem+json`` and a browser asking for a page gets the error page.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,17 +31,20 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware refusing request bodies of more than ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, wider: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.wider = [(re.compile(pattern), limit) for pattern, limit in (wider or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next((n for pattern, n in self.wider if scope["method"] == "POST" and pattern.fullmatch(scope["path"])),
+                     self.max_bytes)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            response = await _refusal(scope, BodyTooLarge(self.max_bytes))
+        if declared is not None and declared > limit:
+            response = await _refusal(scope, BodyTooLarge(limit))
             await response(scope, receive, send)
             return
         received = 0
@@ -48,8 +54,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted, send)

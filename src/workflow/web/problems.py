@@ -21,6 +21,7 @@ from workflow.errors import (
     NotAuthenticated,
     NotFound,
     StaleVersion,
+    TooLarge,
     TooManyAttempts,
     TransitionNotAllowed,
     WorkflowError,
@@ -69,6 +70,7 @@ _MEANINGS = {
     409: "Conflict: changed since the version you saw, already done, or a transition refused (with what is "
          "missing)",
     422: "Invalid input, naming the field",
+    413: "Too large: a file over the size limit (nothing was stored)",
     429: "Too many attempts: wait the Retry-After seconds",
 }
 _HEADERS = {
@@ -124,6 +126,8 @@ def problem_for(error: WorkflowError) -> JSONResponse:
             return problem(409, "conflict", "Conflict", str(error))
         case InvalidInput():
             return problem(422, "invalid-input", "Invalid input", str(error), field=error.field)
+        case TooLarge():
+            return problem(413, "too-large", "File too large", str(error), field="file", limit_bytes=error.limit)
         case TooManyAttempts():
             response = problem(429, "too-many-attempts", "Too many attempts", str(error),
                                retry_after=error.retry_after)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from workflow.errors import InvalidInput, NotAuthenticated, TooManyAttempts

@@ -68,11 +68,12 @@ def credential_page(request: Request, services: ServicesDep, caller: Caller, cre
                                           | {d["by"] for g in detail.gates for d in g.decisions}
                                           | {i.done_by for i in detail.checklist if i.done_by}),
         "fields": definition.fields, "error": error, "refused_unmet": refused_unmet, "form": form or {},
-        "bars": bars(milestones, now),
+        "bars": bars(milestones, now), "may_edit_any": may_edit,
         "field_values": {**{f"field.{k}": as_text(f.type, detail.data.get(k)) for k, f in definition.fields.items()},
                          **({k: v for k, v in form.items() if k.startswith("field.")} if form and form.get("data")
                             else {})},
         "field_errors": field_errors or {},
+        "evidence": {e.target: e for e in services.evidence.list(credential_id=credential_id, by=caller)},
         "as_text": as_text,
         "plan": services.plans.views.get(credential_id, by=caller), "intakes": services.plans.views.terms,
     }

@@ -30,6 +30,7 @@ MESSAGES = {  # what a finished action says on the page it returns to (keys come
     "item": "The checklist item is updated.", "comment": "Your comment is posted.",
     "delegated": "The delegation is set.", "revoked": "The delegation is ended.", "retried": "The message will be "
     "sent again.", "data": "The information is saved.", "fired": "The transition is done.",
+    "attached": "The evidence is attached as a new version.",
     "retried_all": "The chosen messages will be sent again.",
     "plan_target": "The target launch date is set; the phases are planned back from it.",
     "plan_phase": "The phase's date is moved; the baseline is kept.", "plan_baseline": "The plan is the new baseline.",
