@@ -25,6 +25,7 @@ from workflow.services.looks import LookService
 from workflow.services.outbox import OutboxService
 from workflow.services.people import PeopleService
 from workflow.services.portfolio import PortfolioService
+from workflow.services.publication import PublicationService
 from workflow.services.timers import TimerService
 from workflow.services.views import CredentialViews
 from workflow.store.database import Database
@@ -52,6 +53,7 @@ class Services:
     portfolio: PortfolioService
     looks: LookService
     decisions: DecisionViews
+    publication: PublicationService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -109,6 +111,7 @@ class Services:
             outbox=OutboxService(database, clock, alert_after=timedelta(minutes=settings.mail_alert_minutes)),
             portfolio=PortfolioService(database, definitions, views, clock),
             looks=looks, decisions=DecisionViews(definitions, access, views, looks),
+            publication=PublicationService(database, definitions, access, views, settings.public_url),
         )
 
     def reload_definitions(self) -> dict[str, int]:

@@ -32,7 +32,7 @@ SUMMARY: dict[str, Any] = {
     "prerequisites": "None", "learning_resources": "LMS course and open datasets",
     "assessment_type": "Workplace project with a rubric", "identity_verification": "Live final presentation",
     "qa_body": "Northern College Quality Council", "learner_outcome": "Digital badge", "stackability": "stackable",
-    "notional_hours": 40, "credit_bearing": False,
+    "notional_hours": 40, "credit_bearing": False, "pass_mark": "70%", "issued_expiry_months": 36,
 }
 
 # (faculty, title, data, triggers to walk through in order)
@@ -55,7 +55,15 @@ CREDENTIALS: list[tuple[str, str, dict[str, Any], list[str]]] = [
         "purpose": "Warehouses need certified safety leads", "description": "Leading safety on the floor",
         "learning_outcomes": ["Run a safety walk"], **SUMMARY, "credit_bearing": True, "credits": 3},
      ["submit_for_feasibility", "approve_feasibility", "complete_design"]),
+    # Pathways name other credentials by title here; they are created first and named by number.
+    ("technology", "Network defence for small business", {
+        "purpose": "Managed-service providers need defenders", "description": "Monitoring and defending a small "
+        "network", "learning_outcomes": ["Read a firewall log", "Contain an intrusion"], **SUMMARY,
+        "credit_bearing": True, "credits": 3, "pass_mark": "Competent on every rubric criterion",
+        "requires": ["Cybersecurity essentials for small business"]},
+     ["submit_for_feasibility", "approve_feasibility", "complete_design", "sign_off", "launch"]),
 ]
+PATHWAYS = ("stacks_into", "requires", "equivalent_to")
 
 
 def seed(services: Services) -> list[int]:
@@ -73,11 +81,13 @@ def seed(services: Services) -> list[int]:
         return callers[username]
 
     created = []
-    for faculty, title, data, walk in CREDENTIALS:
+    numbers: dict[str, int] = {}
+    for faculty, title, named, walk in CREDENTIALS:
+        data = {k: [numbers[t] for t in v] if k in PATHWAYS else v for k, v in named.items()}
         people = PEOPLE | FACULTY[faculty]
         pm = as_(people["project_manager"])
-        cid = services.credentials.create(definition="microcredential", title=title, data=data, by=pm,
-                                          org_unit_id=services.people.unit_id(faculty))
+        cid = numbers[title] = services.credentials.create(definition="microcredential", title=title, data=data,
+                                                           by=pm, org_unit_id=services.people.unit_id(faculty))
         for trigger in walk:
             detail = services.views.get(cid, by=pm)
             for item in detail.checklist:
