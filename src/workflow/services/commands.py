@@ -296,8 +296,9 @@ class CredentialCommands:
         return {"acknowledged": [{k: d[k] for k in ("id", "title", "relation")} for d in impact]} if impact else {}
 
     def override(self, *, credential_id: int, trigger: str, comment: str, by: Caller,
-                 expected_version: int | None = None) -> Outcome:
-        """An administrator moves a credential past unmet guards: explicit, commented and kept in the history."""
+                 expected_version: int | None = None, acknowledged: Collection[int] | None = None) -> Outcome:
+        """An administrator moves a credential past unmet guards: explicit, commented and kept in the history.
+        Overriding guards does not skip acknowledging the credentials that depend on it (see :meth:`fire`)."""
         if not by.is_admin:
             raise Forbidden("only an administrator may override a transition's guards")
         if len(comment.strip()) < 10:
@@ -306,7 +307,8 @@ class CredentialCommands:
         with self._actions.open(credential_id, expected_version, by) as act:
             facts, outcome = self._allowed(act, trigger, force=True)
             skipped = [str(u) for u in act.engine.requirements[outcome.index].unmet(facts)]
-            return self._actions.move(act, outcome, comment=comment, kind="override", extra={"skipped": skipped})
+            return self._actions.move(act, outcome, comment=comment, kind="override",
+                                      extra={"skipped": skipped} | self._impact(act, outcome, acknowledged))
 
     def comment(self, *, credential_id: int, gate: str, text: str, by: Caller) -> int:
         """Add to a gate's discussion (anyone who can see the credential may); returns the new version."""

@@ -104,7 +104,7 @@ def fire(credential_id: RowId, body: TransitionIn, caller: CurrentCaller, servic
 def override(credential_id: RowId, body: OverrideIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Administrators only: move past unmet guards, with a comment; recorded in the history with what was skipped."""
     services.credentials.override(credential_id=credential_id, trigger=body.trigger, comment=body.comment, by=caller,
-                                  expected_version=body.version)
+                                  expected_version=body.version, acknowledged=body.acknowledge)
     return detail_json(services.views.get(credential_id, by=caller))
 
 

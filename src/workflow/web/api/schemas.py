@@ -98,6 +98,7 @@ class OverrideIn(_Body):
     trigger: Text = Field(min_length=1, max_length=100)
     comment: Text = Field(min_length=10, max_length=4000)
     version: Version | None = None
+    acknowledge: Acknowledge = Field(default_factory=list, max_length=1000, description=ACKNOWLEDGE)
 
 
 class TeamMemberIn(_Body):
