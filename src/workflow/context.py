@@ -23,6 +23,7 @@ from workflow.services.definitions import DefinitionRegistry
 from workflow.services.inbox import Inbox
 from workflow.services.looks import LookService
 from workflow.services.outbox import OutboxService
+from workflow.services.pathways import PathwayViews
 from workflow.services.people import PeopleService
 from workflow.services.portfolio import PortfolioService
 from workflow.services.publication import PublicationService
@@ -54,6 +55,7 @@ class Services:
     looks: LookService
     decisions: DecisionViews
     publication: PublicationService
+    pathways: PathwayViews
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -112,6 +114,7 @@ class Services:
             portfolio=PortfolioService(database, definitions, views, clock),
             looks=looks, decisions=DecisionViews(definitions, access, views, looks),
             publication=PublicationService(database, definitions, access, views, settings.public_url),
+            pathways=PathwayViews(database, definitions),
         )
 
     def reload_definitions(self) -> dict[str, int]:

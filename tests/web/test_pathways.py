@@ -204,3 +204,27 @@ def test_learners_still_in_progress_are_part_of_the_impact_of_a_sunset(with_enro
                               headers={"Authorization": f"Bearer {token}"},
                               json={"decision": "approve", "comment": "Out of date"})
         assert refused.status_code == 409 and "Sam Lee in Forklift basics" in refused.json()["detail"]
+
+
+def test_the_pathway_graph_is_drawn_by_graphviz_and_listed_for_what_each_person_may_see(
+        app_client: TestClient, client_for: Callable[[str], TestClient], org: Services) -> None:
+    base = new(org, "Forklift basics")
+    advanced = new(org, "Forklift advanced", requires=[base], equivalent_to=[])
+    bundle = new(org, "Warehouse bundle")
+    org.credentials.update(credential_id=advanced, changes={"stacks_into": [bundle]}, by=SYSTEM)
+    health = org.credentials.create(definition="microcredential", title="Health stacker", by=SYSTEM,
+                                    org_unit_id=org.people.unit_id("health"), data={"stacks_into": [bundle]})
+    graph = client_for("pm.business").get("/api/v1/pathways").json()
+    assert {(link["from"], link["words"], link["to"]) for link in graph["links"]} == {
+        (advanced, "requires", base), (advanced, "stacks into", bundle)}  # the health credential is not theirs
+    assert health not in {c["id"] for c in graph["credentials"]}
+    sign_in(app_client, "pm.business")
+    page = app_client.get("/pathways")
+    assert page.status_code == 200
+    svg = page.text[page.text.index("<svg"):page.text.index("</svg>")]
+    assert 'class="lifecycle-graph pathway-graph"' in svg and 'role="img"' in svg
+    assert f'id="pathways-requires-{advanced}-{base}"' in svg and f'id="pathways-credential-{bundle}"' in svg
+    assert "Health stacker" not in page.text
+    rows = page.text[page.text.index("<tbody>"):page.text.index("</tbody>")]
+    assert rows.count("<tr>") == 2 and "stacks into" in rows and "requires" in rows
+    assert 'href="/pathways"' in app_client.get("/portfolio").text

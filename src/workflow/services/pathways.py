@@ -13,7 +13,9 @@ from sqlalchemy import Connection, select
 
 from workflow.definitions.model import Definition
 from workflow.errors import InvalidInput
+from workflow.services.access import Caller
 from workflow.services.definitions import DefinitionRegistry
+from workflow.store.database import Database
 from workflow.store.tables import CREDENTIAL
 
 ACYCLIC = ("stacks_into", "requires")  # a circle in these makes no sense: A before B before A
@@ -44,6 +46,7 @@ class Node:
     state: str
     state_title: str
     final: bool
+    org_unit_id: int | None = None
 
 
 def credential_fields(definition: Definition) -> dict[str, str | None]:
@@ -125,7 +128,8 @@ class Pathways:
         nodes: dict[int, Node] = {}
         links: list[Link] = []
         query = select(CREDENTIAL.c.id, CREDENTIAL.c.title, CREDENTIAL.c.definition_name,
-                       CREDENTIAL.c.definition_version, CREDENTIAL.c.state, CREDENTIAL.c.data)
+                       CREDENTIAL.c.definition_version, CREDENTIAL.c.state, CREDENTIAL.c.data,
+                       CREDENTIAL.c.org_unit_id)
         for row in conn.execute(query.where(CREDENTIAL.c.definition_name.in_(referring))):
             definition = self._definitions.engine(row.definition_name, row.definition_version).definition
             for name, relation in credential_fields(definition).items():
@@ -139,7 +143,8 @@ class Pathways:
                 definition = self._definitions.engine(row.definition_name, row.definition_version).definition
                 state = definition.states.get(row.state)
                 nodes[row.id] = Node(row.id, row.title, row.definition_name, row.state,
-                                     state.title if state else row.state, bool(state and state.final))
+                                     state.title if state else row.state, bool(state and state.final),
+                                     row.org_unit_id)
         links = [link for link in links if link.source in nodes and link.target in nodes]
         return sorted(nodes.values(), key=lambda n: n.id), links
 
@@ -172,3 +177,21 @@ class Pathways:
     def _titles(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
         return {r.id: r.title for r in conn.execute(select(CREDENTIAL.c.id, CREDENTIAL.c.title)
                                                     .where(CREDENTIAL.c.id.in_(list(set(ids)))))}
+
+
+class PathwayViews:
+    """Reads only: the pathway graph of the credentials a person may see."""
+
+    def __init__(self, database: Database, definitions: DefinitionRegistry) -> None:
+        self._db = database
+        self._pathways = Pathways(definitions)
+
+    def graph(self, *, by: Caller) -> tuple[list[Node], list[Link]]:
+        """The credentials ``by`` may see that stack into, require or equal another they may see, and those links
+        (references of other kinds, such as enrolments, are not pathways)."""
+        with self._db.begin_read() as conn:
+            nodes, links = self._pathways.links(conn)
+        seen = {n.id for n in nodes if by.can_view(n.id, n.org_unit_id)}
+        kept = [link for link in links if link.relation in WORDS and link.source in seen and link.target in seen]
+        linked = {link.source for link in kept} | {link.target for link in kept}
+        return [n for n in nodes if n.id in linked], kept
