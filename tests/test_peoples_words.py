@@ -38,7 +38,7 @@ PLAIN_WORDS = {
     "microcredential", "dean", "registrar", "marketing", "it", "finance", "ideation", "feasibility", "design",
     "build", "launch", "delivery", "review", "sunset", "retired", "withdrawn", "renewal", "renew", "expire",
     "retire", "hold", "resume", "withdraw", "title", "provider", "description", "purpose", "credits",
-    "prerequisites", "stackability",
+    "prerequisites", "stackability", "requires",
 }
 # What the engine itself names by key: verdicts and approval policies.
 ENGINE_KEYS = {"request_changes", "n_of"}

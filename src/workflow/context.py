@@ -15,6 +15,7 @@ from workflow.notify.outbox import Notifier
 from workflow.notify.render import Renderer
 from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
+from workflow.services.analytics import AnalyticsService
 from workflow.services.auth import AuthService
 from workflow.services.commands import CredentialCommands
 from workflow.services.dated_timers import replan_dated_timers
@@ -56,6 +57,7 @@ class Services:
     decisions: DecisionViews
     publication: PublicationService
     pathways: PathwayViews
+    analytics: AnalyticsService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -115,6 +117,7 @@ class Services:
             looks=looks, decisions=DecisionViews(definitions, access, views, looks),
             publication=PublicationService(database, definitions, access, views, settings.public_url),
             pathways=PathwayViews(database, definitions),
+            analytics=AnalyticsService(database, definitions, settings.days, clock),
         )
 
     def reload_definitions(self) -> dict[str, int]:

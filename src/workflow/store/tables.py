@@ -230,3 +230,35 @@ class MailHealthRow(SQLModel, table=True):
 
 
 MAIL_HEALTH = SQLModel.metadata.tables["mail_health"]
+
+
+class AnalyticsCount(SQLModel, table=True):
+    """How many times something took some days, folded from the histories (see :mod:`workflow.store.analytics`):
+    ``kind`` ``entered`` counts entries into state ``key`` in month ``period`` (YYYY-MM, ``days`` 0); ``stay``
+    (a state), ``gate`` (a gate's move), ``decision`` (an approver role) and ``item`` (a checklist owner role)
+    count how many whole days from entering the state it took, by the year it ended (``period`` YYYY) and
+    ``days`` bucket (exact to 120 days, then by weeks, then by 30 days)."""
+
+    __tablename__ = "analytics_count"
+
+    definition_name: str = Field(max_length=100, primary_key=True)
+    faculty_id: int = Field(primary_key=True)  # the faculty (or top unit) of the credential; 0 for none
+    kind: str = Field(max_length=20, primary_key=True)
+    key: str = Field(max_length=100, primary_key=True)
+    period: str = Field(max_length=7, primary_key=True)
+    days: int = Field(primary_key=True)
+    count: int = 0
+
+
+class AnalyticsMark(SQLModel, table=True):
+    """How far the histories are folded into ``analytics_count``: every event up to ``last_event_id``."""
+
+    __tablename__ = "analytics_mark"
+
+    id: int = Field(primary_key=True)
+    last_event_id: int = 0
+    folded_at: datetime | None = _when(default=None)
+
+
+ANALYTICS_COUNT = SQLModel.metadata.tables["analytics_count"]
+ANALYTICS_MARK = SQLModel.metadata.tables["analytics_mark"]

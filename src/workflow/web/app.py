@@ -18,12 +18,13 @@ from workflow.config import Settings
 from workflow.context import Services
 from workflow.scheduler import Scheduler
 from workflow.web import problems
-from workflow.web.api import admin, auth, credentials, me, outbox, pathways, publication, timers
+from workflow.web.api import admin, analytics, auth, credentials, me, outbox, pathways, publication, timers
 from workflow.web.deps import get_caller
 from workflow.web.limits import BodyLimit
 from workflow.web.methods import HeadAsGet
 from workflow.web.security import SecurityHeaders
 from workflow.web.ui import admin as admin_pages
+from workflow.web.ui import analytics as analytics_pages
 from workflow.web.ui import approvals, calendar, credential, decision, pages, portfolio, tasks
 from workflow.web.ui import pathways as pathway_pages
 from workflow.web.ui import publication as publication_pages
@@ -68,11 +69,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
-    for module in (credentials, publication, pathways, me, timers, outbox, admin):
+    for module in (credentials, publication, pathways, analytics, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
-    for page_module in (pages, approvals, tasks, portfolio, decision, publication_pages, pathway_pages, credential,
-                        admin_pages):
+    for page_module in (pages, approvals, tasks, portfolio, decision, publication_pages, pathway_pages, analytics_pages,
+                        credential, admin_pages):
         app.include_router(page_module.router)
     app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.

@@ -1,0 +1,42 @@
+"""analytics: counts folded from the histories (entries by month, days taken by state, gate and role)
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-07
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import workflow.store.frozen
+
+revision = '0012'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'analytics_count',
+        sa.Column('definition_name', sa.String(length=100), nullable=False),
+        sa.Column('faculty_id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=20), nullable=False),
+        sa.Column('key', sa.String(length=100), nullable=False),
+        sa.Column('period', sa.String(length=7), nullable=False),
+        sa.Column('days', sa.Integer(), nullable=False),
+        sa.Column('count', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('definition_name', 'faculty_id', 'kind', 'key', 'period', 'days'),
+    )
+    op.create_table(
+        'analytics_mark',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('last_event_id', sa.Integer(), nullable=False),
+        sa.Column('folded_at', workflow.store.frozen.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint('id'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('analytics_mark')
+    op.drop_table('analytics_count')
