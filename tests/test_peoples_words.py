@@ -187,7 +187,8 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
                       "retired", "on_hold", "withdrawn"}, states
     for username in USERS:
         sign_in(client, username)
-        paths = ["/", "/portfolio", "/tasks", "/approvals"] + [f"/credentials/{c.id}" for c in ids]
+        paths = ["/", "/portfolio", "/tasks", "/approvals", "/analytics", "/pathways"]
+        paths += [f"/credentials/{c.id}" for c in ids] + [f"/credentials/{c.id}/summary" for c in ids]
         paths += [f"/credentials/{c.id}/gates/{gate}" for c in ids for gate in GATES_OF.get(c.state, ())]
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
         if username == "admin":
