@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, true
+from sqlalchemy import BigInteger, Connection, and_, case, cast, func, literal, or_, select
 
 from workflow.clock import Clock, LocalDays
 from workflow.definitions.model import Definition
@@ -121,6 +121,67 @@ def spread(label: str, histogram: Iterable[tuple[int, int]], planned: int | None
     return Spread(label, total, median, at_rank(math.ceil(0.9 * total)), planned, on_time)
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """A histogram summarised in SQL: its total, the days at the ranks the median and the 90th percentile need,
+    and how many were within plan."""
+
+    total: int
+    at: dict[int, int]  # rank → the days bucket holding it
+    timely: int
+
+    def spread(self, label: str, planned: int | None = None) -> Spread:
+        """The spread (see :func:`spread`)."""
+        t = self.total
+        if not t:
+            return Spread(label, 0, None, None, planned, 0 if planned else None)
+        median = float(self.at[(t + 1) // 2]) if t % 2 else (self.at[t // 2] + self.at[t // 2 + 1]) / 2
+        return Spread(label, t, median, self.at[math.ceil(0.9 * t)], planned, self.timely if planned else None)
+
+
+def _phase_case(phase_of: dict[tuple[str, str], str]) -> Any:
+    """The phase of an ``analytics_count`` row's state, in SQL (its key when no definition names it)."""
+    c = ANALYTICS_COUNT.c
+    whens = [(and_(c.definition_name == name, c.key == sid), phase) for (name, sid), phase in phase_of.items()]
+    return case(*whens, else_=c.key) if whens else c.key
+
+
+def _timely_case(planned: dict[tuple[str, str], int]) -> Any:
+    """1 for a row of days within its state's plan (a bucket wholly within it), else 0."""
+    c = ANALYTICS_COUNT.c
+    whens = []
+    for (name, sid), days in planned.items():
+        last_start = max(b for b in range(days + 1) if folded.bucket_last(folded.bucket(b)) <= days)
+        whens.append((and_(c.definition_name == name, c.key == sid, c.days <= folded.bucket(last_start)), 1))
+    return case(*whens, else_=0) if whens else literal(0)
+
+
+def _ranked(conn: Connection, groups: list[Any], where: Any, timely: Any) -> dict[tuple[Any, ...], Ranked]:
+    """Each group's total and the days at ranks ⌊t/2⌋, ⌊t/2⌋+1 and ⌈0.9 t⌉ (cumulative sums in SQL: only the rows
+    holding those ranks come back, however many credentials were counted)."""
+    c = ANALYTICS_COUNT.c
+    h = (select(*groups, c.days, func.sum(c.count).label("n"),
+                func.sum(c.count * (timely if timely is not None else literal(0))).label("timely_n"))
+         .where(where).group_by(*[g.element if hasattr(g, "element") else g for g in groups], c.days).subquery())
+    keys = [h.c[g.name] for g in groups]
+    upto = cast(func.sum(h.c.n).over(partition_by=keys, order_by=h.c.days, rows=(None, 0)), BigInteger)
+    total = cast(func.sum(h.c.n).over(partition_by=keys), BigInteger)
+    timely_total = cast(func.sum(h.c.timely_n).over(partition_by=keys), BigInteger)
+    w = select(*keys, h.c.days, cast(h.c.n, BigInteger).label("n"), upto.label("upto"), total.label("total"),
+               timely_total.label("timely")).subquery()
+    ranks = (w.c.total // 2, w.c.total // 2 + 1, (w.c.total * 9 + 9) // 10)
+    wanted = or_(*[and_(w.c.upto - w.c.n < r, w.c.upto >= r) for r in ranks])
+    found: dict[tuple[Any, ...], Ranked] = {}
+    width = len(groups)
+    for row in conn.execute(select(w).where(wanted)):
+        days, n, through, count, timely_n = (int(v or 0) for v in row[width:])
+        ranked = found.setdefault(tuple(row[:width]), Ranked(count, {}, timely_n))
+        for r in (count // 2, count // 2 + 1, (count * 9 + 9) // 10):
+            if through - n < r <= through:
+                ranked.at[r] = days
+    return found
+
+
 class AnalyticsService:
     """Reads only (after bringing the folded counts up to date): the figures, for what the caller may see."""
 
@@ -145,93 +206,100 @@ class AnalyticsService:
         """Every figure of the page, for the faculties ``by`` may see."""
         self.fold()
         now = self._clock.now()
-        with self._db.begin_read() as conn:
-            allowed = self._faculties(conn, by)
-            names = dict(allowed)
-            chosen = [where.faculty_id] if where.faculty_id is not None else list(names)
-            chosen = [f for f in chosen if f in names]
-            rows = self._counts(conn, where, chosen, everything=by.sees_everything and where.faculty_id is None)
-            mark = conn.execute(select(ANALYTICS_MARK.c.folded_at).where(ANALYTICS_MARK.c.id == 1)).scalar()
-            waiting = self._waiting(conn, chosen, now, everything=by.sees_everything and where.faculty_id is None)
-            upcoming = self._upcoming(conn, where, chosen, now,
-                                      everything=by.sees_everything and where.faculty_id is None)
         definitions = self._definitions_for(where)
         phase_of: dict[tuple[str, str], str] = {}
-        planned: dict[tuple[str, str], int | None] = {}
+        planned: dict[tuple[str, str], int] = {}
         phases: list[str] = []
+        titles: dict[tuple[str, str], str] = {}
         for name, definition in definitions.items():
             for sid, state in definition.states.items():
                 phase = state.phase or state.title
                 phase_of[(name, sid)] = phase
-                planned[(name, sid)] = state.planned_days
+                if state.planned_days:
+                    planned[(name, sid)] = state.planned_days
                 if phase not in phases:
                     phases.append(phase)
-        entered: dict[str, int] = defaultdict(int)
-        left: dict[str, int] = defaultdict(int)
-        months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        stays: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        on_plan: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # phase → (days, count, planned)
-        by_faculty: dict[int, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-        keyed: dict[str, dict[str, dict[int, int]]] = {k: defaultdict(lambda: defaultdict(int))
-                                                      for k in ("gate", "decision", "item")}
-        for r in rows:
-            if r.definition_name not in definitions:
-                continue
-            definition = definitions[r.definition_name]
-            if r.kind == "entered":
-                phase = phase_of.get((r.definition_name, r.key), r.key)
-                entered[phase] += r.count
-                if where.year is None or r.period.startswith(f"{where.year}-"):
-                    months[r.period][phase] += r.count
-            elif r.kind == "stay":
-                phase = phase_of.get((r.definition_name, r.key), r.key)
-                left[phase] += r.count
-                if where.year is None or r.period == str(where.year):
-                    stays[phase][r.days] += r.count
-                    by_faculty[r.faculty_id][phase][r.days] += r.count
-                    plan = planned.get((r.definition_name, r.key))
-                    if plan:
-                        on_plan[phase].append((r.days, r.count, plan))
-            elif r.kind in keyed and (where.year is None or r.period == str(where.year)):
-                title = (gate_title(definition, r.key) if r.kind == "gate" else role_title(definition, r.key))
-                keyed[r.kind][title][r.days] += r.count
+            titles.update({("gate", key): gate_title(definition, key) for key in definition.gates})
+            for key in definition.roles:
+                titles[("decision", key)] = titles[("item", key)] = role_title(definition, key)
+        with self._db.begin_read() as conn:
+            allowed = self._faculties(conn, by)
+            names = dict(allowed)
+            chosen = [f for f in ([where.faculty_id] if where.faculty_id is not None else list(names)) if f in names]
+            everything = by.sees_everything and where.faculty_id is None
+            base = self._base(where, chosen, everything=everything, definitions=list(definitions))
+            phase = _phase_case(phase_of)
+            c = ANALYTICS_COUNT.c
+            flows = conn.execute(select(phase.label("phase"), c.kind, func.sum(c.count).label("n"))
+                                 .where(base, c.kind.in_(("entered", "stay"))).group_by(phase, c.kind)).all()
+            month_filter = [c.period.like(f"{where.year}-%")] if where.year else []
+            months = conn.execute(select(c.period, phase.label("phase"), func.sum(c.count).label("n"))
+                                  .where(base, c.kind == "entered", *month_filter)
+                                  .group_by(c.period, phase).order_by(c.period)).all()
+            year_filter = [c.period == str(where.year)] if where.year else []
+            timely = _timely_case(planned)
+            by_phase = _ranked(conn, [phase.label("g")], and_(base, c.kind == "stay", *year_filter), timely)
+            by_key = _ranked(conn, [c.kind.label("kind"), c.key.label("g")],
+                             and_(base, c.kind.in_(("gate", "decision", "item")), *year_filter), None)
+            per_faculty = _ranked(conn, [c.faculty_id.label("faculty"), phase.label("g")],
+                                  and_(base, c.kind == "stay", *year_filter), None)
+            mark = conn.execute(select(ANALYTICS_MARK.c.folded_at).where(ANALYTICS_MARK.c.id == 1)).scalar()
+            waiting = self._waiting(conn, chosen, now, everything=everything)
+            upcoming = self._upcoming(conn, where, chosen, now, everything=everything)
+        entered = {r.phase: int(r.n) for r in flows if r.kind == "entered"}
+        left = {r.phase: int(r.n) for r in flows if r.kind == "stay"}
+        by_month: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in months:
+            by_month[r.period][r.phase] = int(r.n)
+        plan_of_phase: dict[str, int] = {}
+        for (name, sid), days in planned.items():
+            plan_of_phase[phase_of[(name, sid)]] = max(days, plan_of_phase.get(phase_of[(name, sid)], 0))
         phase_times = []
         ended = on_time_total = 0
-        for phase in phases:
-            if phase not in stays:
+        for name in phases:
+            found = by_phase.get((name,))
+            if found is None:
                 continue
-            plans = on_plan.get(phase, [])
-            planned_days = max((p for _, _, p in plans), default=None)
-            s = spread(phase, stays[phase].items(), planned_days)
-            if plans:
-                timely = sum(n for d, n, p in plans if folded.bucket_last(d) <= p)
-                s = Spread(s.label, s.count, s.median, s.p90, planned_days, timely)
-                ended += sum(n for _, n, _ in plans)
-                on_time_total += timely
+            s = found.spread(name, plan_of_phase.get(name))
+            if s.planned:
+                ended += s.count
+                on_time_total += s.on_time or 0
             phase_times.append(s)
-        role_of = {}
-        for definition in definitions.values():
-            for key in definition.roles:
-                role_of[key] = role_title(definition, key)
+
+        def keyed(kind: str) -> tuple[Spread, ...]:
+            found = [r.spread(titles.get((kind, key), key)) for (k, key), r in by_key.items() if k == kind]
+            return tuple(sorted(found, key=lambda s: s.label))
+
+        faculty_medians: dict[int, dict[str, float | None]] = defaultdict(dict)
+        for (faculty, name), ranked in per_faculty.items():
+            faculty_medians[int(faculty)][str(name)] = ranked.spread(str(name)).median
+        role_of = {key: title for (kind, key), title in titles.items() if kind == "decision"}
         return Figures(
             filters=where, folded_through=mark, phases=tuple(phases),
-            now_in_phase=tuple((p, entered[p] - left[p]) for p in phases if entered[p] - left[p] > 0),
-            entries=tuple((m, dict(months[m])) for m in sorted(months)),
+            now_in_phase=tuple((p, entered.get(p, 0) - left.get(p, 0)) for p in phases
+                               if entered.get(p, 0) - left.get(p, 0) > 0),
+            entries=tuple((m, by_month[m]) for m in sorted(by_month)),
             phase_times=tuple(phase_times),
-            gate_times=tuple(spread(t, h.items()) for t, h in sorted(keyed["gate"].items())),
-            decision_waits=tuple(spread(t, h.items()) for t, h in sorted(keyed["decision"].items())),
-            item_waits=tuple(spread(t, h.items()) for t, h in sorted(keyed["item"].items())),
+            gate_times=keyed("gate"), decision_waits=keyed("decision"), item_waits=keyed("item"),
             waiting_now=tuple((role_of.get(role, role), n, late) for role, n, late in waiting),
-            by_faculty=tuple((names.get(f, "No faculty"), {p: spread(p, h.items()).median for p, h in per.items()})
-                             for f, per in sorted(by_faculty.items(), key=lambda item: names.get(item[0], ""))),
+            by_faculty=tuple((names.get(f, "No faculty"), medians)
+                             for f, medians in sorted(faculty_medians.items(), key=lambda i: names.get(i[0], ""))),
             upcoming=tuple((timer_title(self._timer_definition(t), t), a, b, c) for t, a, b, c in upcoming),
             on_time=Spread("Every planned phase", ended, None, None, None, on_time_total) if ended else None,
             faculties=tuple(allowed),
         )
 
+    def _base(self, where: Filters, chosen: Sequence[int], *, everything: bool, definitions: list[str]) -> Any:
+        c = ANALYTICS_COUNT.c
+        conditions = [c.definition_name.in_(definitions or ["-"])]
+        if not everything:
+            conditions.append(c.faculty_id.in_(list(chosen) or [-1]))
+        return and_(*conditions)
+
     def _definitions_for(self, where: Filters) -> dict[str, Definition]:
-        names = [where.definition] if where.definition else self._definitions.names()
-        return {n: self._definitions.engine(n).definition for n in names if n in self._definitions.names()}
+        known = self._definitions.names()
+        names = [where.definition] if where.definition else known
+        return {n: self._definitions.engine(n).definition for n in names if n in known}
 
     def _timer_definition(self, timer: str) -> Definition | None:
         for name in self._definitions.names():
@@ -246,19 +314,6 @@ class AnalyticsService:
         visible = set(faculty_of) if by.sees_everything else by.visible_units()
         return sorted({(faculty_of[u], names[faculty_of[u]]) for u in visible if u in faculty_of},
                       key=lambda item: item[1])
-
-    def _counts(self, conn: Connection, where: Filters, chosen: Sequence[int], *, everything: bool) -> list[Any]:
-        c = ANALYTICS_COUNT.c
-        conditions = []
-        if where.definition:
-            conditions.append(c.definition_name == where.definition)
-        if not everything:
-            conditions.append(c.faculty_id.in_(list(chosen) or [-1]))
-        query = (select(c.definition_name, c.faculty_id, c.kind, c.key, c.period, c.days,
-                        func.sum(c.count).label("count"))
-                 .where(and_(true(), *conditions))
-                 .group_by(c.definition_name, c.faculty_id, c.kind, c.key, c.period, c.days))
-        return list(conn.execute(query))
 
     def _units(self, conn: Connection, chosen: Sequence[int]) -> list[int]:
         faculty_of = folded.faculties(conn)

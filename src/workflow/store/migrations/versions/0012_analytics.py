@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column('count', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('definition_name', 'faculty_id', 'kind', 'key', 'period', 'days'),
     )
+    op.create_index('ix_analytics_count_kind', 'analytics_count',
+                    ['kind', 'definition_name', 'faculty_id', 'key', 'period', 'days', 'count'], unique=False)
     op.create_table(
         'analytics_mark',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -39,4 +41,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('analytics_mark')
+    op.drop_index('ix_analytics_count_kind', table_name='analytics_count')
     op.drop_table('analytics_count')
