@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from workflow.errors import InvalidInput
 from workflow.services.access import Caller
 from workflow.services.analytics import Figures, Filters, Spread
 from workflow.web.deps import ServicesDep
@@ -20,15 +21,29 @@ from workflow.web.ui.session import PageCaller
 
 router = APIRouter(include_in_schema=False)
 
-Faculty = Annotated[int | None, Query(ge=1, le=2_000_000_000)]
+Faculty = Annotated[str, Query(max_length=12, description="a faculty's org unit id; empty: every faculty")]
 DefinitionName = Annotated[str, Query(max_length=100)]
-Year = Annotated[int | None, Query(ge=1900, le=2200)]
+Year = Annotated[str, Query(max_length=4, description="the year stays ended in; empty: every year")]
 
 
-def filters_of(services: ServicesDep, faculty: int | None, definition: str, year: int | None) -> Filters:
+def _number(name: str, text: str, low: int, high: int) -> int | None:
+    """An optional whole number from a form's select (empty: none).
+
+    Raises:
+        InvalidInput: naming the field, for anything else.
+    """
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or not low <= int(text) <= high:
+        raise InvalidInput(name, f"must be a number from {low} to {high}, or empty")
+    return int(text)
+
+
+def filters_of(services: ServicesDep, faculty: str, definition: str, year: str) -> Filters:
     """The filters asked for (an unknown definition is no filter at all; nothing is shown that does not exist)."""
     known = services.definitions.names()
-    return Filters(definition=definition if definition in known else None, faculty_id=faculty, year=year)
+    return Filters(definition=definition if definition in known else None,
+                   faculty_id=_number("faculty", faculty, 1, 2_000_000_000), year=_number("year", year, 1900, 2200))
 
 
 def days(value: float | None) -> str:
@@ -78,13 +93,13 @@ def charts(figures: Figures) -> dict[str, Any]:
 
 
 @router.get("/analytics")
-def analytics(request: Request, caller: PageCaller, services: ServicesDep, faculty: Faculty = None,
-              definition: DefinitionName = "", year: Year = None) -> HTMLResponse:
+def analytics(request: Request, caller: PageCaller, services: ServicesDep, faculty: Faculty = "",
+              definition: DefinitionName = "", year: Year = "") -> HTMLResponse:
     """Where proposals stall and for how long, how many phases end on time, what renews or expires next."""
     where = filters_of(services, faculty, definition, year)
     figures = services.analytics.figures(by=caller, where=where)
-    query = {k: v for k, v in {"faculty": faculty or "", "definition": where.definition or "",
-                               "year": year or ""}.items() if v}
+    query = {k: v for k, v in {"faculty": where.faculty_id or "", "definition": where.definition or "",
+                               "year": where.year or ""}.items() if v}
     this_year = services.access.days.day_of(services.clock.now()).year
     return page(request, "analytics.html", caller, {
         "f": figures, "charts": charts(figures), "days": days, "where": where,
@@ -118,8 +133,8 @@ def csv_rows(figures: Figures) -> Iterator[list[Any]]:
 
 
 @router.get("/analytics.csv")
-def analytics_csv(caller: PageCaller, services: ServicesDep, faculty: Faculty = None, definition: DefinitionName = "",
-                  year: Year = None) -> StreamingResponse:
+def analytics_csv(caller: PageCaller, services: ServicesDep, faculty: Faculty = "", definition: DefinitionName = "",
+                  year: Year = "") -> StreamingResponse:
     """The same figures as a spreadsheet (CSV)."""
     figures = services.analytics.figures(by=caller, where=filters_of(services, faculty, definition, year))
     header = ["figure", "of", "count", "median days", "90th percentile days", "planned days", "on time"]
@@ -127,7 +142,6 @@ def analytics_csv(caller: PageCaller, services: ServicesDep, faculty: Faculty = 
                              headers={"Content-Disposition": 'attachment; filename="analytics.csv"'})
 
 
-def for_api(caller: Caller, services: ServicesDep, faculty: int | None, definition: str,
-            year: int | None) -> dict[str, Any]:
+def for_api(caller: Caller, services: ServicesDep, faculty: str, definition: str, year: str) -> dict[str, Any]:
     """The figures as the API answers them."""
     return services.analytics.figures(by=caller, where=filters_of(services, faculty, definition, year)).as_json()
