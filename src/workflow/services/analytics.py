@@ -231,12 +231,14 @@ class AnalyticsService:
             phase = _phase_case(phase_of)
             c = ANALYTICS_COUNT.c
             flows = conn.execute(select(phase.label("phase"), c.kind, func.sum(c.count).label("n"))
-                                 .where(base, c.kind.in_(("entered", "stay"))).group_by(phase, c.kind)).all()
+                                 .where(base, or_(c.kind == "entered", and_(c.kind == "stay",
+                                                                            c.period == folded.ALL_YEARS)))
+                                 .group_by(phase, c.kind)).all()
             month_filter = [c.period.like(f"{where.year}-%")] if where.year else []
             months = conn.execute(select(c.period, phase.label("phase"), func.sum(c.count).label("n"))
                                   .where(base, c.kind == "entered", *month_filter)
                                   .group_by(c.period, phase).order_by(c.period)).all()
-            year_filter = [c.period == str(where.year)] if where.year else []
+            year_filter = [c.period == (str(where.year) if where.year else folded.ALL_YEARS)]
             timely = _timely_case(planned)
             by_phase = _ranked(conn, [phase.label("g")], and_(base, c.kind == "stay", *year_filter), timely)
             by_key = _ranked(conn, [c.kind.label("kind"), c.key.label("g")],

@@ -33,6 +33,7 @@ from workflow.store.people import ORG_UNIT
 from workflow.store.tables import ANALYTICS_COUNT, ANALYTICS_MARK, CREDENTIAL, EVENT
 
 BATCH = 20_000
+ALL_YEARS = "*"  # the period of the counts of every year together
 EXACT_DAYS = 120
 Key = tuple[str, int, str, str, str, int]  # definition, faculty, kind, key, period, days
 
@@ -129,17 +130,22 @@ def _fold_batch(conn: Connection, until: datetime, day_of: Callable[[datetime], 
         details: Mapping[str, Any] = row.details or {}
         days = bucket(int((row.at - since).total_seconds() // 86400)) if since is not None else None
         year = str(day_of(row.at).year)
+        took: list[tuple[str, str]] = []
         if row.to_state is not None:
             if row.from_state is not None and days is not None and row.kind != "created":
-                counts[(*base, "stay", row.from_state, year, days)] += 1
+                took.append(("stay", row.from_state))
                 if details.get("gate"):
-                    counts[(*base, "gate", str(details["gate"]), year, days)] += 1
+                    took.append(("gate", str(details["gate"])))
             counts[(*base, "entered", row.to_state, day_of(row.at).strftime("%Y-%m"), 0)] += 1
             entered[row.credential_id] = row.at
-        elif row.kind == "decision" and days is not None and details.get("role"):
-            counts[(*base, "decision", str(details["role"]), year, days)] += 1
-        elif row.kind == "checklist" and days is not None and details.get("done") and details.get("owner"):
-            counts[(*base, "item", str(details["owner"]), year, days)] += 1
+        elif row.kind == "decision" and details.get("role"):
+            took.append(("decision", str(details["role"])))
+        elif row.kind == "checklist" and details.get("done") and details.get("owner"):
+            took.append(("item", str(details["owner"])))
+        if days is not None:
+            for kind, key in took:  # by the year it ended, and for every year at once (what is read most)
+                counts[(*base, kind, key, year, days)] += 1
+                counts[(*base, kind, key, ALL_YEARS, days)] += 1
     _add(conn, counts, postgres=postgres)
     conn.execute(update(ANALYTICS_MARK).where(ANALYTICS_MARK.c.id == 1)
                  .values(last_event_id=taken[-1].id, folded_at=until))

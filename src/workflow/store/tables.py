@@ -236,7 +236,8 @@ class AnalyticsCount(SQLModel, table=True):
     """How many times something took some days, folded from the histories (see :mod:`workflow.store.analytics`):
     ``kind`` ``entered`` counts entries into state ``key`` in month ``period`` (YYYY-MM, ``days`` 0); ``stay``
     (a state), ``gate`` (a gate's move), ``decision`` (an approver role) and ``item`` (a checklist owner role)
-    count how many whole days from entering the state it took, by the year it ended (``period`` YYYY) and
+    count how many whole days from entering the state it took, by the year it ended (``period`` YYYY; ``*``: every
+    year together) and
     ``days`` bucket (exact to 120 days, then by weeks, then by 30 days)."""
 
     __tablename__ = "analytics_count"
