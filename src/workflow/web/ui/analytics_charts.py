@@ -61,7 +61,8 @@ def hbars(chart_id: str, title: str, rows: Sequence[BarRow], *, marker_name: str
         label.text = _short(row.label)
         width = max(row.value / top * BAR_WIDTH, 1.5 if row.value else 0)
         _el(root, "rect", x=LABEL_WIDTH, y=y, width=f"{width:.1f}", height=ROW - 8, fill=COLOURS[0], rx=2)
-        value = _el(root, "text", x=f"{LABEL_WIDTH + width + 6:.1f}", y=y + 15, class_="chart-value")
+        reach = max(width, (row.marker or 0) / top * BAR_WIDTH + 2)  # the value is written past the marker
+        value = _el(root, "text", x=f"{LABEL_WIDTH + reach + 6:.1f}", y=y + 15, class_="chart-value")
         value.text = row.text
         if row.marker is not None:
             x = LABEL_WIDTH + row.marker / top * BAR_WIDTH
