@@ -15,7 +15,8 @@ counted exactly to 120 and in buckets beyond (:func:`bucket`), so that the numbe
 number of credentials: reading the figures costs about the same for a thousand credentials as for a hundred
 thousand. Events newer than ``settle`` are left for the next fold (on PostgreSQL a transaction that took its
 event id earlier may commit later; none takes that long), and the mark row is locked while folding, so two folds
-never count an event twice.
+never count an event twice (on PostgreSQL a request that finds it locked reads what is folded so far instead of
+waiting).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from workflow.store.database import Database
 from workflow.store.people import ORG_UNIT
@@ -101,10 +103,17 @@ def refold(database: Database, *, now: datetime, settle: timedelta, day_of: Call
 
 def _fold_batch(conn: Connection, until: datetime, day_of: Callable[[datetime], date], *,
                 postgres: bool) -> tuple[int, bool]:
+    # Another process folding holds the row: skip it (SKIP LOCKED) and read what is folded so far.
     mark = conn.execute(select(ANALYTICS_MARK.c.last_event_id).where(ANALYTICS_MARK.c.id == 1)
-                        .with_for_update()).first()
+                        .with_for_update(skip_locked=True)).first()
     if mark is None:
-        conn.execute(insert(ANALYTICS_MARK).values(id=1, last_event_id=0))
+        if conn.execute(select(ANALYTICS_MARK.c.id).where(ANALYTICS_MARK.c.id == 1)).first() is not None:
+            return 0, False  # locked by the process folding now
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(ANALYTICS_MARK).values(id=1, last_event_id=0))
+        except IntegrityError:  # another process's first fold got there first
+            return 0, False
         last = 0
     else:
         last = int(mark.last_event_id)
