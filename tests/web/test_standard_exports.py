@@ -100,7 +100,7 @@ def test_a_credential_not_launched_has_no_achievement_yet(demo: Any) -> None:
     services, created, client = demo
     answer = client.get(f"/api/v1/credentials/{created[1]}/achievement", headers=api(services, client, "pm.garcia"))
     assert answer.status_code == 409
-    assert "“Supply-chain analytics” has not been launched" in answer.json()["detail"]
+    assert f"credential {created[1]} has not been launched" in answer.json()["detail"]
 
 
 def test_the_achievement_reads_as_json_ld_with_the_shipped_context_and_no_network(demo: Any) -> None:

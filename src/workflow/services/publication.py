@@ -48,8 +48,8 @@ class PublicationService:
         """
         summary = self.summary(credential_id, by=by)
         if summary.launched_on is None:
-            raise Conflict(f"“{summary.title}” has not been launched; its Open Badges Achievement is published "
-                           "once it is")
+            raise Conflict(f"credential {credential_id} has not been launched; its Open Badges Achievement is "
+                           "published once it is")
         detail = self._views.get(credential_id, by=by)
         return achievement(detail, summary, self.issuer(detail.org_unit_id), self._public_url)
 
