@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from workflow.notify.digest import DigestService
 from workflow.notify.dispatch import Dispatcher
+from workflow.services.analytics import AnalyticsService
 from workflow.services.timers import TimerService
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,13 @@ class _QuietOverlaps(logging.LoggerAdapter[logging.Logger]):
 
 class Scheduler:
     """Polls for due timers every ``interval`` seconds, and once at start (timers that came due while nothing
-    ran fire then)."""
+    ran fire then). Each poll also folds the events written since the last one into the analytics counts, so that
+    page requests find them folded."""
 
     def __init__(self, timers: TimerService, *, interval: float = 30.0, digests: DigestService | None = None,
-                 dispatcher: Dispatcher | None = None) -> None:
+                 dispatcher: Dispatcher | None = None, analytics: AnalyticsService | None = None) -> None:
         self.timers = timers
+        self.analytics = analytics
         self.digests = digests
         self.dispatcher = dispatcher
         self.interval = interval
@@ -47,8 +50,8 @@ class Scheduler:
         self._aps.add_job(self.tick, "interval", seconds=interval, id=JOB_ID, next_run_time=datetime.now(UTC))
 
     def tick(self) -> int:
-        """Fire the timers due now, write the digests due now, send what the outbox holds; returns how many
-        timers were handled."""
+        """Fire the timers due now, write the digests due now, send what the outbox holds, fold the new events
+        into the analytics counts; returns how many timers were handled."""
         handled = self.timers.run_due(stop=self._stop)
         if handled:
             log.info("handled %d timer(s)", handled)
@@ -58,6 +61,10 @@ class Scheduler:
             sent = self.dispatcher.run(stop=self._stop)
             if sent:
                 log.info("sent %d message(s)", sent)
+        if self.analytics is not None:
+            folded = self.analytics.fold()
+            if folded:
+                log.debug("folded %d event(s) into the analytics", folded)
         return handled
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from workflow.cli import audit, credentials, db, definitions, demo, org, outbox, serve, timers, tokens, users
+from workflow.cli import analytics, audit, credentials, db, definitions, demo, org, outbox, serve, timers, tokens, users
 from workflow.cli.serve import connection_budget
 
 __all__ = ["app", "connection_budget", "main"]
@@ -30,6 +30,7 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(timers.app, name="timers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(analytics.app, name="analytics")
 
 
 def main() -> None:

@@ -193,9 +193,14 @@ class AnalyticsService:
         self._clock = clock
         self._settle = settle
 
-    def fold(self) -> int:
-        """Fold the events written since the last time; returns how many were read."""
-        return folded.fold(self._db, now=self._clock.now(), settle=self._settle, day_of=self._days.day_of)
+    def fold(self, most: int | None = None) -> int:
+        """Fold the events written since the last time (at most ``most``); returns how many were read."""
+        return folded.fold(self._db, now=self._clock.now(), settle=self._settle, day_of=self._days.day_of,
+                           most=most)
+
+    def refold(self) -> int:
+        """Drop the counts and fold every history again; returns how many events were read."""
+        return folded.refold(self._db, now=self._clock.now(), settle=self._settle, day_of=self._days.day_of)
 
     def faculties(self, by: Caller) -> list[tuple[int, str]]:
         """The faculties whose figures ``by`` may see, by name."""
@@ -203,8 +208,10 @@ class AnalyticsService:
             return self._faculties(conn, by)
 
     def figures(self, *, by: Caller, where: Filters) -> Figures:
-        """Every figure of the page, for the faculties ``by`` may see."""
-        self.fold()
+        """Every figure of the page, for the faculties ``by`` may see (after folding the tail of events written
+        since the last fold; a longer backlog is left to the scheduler and the command line, and the figures say
+        how far they are folded)."""
+        self.fold(most=folded.REQUEST_EVENTS)
         now = self._clock.now()
         definitions = self._definitions_for(where)
         phase_of: dict[tuple[str, str], str] = {}
@@ -234,7 +241,7 @@ class AnalyticsService:
                                  .where(base, or_(c.kind == "entered", and_(c.kind == "stay",
                                                                             c.period == folded.ALL_YEARS)))
                                  .group_by(phase, c.kind)).all()
-            month_filter = [c.period.like(f"{where.year}-%")] if where.year else []
+            month_filter = [c.period >= f"{where.year}-01", c.period <= f"{where.year}-12"] if where.year else []
             months = conn.execute(select(c.period, phase.label("phase"), func.sum(c.count).label("n"))
                                   .where(base, c.kind == "entered", *month_filter)
                                   .group_by(c.period, phase).order_by(c.period)).all()

@@ -16,7 +16,9 @@ number of credentials: reading the figures costs about the same for a thousand c
 thousand. Events newer than ``settle`` are left for the next fold (on PostgreSQL a transaction that took its
 event id earlier may commit later; none takes that long), and the mark row is locked while folding, so two folds
 never count an event twice (on PostgreSQL a request that finds it locked reads what is folded so far instead of
-waiting).
+waiting). The catch-up of a whole database is done outside page requests — by ``workflow db upgrade``,
+``workflow analytics fold`` (or ``refold``) and the scheduler's periodic poll — and a request folds at most
+:data:`REQUEST_EVENTS` events (the tail since the last fold), leaving more to those.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from workflow.store.people import ORG_UNIT
 from workflow.store.tables import ANALYTICS_COUNT, ANALYTICS_MARK, CREDENTIAL, EVENT
 
 BATCH = 20_000
+REQUEST_EVENTS = 2_000  # the most events a page request folds before reading the counts
 ALL_YEARS = "*"  # the period of the counts of every year together
 EXACT_DAYS = 120
 Key = tuple[str, int, str, str, str, int]  # definition, faculty, kind, key, period, days
@@ -82,15 +85,19 @@ def faculties(conn: Connection) -> dict[int, int]:
     return found
 
 
-def fold(database: Database, *, now: datetime, settle: timedelta, day_of: Callable[[datetime], date]) -> int:
-    """Fold the events written since the last fold and older than ``settle``; returns how many were read."""
+def fold(database: Database, *, now: datetime, settle: timedelta, day_of: Callable[[datetime], date],
+         most: int | None = None) -> int:
+    """Fold the events written since the last fold and older than ``settle`` (at most ``most`` of them, oldest
+    first; the rest are left for the next fold); returns how many were read."""
     read = 0
-    while True:
+    while most is None or read < most:
+        batch = BATCH if most is None else min(BATCH, most - read)
         with database.begin() as conn:
-            done, more = _fold_batch(conn, now - settle, day_of, postgres=not database.is_sqlite)
+            done, more = _fold_batch(conn, now - settle, day_of, postgres=not database.is_sqlite, batch=batch)
         read += done
         if not more:
-            return read
+            break
+    return read
 
 
 def refold(database: Database, *, now: datetime, settle: timedelta, day_of: Callable[[datetime], date]) -> int:
@@ -102,7 +109,7 @@ def refold(database: Database, *, now: datetime, settle: timedelta, day_of: Call
 
 
 def _fold_batch(conn: Connection, until: datetime, day_of: Callable[[datetime], date], *,
-                postgres: bool) -> tuple[int, bool]:
+                postgres: bool, batch: int = BATCH) -> tuple[int, bool]:
     # Another process folding holds the row: skip it (SKIP LOCKED) and read what is folded so far.
     mark = conn.execute(select(ANALYTICS_MARK.c.last_event_id).where(ANALYTICS_MARK.c.id == 1)
                         .with_for_update(skip_locked=True)).first()
@@ -121,7 +128,7 @@ def _fold_batch(conn: Connection, until: datetime, day_of: Callable[[datetime], 
         select(EVENT.c.id, EVENT.c.credential_id, EVENT.c.seq, EVENT.c.at, EVENT.c.kind, EVENT.c.from_state,
                EVENT.c.to_state, EVENT.c.details, CREDENTIAL.c.definition_name, CREDENTIAL.c.org_unit_id)
         .join(CREDENTIAL, CREDENTIAL.c.id == EVENT.c.credential_id)
-        .where(EVENT.c.id > last).order_by(EVENT.c.id).limit(BATCH)).all()
+        .where(EVENT.c.id > last).order_by(EVENT.c.id).limit(batch)).all()
     taken = []
     for row in rows:
         if row.at > until:
@@ -156,9 +163,10 @@ def _fold_batch(conn: Connection, until: datetime, day_of: Callable[[datetime], 
                 counts[(*base, kind, key, year, days)] += 1
                 counts[(*base, kind, key, ALL_YEARS, days)] += 1
     _add(conn, counts, postgres=postgres)
+    more = len(taken) == len(rows) == batch  # a whole batch read: there may be more
     conn.execute(update(ANALYTICS_MARK).where(ANALYTICS_MARK.c.id == 1)
-                 .values(last_event_id=taken[-1].id, folded_at=until))
-    return len(taken), len(taken) == len(rows) == BATCH  # a whole batch read: there may be more
+                 .values(last_event_id=taken[-1].id, folded_at=taken[-1].at if more else until))
+    return len(taken), more
 
 
 def _entered_before(conn: Connection, credentials: set[int], last: int) -> dict[int, datetime]:

@@ -142,6 +142,8 @@ class TimerRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_timer_due", "status", "due_at"),
         Index("ix_timer_credential", "credential_id", "status", "due_at"),
+        # renewals and expiries coming (analytics): every column that count reads, so the rows are not visited
+        Index("ix_timer_upcoming", "status", "action", "due_at", "timer", "credential_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -241,8 +243,8 @@ class AnalyticsCount(SQLModel, table=True):
     ``days`` bucket (exact to 120 days, then by weeks, then by 30 days)."""
 
     __tablename__ = "analytics_count"
-    __table_args__ = (  # the figures read one kind at a time: this index holds every column they read
-        Index("ix_analytics_count_kind", "kind", "definition_name", "faculty_id", "key", "period", "days", "count"),
+    __table_args__ = (  # the figures read one kind and period at a time: this index holds every column they read
+        Index("ix_analytics_count_kind", "kind", "period", "definition_name", "faculty_id", "key", "days", "count"),
     )
 
     definition_name: str = Field(max_length=100, primary_key=True)

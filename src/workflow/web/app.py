@@ -44,7 +44,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
         app.state.services = services or Services.start(settings, clock)
         started = app.state.services
         scheduler = Scheduler(started.timers, interval=settings.timer_poll_seconds, digests=started.digests,
-                              dispatcher=started.dispatcher) if settings.scheduler_in_app else None
+                              dispatcher=started.dispatcher,
+                              analytics=started.analytics) if settings.scheduler_in_app else None
         app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()

@@ -1,4 +1,5 @@
-"""analytics: counts folded from the histories (entries by month, days taken by state, gate and role)
+"""analytics: counts folded from the histories (entries by month, days taken by state, gate and role);
+an index of the timers for the renewals and expiries coming
 
 Revision ID: 0012
 Revises: 0011
@@ -29,7 +30,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('definition_name', 'faculty_id', 'kind', 'key', 'period', 'days'),
     )
     op.create_index('ix_analytics_count_kind', 'analytics_count',
-                    ['kind', 'definition_name', 'faculty_id', 'key', 'period', 'days', 'count'], unique=False)
+                    ['kind', 'period', 'definition_name', 'faculty_id', 'key', 'days', 'count'], unique=False)
+    op.create_index('ix_timer_upcoming', 'timer', ['status', 'action', 'due_at', 'timer', 'credential_id'],
+                    unique=False)
     op.create_table(
         'analytics_mark',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -41,5 +44,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('analytics_mark')
+    op.drop_index('ix_timer_upcoming', table_name='timer')
     op.drop_index('ix_analytics_count_kind', table_name='analytics_count')
     op.drop_table('analytics_count')
