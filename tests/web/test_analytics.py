@@ -33,7 +33,9 @@ from tests.web.pages import sign_in
 from workflow.clock import ManualClock
 from workflow.context import Services
 from workflow.services.access import Caller
+from workflow.scheduler import Scheduler
 from workflow.services.analytics import Filters
+from workflow.store import analytics as folded
 
 IDEATION_ITEMS = ("labour_market_research", "employers_contacted", "working_group_formed",
                   "industry_skills_identified")
@@ -139,6 +141,20 @@ def test_later_events_are_folded_once_each(five: dict[str, int], org: Services, 
     dean = {s.label: s for s in after.decision_waits}["Dean (leadership champion)"]
     assert (dean.count, dean.median) == (4, 9.5)  # 5, 7, 12 and B3's 20 days
     assert after.phase_times == before.phase_times
+
+
+def test_a_request_folds_only_a_short_tail_and_the_scheduler_folds_the_rest(
+        five: dict[str, int], org: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(folded, "REQUEST_EVENTS", 10)  # a backlog longer than a request folds
+    admin = org.access.caller_by_name("admin")
+    partial = org.analytics.figures(by=admin, where=Filters())
+    assert partial.folded_through is not None and partial.folded_through < clock.now() - timedelta(days=40)
+    assert sum(s.count for s in partial.phase_times) < 8  # the figures say how far they are folded
+    Scheduler(org.timers, analytics=org.analytics).tick()  # each poll folds whatever is new
+    caught_up = org.analytics.figures(by=admin, where=Filters())
+    assert caught_up.folded_through == clock.now() - org.analytics.settle
+    phases = {s.label: (s.count, s.median, s.p90) for s in caught_up.phase_times}
+    assert phases["Ideation (sunrise)"] == (5, 30, 50) and phases["Feasibility"] == (3, 7, 12)
 
 
 def test_renewals_and_expiries_coming_in_30_90_and_365_days(org: Services, clock: ManualClock,

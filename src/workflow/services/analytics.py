@@ -193,6 +193,11 @@ class AnalyticsService:
         self._clock = clock
         self._settle = settle
 
+    @property
+    def settle(self) -> timedelta:
+        """How old an event must be to be folded (younger ones may still be committing)."""
+        return self._settle
+
     def fold(self, most: int | None = None) -> int:
         """Fold the events written since the last time (at most ``most``); returns how many were read."""
         return folded.fold(self._db, now=self._clock.now(), settle=self._settle, day_of=self._days.day_of,
@@ -250,8 +255,10 @@ class AnalyticsService:
             by_phase = _ranked(conn, [phase.label("g")], and_(base, c.kind == "stay", *year_filter), timely)
             by_key = _ranked(conn, [c.kind.label("kind"), c.key.label("g")],
                              and_(base, c.kind.in_(("gate", "decision", "item")), *year_filter), None)
+            each = self._base(where, chosen, everything=False, definitions=list(definitions),
+                              every_faculty=everything)
             per_faculty = _ranked(conn, [c.faculty_id.label("faculty"), phase.label("g")],
-                                  and_(base, c.kind == "stay", *year_filter), None)
+                                  and_(each, c.kind == "stay", *year_filter), None)
             mark = conn.execute(select(ANALYTICS_MARK.c.folded_at).where(ANALYTICS_MARK.c.id == 1)).scalar()
             waiting = self._waiting(conn, chosen, now, everything=everything)
             upcoming = self._upcoming(conn, where, chosen, now, everything=everything)
@@ -298,11 +305,18 @@ class AnalyticsService:
             faculties=tuple(allowed),
         )
 
-    def _base(self, where: Filters, chosen: Sequence[int], *, everything: bool, definitions: list[str]) -> Any:
+    def _base(self, where: Filters, chosen: Sequence[int], *, everything: bool, definitions: list[str],
+              every_faculty: bool = False) -> Any:
+        """The counts to read: of every faculty together (``everything``), of each faculty (``every_faculty``),
+        or of the ``chosen`` faculties."""
         c = ANALYTICS_COUNT.c
-        conditions = [c.definition_name.in_(definitions or ["-"])]
-        if not everything:
-            conditions.append(c.faculty_id.in_(list(chosen) or [-1]))
+        conditions: list[Any] = [c.definition_name.in_(definitions or ["-"])]
+        if everything:
+            conditions.append(c.faculty_id == folded.ALL_FACULTIES)
+        elif every_faculty:
+            conditions.append(c.faculty_id != folded.ALL_FACULTIES)
+        else:
+            conditions.append(c.faculty_id.in_([f for f in chosen if f != folded.ALL_FACULTIES] or [-2]))
         return and_(*conditions)
 
     def _definitions_for(self, where: Filters) -> dict[str, Definition]:
@@ -347,10 +361,11 @@ class AnalyticsService:
                  .where(t.status == "pending", t.action == "fire", t.due_at >= now,
                         t.due_at <= now + timedelta(days=HORIZONS[-1]))
                  .group_by(t.timer).order_by(t.timer))
-        if where.definition or not everything:
-            query = query.join(CREDENTIAL, CREDENTIAL.c.id == t.credential_id)
+        if where.definition or not everything:  # the credentials first (on their index), then their timers
+            credentials = select(CREDENTIAL.c.id)
             if where.definition:
-                query = query.where(CREDENTIAL.c.definition_name == where.definition)
+                credentials = credentials.where(CREDENTIAL.c.definition_name == where.definition)
             if not everything:
-                query = query.where(CREDENTIAL.c.org_unit_id.in_(self._units(conn, chosen) or [-1]))
+                credentials = credentials.where(CREDENTIAL.c.org_unit_id.in_(self._units(conn, chosen) or [-1]))
+            query = query.where(t.credential_id.in_(credentials))
         return [(r.timer, int(r.d30 or 0), int(r.d90 or 0), int(r.d365 or 0)) for r in conn.execute(query)]
