@@ -32,8 +32,8 @@ from tests.steps import SYSTEM
 from tests.web.pages import sign_in
 from workflow.clock import ManualClock
 from workflow.context import Services
-from workflow.services.access import Caller
 from workflow.scheduler import Scheduler
+from workflow.services.access import Caller
 from workflow.services.analytics import Filters
 from workflow.store import analytics as folded
 
