@@ -18,6 +18,7 @@ from workflow.services.timers import TimerService
 
 log = logging.getLogger(__name__)
 JOB_ID = "workflow-timers"
+FOLD_PER_POLL = 100_000  # events folded into the analytics per poll at most (a few seconds: timers stay prompt)
 
 
 class _QuietOverlaps(logging.LoggerAdapter[logging.Logger]):
@@ -33,8 +34,8 @@ class _QuietOverlaps(logging.LoggerAdapter[logging.Logger]):
 
 class Scheduler:
     """Polls for due timers every ``interval`` seconds, and once at start (timers that came due while nothing
-    ran fire then). Each poll also folds the events written since the last one into the analytics counts, so that
-    page requests find them folded."""
+    ran fire then). Each poll also folds the events written since the last one into the analytics counts (a long
+    backlog over several polls), so that page requests find them folded."""
 
     def __init__(self, timers: TimerService, *, interval: float = 30.0, digests: DigestService | None = None,
                  dispatcher: Dispatcher | None = None, analytics: AnalyticsService | None = None) -> None:
@@ -62,7 +63,7 @@ class Scheduler:
             if sent:
                 log.info("sent %d message(s)", sent)
         if self.analytics is not None:
-            folded = self.analytics.fold()
+            folded = self.analytics.fold(most=FOLD_PER_POLL)
             if folded:
                 log.debug("folded %d event(s) into the analytics", folded)
         return handled
