@@ -413,7 +413,8 @@ what is waiting or due within a year, not with the history.
 
 The fold of every history is a one-off (timed above for each size, the same databases refolded from scratch in the
 run unless `--keep-folded`). It is done by `workflow db upgrade` (after migrating), `workflow analytics fold` or
-`workflow analytics refold`, and each poll of the scheduler folds what was written since the last one. A page or
+`workflow analytics refold`, and each poll of the scheduler folds what was written since the last one (at most
+100,000 events a poll, so the timers are not held up). A page or
 API request folds at most 2,000 events (the tail since the last poll: one row read when there is none) and
 otherwise reads what is folded; the figures say how far (`folded_through`).
 """
