@@ -24,7 +24,8 @@ users:
 
 
 def test_walk_a_credential_from_the_terminal(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert "database is up to date: sqlite:///" in run("db", "upgrade").stdout
+    upgraded = run("db", "upgrade").stdout
+    assert "database is up to date: sqlite:///" in upgraded and "analytics folded: 0 new event(s)" in upgraded
     (tmp_path / "org.yaml").write_text(ORG)
     assert "org units: 2 added, 0 updated; users: 4 added" in run("org", "load", str(tmp_path / "org.yaml")).stdout
     created = run("credentials", "create", "--title", "Drone mapping", "--set", "purpose=Surveyors need pilots",
@@ -73,6 +74,9 @@ def test_demo_fills_an_empty_database_once(run) -> None:  # type: ignore[no-unty
     assert "delivery     Cybersecurity essentials for small business" in first
     assert "dean.okafor      dean@business" in first and "demo-password" in first
     assert "none added" in run("demo").stdout
+    assert run("analytics", "refold").stdout.startswith("refolded ")  # (the demo's events are too recent to fold)
+    assert run("analytics", "fold").stdout.startswith("folded 0 new event(s)")  # nothing twice
+    assert "analytics folded: 0 new event(s)" in run("db", "upgrade").stdout
 
 
 def test_commands_leave_the_schema_to_db_upgrade(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -42,7 +42,7 @@ PLAIN_WORDS = {
     "microcredential", "dean", "registrar", "marketing", "it", "finance", "ideation", "feasibility", "design",
     "build", "launch", "delivery", "review", "sunset", "retired", "withdrawn", "renewal", "renew", "expire",
     "retire", "hold", "resume", "withdraw", "title", "provider", "description", "purpose", "credits",
-    "prerequisites", "stackability",
+    "prerequisites", "stackability", "requires",
     # the university's credit-bearing lifecycle and the learner's enrolment
     "university", "enrolment", "proposal", "senate", "offer", "offered", "close", "closing", "closed", "start",
     "registered", "feedback", "awarding", "issue", "completed", "expired", "instructor",
@@ -208,9 +208,9 @@ def pages_seen(services: Services, client: TestClient) -> Iterator[tuple[str, st
                       "retired", "on_hold", "withdrawn"}, states
     for username in USERS:
         sign_in(client, username)
-        paths = ["/", "/portfolio", "/tasks", "/approvals", "/timeline", "/account", "/credentials/new",
-                 "/account/activity", "/account/second-factor"]
-        paths += [f"/credentials/{c.id}{page}" for c in ids for page in ("", "/team", "/edit")]
+        paths = ["/", "/portfolio", "/tasks", "/approvals", "/timeline", "/analytics", "/pathways", "/account",
+                 "/credentials/new", "/account/activity", "/account/second-factor"]
+        paths += [f"/credentials/{c.id}{page}" for c in ids for page in ("", "/team", "/edit", "/summary")]
         paths += [f"/credentials/{c.id}/gates/{gate}" for c in ids for gate in GATES_OF.get(c.state, ())]
         paths += [f"/credentials/{c.id}/moves/{move}" for c in ids for move in ("hold", "withdraw", "resume")]
         paths += [f"/credentials/{e.credential_id}/evidence/{e.target}" for e in evidence_of(services, ids)]

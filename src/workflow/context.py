@@ -16,6 +16,7 @@ from workflow.notify.render import Renderer
 from workflow.notify.smtp import SmtpSender, SmtpSettings
 from workflow.services.access import AccessService
 from workflow.services.accounts import AccountService
+from workflow.services.analytics import AnalyticsService
 from workflow.services.auth import AuthService
 from workflow.services.commands import CredentialCommands
 from workflow.services.dated_timers import replan_dated_timers
@@ -27,10 +28,12 @@ from workflow.services.looks import LookService
 from workflow.services.migration import Migrations
 from workflow.services.oidc import OidcSignIn
 from workflow.services.outbox import OutboxService
+from workflow.services.pathways import PathwayViews
 from workflow.services.people import PeopleService
 from workflow.services.plan_views import PlanViews
 from workflow.services.plans import PlanService
 from workflow.services.portfolio import PortfolioService
+from workflow.services.publication import PublicationService
 from workflow.services.second_factor import SecondFactor
 from workflow.services.signin_log import SignInLog
 from workflow.services.timers import TimerService
@@ -69,6 +72,9 @@ class Services:
     plans: PlanService
     documents: FileStore
     evidence: EvidenceService
+    publication: PublicationService
+    pathways: PathwayViews
+    analytics: AnalyticsService
 
     @classmethod
     def start(cls, settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Services:
@@ -143,6 +149,9 @@ class Services:
                             known_roles=roles),
             plans=plans,
             documents=documents, evidence=evidence,
+            publication=PublicationService(database, definitions, access, views, settings.public_url),
+            pathways=PathwayViews(database, definitions),
+            analytics=AnalyticsService(database, definitions, settings.days, clock),
         )
 
     def reload_definitions(self) -> dict[str, int]:

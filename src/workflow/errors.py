@@ -7,9 +7,10 @@ about either.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class WorkflowError(Exception):
@@ -145,6 +146,18 @@ class TransitionNotAllowed(Conflict):
         """The same refusal, naming the credential."""
         return TransitionNotAllowed(self.trigger, self.state, self.unmet, credential_id=credential_id,
                                     trigger_title=self.trigger_title, state_title=self.state_title)
+
+
+class ImpactNotAcknowledged(Conflict):
+    """A move that ends a credential's offer while other credentials depend on it, and the person has not
+    acknowledged them; ``impact`` lists each (``id``, ``title``, ``relation`` in words)."""
+
+    def __init__(self, credential_id: int, move_title: str, impact: Sequence[Mapping[str, Any]]) -> None:
+        self.credential_id = credential_id
+        self.impact = tuple(dict(i) for i in impact)
+        listed = "; ".join(f"“{i['title']}” (#{i['id']}) {i['relation']}" for i in self.impact)
+        super().__init__(f"Credential {credential_id}: “{move_title}” affects {len(self.impact)} other "
+                         f"credential{'s' if len(self.impact) != 1 else ''} — {listed}. Acknowledge them to go on")
 
 
 class Forbidden(WorkflowError):

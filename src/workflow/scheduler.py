@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from workflow.notify.digest import DigestService
 from workflow.notify.dispatch import Dispatcher
+from workflow.services.analytics import AnalyticsService
 from workflow.services.plans import PlanService
 from workflow.services.timers import TimerService
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 JOB_ID = "workflow-timers"
 PLAN_JOB_ID = "workflow-plan-alerts"
 PLAN_ALERT_SECONDS = 3600  # forecasts move by days: looking each hour is soon enough
+FOLD_PER_POLL = 100_000  # events folded into the analytics per poll at most (a few seconds: timers stay prompt)
 
 
 class _QuietOverlaps(logging.LoggerAdapter[logging.Logger]):
@@ -35,12 +37,15 @@ class _QuietOverlaps(logging.LoggerAdapter[logging.Logger]):
 
 class Scheduler:
     """Polls for due timers every ``interval`` seconds, and once at start (timers that came due while nothing
-    ran fire then)."""
+    ran fire then). Each poll also folds the events written since the last one into the analytics counts (a long
+    backlog over several polls), so that page requests find them folded."""
 
     def __init__(self, timers: TimerService, *, interval: float = 30.0, digests: DigestService | None = None,
-                 dispatcher: Dispatcher | None = None, plans: PlanService | None = None) -> None:
+                 dispatcher: Dispatcher | None = None, plans: PlanService | None = None,
+                 analytics: AnalyticsService | None = None) -> None:
         self.timers = timers
         self.plans = plans
+        self.analytics = analytics
         self.digests = digests
         self.dispatcher = dispatcher
         self.interval = interval
@@ -61,8 +66,8 @@ class Scheduler:
         return sent
 
     def tick(self) -> int:
-        """Fire the timers due now, write the digests due now, send what the outbox holds; returns how many
-        timers were handled."""
+        """Fire the timers due now, write the digests due now, send what the outbox holds, fold the new events
+        into the analytics counts; returns how many timers were handled."""
         handled = self.timers.run_due(stop=self._stop)
         if handled:
             log.info("handled %d timer(s)", handled)
@@ -72,6 +77,10 @@ class Scheduler:
             sent = self.dispatcher.run(stop=self._stop)
             if sent:
                 log.info("sent %d message(s)", sent)
+        if self.analytics is not None:
+            folded = self.analytics.fold(most=FOLD_PER_POLL)
+            if folded:
+                log.debug("folded %d event(s) into the analytics", folded)
         return handled
 
     @property

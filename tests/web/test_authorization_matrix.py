@@ -114,7 +114,11 @@ page.approvals        303  303  303  303  303  200  200  200  200  200  200  200
 page.tasks            303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.portfolio        303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.portfolio.csv    303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.analytics        303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.analytics.csv    303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
+page.pathways         303  303  303  303  303  200  200  200  200  200  200  200  200  200  200  200  200
 page.cred             303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
+page.cred.summary     303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
 page.cred.gate        303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
 page.cred.move        303  303  303  303  303  403  200  404  200  404  403  403  404  403  404  200  200
 page.cred.decide      303  303  303  303  303  403  303  404  403  404  403  403  404  303  404  403  403
@@ -178,6 +182,11 @@ docs                  200  200  200  200  200  200  200  200  200  200  200  200
 cred.create           401  401  401  401  401  403  201  403  201  403  403  403  403  403  403  201  403
 cred.list             401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 cred.get              401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
+cred.summary          401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
+cred.impact           401  401  401  401  401  200  200  404  200  404  200  200  404  200  404  200  200
+cred.achievement      401  401  401  401  401  409  409  404  409  404  409  409  404  409  404  409  409
+pathways.graph        401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
+analytics.api         401  401  401  401  401  200  200  200  200  200  200  200  200  200  200  200  200
 cred.patch            401  401  401  401  401  403  403  404  200  404  403  403  404  403  404  200  403
 cred.item.lead        401  401  401  401  401  403  403  404  200  404  403  403  404  403  404  200  403
 cred.item.sme         401  401  401  401  401  403  403  404  403  404  403  200  404  403  404  403  403
@@ -499,6 +508,11 @@ PROBES: dict[str, Probe] = {
     "page.tasks": Probe("GET", "/tasks", _fixed("/tasks"), page=True),
     "page.portfolio": Probe("GET", "/portfolio", _fixed("/portfolio"), page=True),
     "page.portfolio.csv": Probe("GET", "/portfolio.csv", _fixed("/portfolio.csv"), page=True),
+    "page.analytics": Probe("GET", "/analytics", _fixed("/analytics"), page=True),
+    "page.analytics.csv": Probe("GET", "/analytics.csv", _fixed("/analytics.csv"), page=True),
+    "page.pathways": Probe("GET", "/pathways", _fixed("/pathways"), page=True),
+    "page.cred.summary": Probe("GET", "/credentials/{credential_id}/summary", lambda w: (
+        f"/credentials/{w.credential_id}/summary", None), page=True),
     "page.cred": Probe("GET", "/credentials/{credential_id}", lambda w: (f"/credentials/{w.credential_id}", None),
                        page=True),
     "page.cred.gate": Probe("GET", "/credentials/{credential_id}/gates/{gate}", lambda w: (
@@ -613,6 +627,11 @@ PROBES: dict[str, Probe] = {
         f"{API}/credentials", {"title": "Started by the matrix", "org_unit": "logistics"})),
     "cred.list": Probe("GET", f"{API}/credentials", _fixed(f"{API}/credentials?limit=200")),
     "cred.get": Probe("GET", CID, _cred()),
+    "cred.summary": Probe("GET", f"{CID}/summary", _cred("/summary")),
+    "cred.impact": Probe("GET", f"{CID}/impact", _cred("/impact")),
+    "cred.achievement": Probe("GET", f"{CID}/achievement", _cred("/achievement")),
+    "pathways.graph": Probe("GET", f"{API}/pathways", _fixed(f"{API}/pathways")),
+    "analytics.api": Probe("GET", f"{API}/analytics", _fixed(f"{API}/analytics")),
     "cred.patch": Probe("PATCH", CID, _patch),
     "cred.item.lead": Probe("POST", f"{CID}/checklist/{{item}}", _fresh_cred(
         "/checklist/priorities_alignment", {"done": True, "note": "Shown in the one-pager"})),

@@ -9,7 +9,21 @@ from __future__ import annotations
 
 import typer
 
-from workflow.cli import audit, credentials, db, definitions, demo, org, outbox, plans, serve, timers, tokens, users
+from workflow.cli import (
+    analytics,
+    audit,
+    credentials,
+    db,
+    definitions,
+    demo,
+    org,
+    outbox,
+    plans,
+    serve,
+    timers,
+    tokens,
+    users,
+)
 from workflow.cli.serve import connection_budget
 
 __all__ = ["app", "connection_budget", "main"]
@@ -31,6 +45,7 @@ app.add_typer(timers.app, name="timers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(plans.app, name="plan")
+app.add_typer(analytics.app, name="analytics")
 
 
 def main() -> None:

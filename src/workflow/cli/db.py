@@ -11,7 +11,10 @@ import typer
 from workflow.cli.errors import errors_to_exit
 from workflow.cli.progress import progress_bar
 from workflow.cli.running import database, redacted
+from workflow.clock import SystemClock
 from workflow.config import Settings
+from workflow.services.analytics import SETTLE
+from workflow.store.analytics import fold
 from workflow.store.backup import backup, restore
 from workflow.store.documents import FileStore
 from workflow.store.migrate import upgrade
@@ -22,10 +25,13 @@ app = typer.Typer(help="The database.", no_args_is_help=True)
 @app.command("upgrade")
 @errors_to_exit
 def db_upgrade() -> None:
-    """Create or migrate the database schema to the newest version."""
+    """Create or migrate the database schema to the newest version, then fold the histories written since the
+    last fold into the analytics counts (all of them the first time), so that no page request has to."""
     with database(current=False) as db:
         upgrade(db)
-    typer.echo(f"database is up to date: {redacted(db.url)}")
+        typer.echo(f"database is up to date: {redacted(db.url)}")
+        events = fold(db, now=SystemClock().now(), settle=SETTLE, day_of=Settings().days.day_of)
+    typer.echo(f"analytics folded: {events} new event(s)")
 
 
 @errors_to_exit

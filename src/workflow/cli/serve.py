@@ -27,7 +27,7 @@ def scheduler(once: Annotated[bool, typer.Option("--once", help="Fire what is du
     logging.config.dictConfig(log_config())  # what each timer did, at INFO, on stderr
     with opened(migrate=True) as services:
         runner = Scheduler(services.timers, interval=services.settings.timer_poll_seconds, digests=services.digests,
-                           dispatcher=services.dispatcher, plans=services.plans)
+                           dispatcher=services.dispatcher, plans=services.plans, analytics=services.analytics)
         if once:
             typer.echo(f"handled {runner.tick()} timer(s)")
             return

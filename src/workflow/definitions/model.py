@@ -47,10 +47,13 @@ class CredentialField(_Frozen):
     """A field of a credential's data (the critical information summary and the dates timers use)."""
 
     label: StrictStr
-    type: Literal["text", "boolean", "integer", "number", "date", "choice", "list"] = "text"
+    type: Literal["text", "boolean", "integer", "number", "date", "choice", "list", "credentials"] = "text"
     options: tuple[StrictStr, ...] = ()
     description: StrictStr = ""  # help text: forms show it beside the field
     required: StrictBool = False  # must be given to start a credential, and may not be emptied afterwards
+    # A field of type ``credentials`` (other credentials, by number) may say how this credential relates to them:
+    # it stacks into them, requires them (neither may loop back), or is equivalent to them.
+    pathway: Literal["stacks_into", "requires", "equivalent_to"] | None = None
 
 
 class State(_Frozen):
@@ -109,6 +112,9 @@ class Transition(_Frozen):
     requires_fields: Names = ()
     by: Names = ()
     confirm: StrictBool = False  # hard to undo: people confirm it and say why (the history keeps the reason)
+    # Ends the credential's offer: refused while other credentials stack into or require it, or name it (learners
+    # enrolled), until the person acknowledges that list; the history keeps what was acknowledged.
+    check_dependants: StrictBool = False
 
 
 class Timer(_Frozen):

@@ -95,6 +95,18 @@ class _Checker:
             if field.type == "choice" and not field.options:
                 self.add(("fields", name), "choice-without-options", f"field '{name}' is a choice with no options",
                          key=True)
+            if field.pathway is not None and field.type != "credentials":
+                self.add(("fields", name, "pathway"), "pathway-not-credentials",
+                         f"field '{name}' names a pathway ({field.pathway}) but is of type {field.type}; "
+                         "a pathway field is of type credentials")
+        kinds: dict[str, str] = {}
+        for name, field in self.d.fields.items():
+            if field.pathway is None:
+                continue
+            if field.pathway in kinds:
+                self.add(("fields", name, "pathway"), "duplicate-pathway",
+                         f"fields '{kinds[field.pathway]}' and '{name}' both say '{field.pathway}'; one field a kind")
+            kinds.setdefault(field.pathway, name)
 
     def condition(self, path: Path, when: Condition | None) -> None:
         for name, expected in (when or {}).items():

@@ -41,7 +41,7 @@ SUMMARY: dict[str, Any] = {
     "prerequisites": "None", "learning_resources": "LMS course and open datasets",
     "assessment_type": "Workplace project with a rubric", "identity_verification": "Live final presentation",
     "qa_body": "Northern College Quality Council", "learner_outcome": "Digital badge", "stackability": "stackable",
-    "notional_hours": 40, "credit_bearing": False,
+    "notional_hours": 40, "credit_bearing": False, "pass_mark": "70%", "issued_expiry_months": 36,
 }
 
 Step = str | dict[str, Any]  # a trigger to walk through, or data to set first
@@ -66,7 +66,15 @@ CREDENTIALS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
         "purpose": "Warehouses need certified safety leads", "description": "Leading safety on the floor",
         "learning_outcomes": ["Run a safety walk"], **SUMMARY, "credit_bearing": True, "credits": 3},
      ["submit_for_feasibility", "approve_feasibility", "complete_design"]),
+    # Pathways name other credentials by title here; they are created first and named by number.
+    ("technology", "Network defence for small business", {
+        "purpose": "Managed-service providers need defenders", "description": "Monitoring and defending a small "
+        "network", "learning_outcomes": ["Read a firewall log", "Contain an intrusion"], **SUMMARY,
+        "credit_bearing": True, "credits": 3, "pass_mark": "Competent on every rubric criterion",
+        "requires": ["Cybersecurity essentials for small business"]},
+     ["submit_for_feasibility", "approve_feasibility", "complete_design", "sign_off", "launch"]),
 ]
+PATHWAYS = ("stacks_into", "requires", "equivalent_to", "credential")  # fields naming other credentials
 
 UNIVERSITY: dict[str, Any] = {
     "purpose": "Graduate students need applied data skills for credit", "credit_level": "undergraduate",
@@ -83,6 +91,7 @@ UNIVERSITY_CREDENTIALS: list[tuple[str, str, dict[str, Any], list[Step]]] = [
 ]
 
 LEARNER: dict[str, Any] = {"credential_title": "Cybersecurity essentials for small business",
+                           "credential": ["Cybersecurity essentials for small business"],
                            "completion_deadline": "2027-06-30"}
 
 # Learners enrolled in a credential (definitions/enrolment.yaml): the record's subject is the learner
@@ -118,11 +127,13 @@ def seed(services: Services) -> list[int]:
     created = []
     walks = [("microcredential", c) for c in CREDENTIALS] + [("university", c) for c in UNIVERSITY_CREDENTIALS] \
         + [("enrolment", c) for c in LEARNERS]
-    for definition, (faculty, title, data, walk) in walks:
+    numbers: dict[str, int] = {}  # pathways name earlier credentials by title; they are stored by number
+    for definition, (faculty, title, named, walk) in walks:
+        data = {k: [numbers[t] for t in v] if k in PATHWAYS else v for k, v in named.items()}
         people = PEOPLE | FACULTY[faculty]
         driver = as_(people[DRIVER[definition]])
-        cid = services.credentials.create(definition=definition, title=title, data=data, by=driver,
-                                          org_unit_id=services.people.unit_id(faculty))
+        cid = numbers[title] = services.credentials.create(definition=definition, title=title, data=data, by=driver,
+                                                           org_unit_id=services.people.unit_id(faculty))
         for step in walk:
             if isinstance(step, dict):
                 services.credentials.update(credential_id=cid, changes=step, by=driver)

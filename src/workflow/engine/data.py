@@ -82,6 +82,13 @@ def _check(name: str, field: CredentialField, value: Any) -> Any:
         if not 1900 <= day.year <= 2200:
             raise InvalidInput(name, "must be a date between the years 1900 and 2200")
         return day.isoformat()
+    if kind == "credentials":
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                  for v in value):
+            raise InvalidInput(name, "must be a list of credential numbers")
+        if len(value) > MAX_LIST or len(set(value)) != len(value):
+            raise InvalidInput(name, f"must name each credential once (at most {MAX_LIST})")
+        return list(value)
     if kind == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidInput(name, "must be a list of text")

@@ -23,7 +23,7 @@ from workflow.engine import Engine, Facts, Outcome
 from workflow.engine.data import check_changes, check_plain_text
 from workflow.engine.requirements import Requirements, applies
 from workflow.engine.timers import depends_on, depends_on_fields, parse_duration, plan
-from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionNotAllowed
+from workflow.errors import Conflict, Forbidden, ImpactNotAcknowledged, InvalidInput, NotFound, TransitionNotAllowed
 from workflow.notify.calendar import CalendarEntry
 from workflow.notify.outbox import CredentialRef, Notifier, Queued
 from workflow.services.access import AccessService, Caller, Grant
@@ -32,13 +32,14 @@ from workflow.services.definitions import DefinitionRegistry
 from workflow.services.facts import next_timers
 from workflow.services.missing import missing as lacking
 from workflow.services.notices import Owing, overdue
+from workflow.services.pathways import Pathways
 from workflow.services.views import CredentialDetail, describe
 from workflow.store import history
 from workflow.store.accounting import DATA_DIGEST, data_digest, decision_details, entry_details
 from workflow.store.database import Database
 from workflow.store.lookups import CredentialRow
 from workflow.store.people import ASSIGNMENT, ORG_UNIT, USER
-from workflow.store.tables import TIMER
+from workflow.store.tables import CREDENTIAL, TIMER
 
 VERDICTS = ("approve", "reject", "request_changes")
 ASKING = {"reject": "reject", "request_changes": "ask for changes"}  # what a comment is required to do
@@ -69,6 +70,7 @@ class CredentialCommands:
         self._actions = Actions(database, definitions, access, clock, notifier)
         self.actions = self._actions  # shared with the other services that act on credentials (evidence)
         self._notices = self._actions.notices
+        self._pathways = Pathways(definitions)
 
     def create(self, *, definition: str, title: str, by: Caller, org_unit_id: int | None = None,
                data: Mapping[str, Any] | None = None) -> int:
@@ -101,6 +103,8 @@ class CredentialCommands:
             if org_unit_id is not None and conn.execute(
                     select(ORG_UNIT.c.id).where(ORG_UNIT.c.id == org_unit_id)).first() is None:
                 raise NotFound("org unit", org_unit_id)
+            self._pathways.check(conn, engine.definition, None, values,
+                                 visible=lambda r: by.can_view(r.id, r.org_unit_id))
             created = history.start(conn, columns := {
                 "title": title, "definition_name": definition, "definition_version": version,
                 "state": engine.initial, "previous_state": None, "data": values, "rounds": {},
@@ -132,6 +136,8 @@ class CredentialCommands:
             diff = {k: [data.get(k), v] for k, v in checked.items() if data.get(k) != v}
             if not diff:
                 return act.version
+            self._pathways.check(act.conn, act.engine.definition, act.id, {k: checked[k] for k in diff},
+                                 visible=lambda r: by.can_view(r.id, r.org_unit_id))
             for name, value in checked.items():
                 if value is None:
                     data.pop(name, None)
@@ -183,13 +189,16 @@ class CredentialCommands:
 
     def decide(self, *, credential_id: int, gate: str, verdict: str, by: Caller, comment: str = "",
                role: str | None = None, on_behalf_of: str | None = None,
-               expected_version: int | None = None, with_detail: bool = False) -> DecisionResult:
+               expected_version: int | None = None, with_detail: bool = False,
+               acknowledged: Collection[int] | None = None) -> DecisionResult:
         """Record a decision on a gate open in the credential's current state.
 
         The caller decides in one of the gate's approver roles, their own or one delegated to them (``role`` and
         ``on_behalf_of`` choose when there is more than one). An approval that completes the gate — and leaves
         nothing else missing — performs the gate's transition in the same transaction. ``with_detail`` adds the
-        credential as the decision left it (what :meth:`get` would answer next).
+        credential as the decision left it (what :meth:`get` would answer next). An approval that would end the
+        credential's offer (a transition marked ``check_dependants``) while other credentials depend on it needs
+        their numbers in ``acknowledged``.
         """
         if verdict not in VERDICTS:
             raise InvalidInput("decision", f"must be one of {', '.join(VERDICTS)}")
@@ -240,8 +249,9 @@ class CredentialCommands:
                     approvers = _approvers(act, requirements, after)
                     self._actions.notify(act, self._notices.approved(act.engine.definition, gate_spec, approvers,
                                                                      comment if len(approvers) == 1 else ""))
-                    fired = self._actions.move(act, act.engine.fire(after, trigger),
-                                               comment=f"{gate_spec.title} approved")
+                    outcome = act.engine.fire(after, trigger)
+                    fired = self._actions.move(act, outcome, comment=f"{gate_spec.title} approved",
+                                               extra=self._impact(act, outcome, acknowledged))
                     version = act.version
                 elif (requirements.open_stage(after) or 0) > (requirements.open_stage(facts) or 0):
                     now = self._clock.now()
@@ -253,8 +263,10 @@ class CredentialCommands:
         return DecisionResult(version, principal, approver.role, fired, detail)
 
     def fire(self, *, credential_id: int, trigger: str, by: Caller, comment: str = "",
-             expected_version: int | None = None) -> Outcome:
-        """Perform a transition if every guard holds; otherwise raise :class:`TransitionNotAllowed`."""
+             expected_version: int | None = None, acknowledged: Collection[int] | None = None) -> Outcome:
+        """Perform a transition if every guard holds; otherwise raise :class:`TransitionNotAllowed`. One that
+        ends the credential's offer while others depend on it needs their numbers in ``acknowledged``
+        (:class:`ImpactNotAcknowledged` otherwise); the history keeps what was acknowledged."""
         _check_text("comment", comment)
         with self._actions.open(credential_id, expected_version, by) as act:
             _, outcome = self._allowed(act, trigger)
@@ -264,11 +276,42 @@ class CredentialCommands:
             if transition.confirm and not by.is_system and not comment.strip():
                 raise InvalidInput("comment", f"say why: “{transition.title or trigger}” is hard to undo, and the "
                                               "history keeps the reason")
-            return self._actions.move(act, outcome, comment=comment)
+            return self._actions.move(act, outcome, comment=comment,
+                                      extra=self._impact(act, outcome, acknowledged))
+
+    def impact(self, *, credential_id: int, by: Caller) -> list[dict[str, Any]]:
+        """The credentials depending on this one (see :meth:`Pathways.dependants`); those ``by`` may not see
+        are listed by number only."""
+        with self._db.begin_read() as conn:
+            row = conn.execute(select(CREDENTIAL.c.id, CREDENTIAL.c.org_unit_id, CREDENTIAL.c.definition_name)
+                               .where(CREDENTIAL.c.id == credential_id)).first()
+            if row is None or not by.can_view(row.id, row.org_unit_id):
+                raise NotFound("credential", credential_id)
+            return self._visible_impact(conn, by, credential_id, row.definition_name)
+
+    def _visible_impact(self, conn: Any, by: Caller, credential_id: int, definition: str) -> list[dict[str, Any]]:
+        found = self._pathways.dependants(conn, credential_id, definition)
+        units = {r.id: r.org_unit_id for r in conn.execute(
+            select(CREDENTIAL.c.id, CREDENTIAL.c.org_unit_id).where(CREDENTIAL.c.id.in_([d["id"] for d in found])))}
+        return [d if by.can_view(d["id"], units.get(d["id"])) else
+                {**d, "title": "a credential you cannot open", "state": ""} for d in found]
+
+    def _impact(self, act: Action, outcome: Outcome, acknowledged: Collection[int] | None) -> dict[str, Any]:
+        """What the history keeps of the impact acknowledged for a move that ends the credential's offer;
+        refused while a dependant is not acknowledged (timers move without asking)."""
+        if not outcome.transition.check_dependants or act.by.is_system:
+            return {}
+        impact = self._visible_impact(act.conn, act.by, act.id, act.row.definition_name)
+        unacknowledged = [d for d in impact if d["id"] not in set(acknowledged or ())]
+        if unacknowledged:
+            raise ImpactNotAcknowledged(act.id, transition_title(act.engine.definition, outcome.trigger,
+                                                                 outcome.source), impact)
+        return {"acknowledged": [{k: d[k] for k in ("id", "title", "relation")} for d in impact]} if impact else {}
 
     def override(self, *, credential_id: int, trigger: str, comment: str, by: Caller,
-                 expected_version: int | None = None) -> Outcome:
-        """An administrator moves a credential past unmet guards: explicit, commented and kept in the history."""
+                 expected_version: int | None = None, acknowledged: Collection[int] | None = None) -> Outcome:
+        """An administrator moves a credential past unmet guards: explicit, commented and kept in the history.
+        Overriding guards does not skip acknowledging the credentials that depend on it (see :meth:`fire`)."""
         if not by.is_admin:
             raise Forbidden("only an administrator may override a transition's guards")
         if len(comment.strip()) < 10:
@@ -277,7 +320,8 @@ class CredentialCommands:
         with self._actions.open(credential_id, expected_version, by) as act:
             facts, outcome = self._allowed(act, trigger, force=True)
             skipped = [str(u) for u in act.engine.requirements[outcome.index].unmet(facts)]
-            return self._actions.move(act, outcome, comment=comment, kind="override", extra={"skipped": skipped})
+            return self._actions.move(act, outcome, comment=comment, kind="override",
+                                      extra={"skipped": skipped} | self._impact(act, outcome, acknowledged))
 
     def comment(self, *, credential_id: int, gate: str, text: str, by: Caller) -> int:
         """Add to a gate's discussion (anyone who can see the credential may); returns the new version."""

@@ -44,6 +44,10 @@ def summarize(definition: Definition | None, kind: str, trigger: str | None, fro
         if kind == "override":
             skipped = details.get("skipped") or []
             moved += f" (an administrator's override, past {counted(len(skipped), 'unmet requirement')})"
+        acknowledged = details.get("acknowledged") or []
+        if acknowledged:
+            moved += ("; impact acknowledged: " + "; ".join(f"“{a.get('title')}” (#{a.get('id')}) {a.get('relation')}"
+                                                          for a in acknowledged))
         return moved
     if kind == "checklist":
         item = item_title(definition, str(details.get("item", "")))

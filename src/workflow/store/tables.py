@@ -142,6 +142,8 @@ class TimerRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_timer_due", "status", "due_at"),
         Index("ix_timer_credential", "credential_id", "status", "due_at"),
+        # renewals and expiries coming (analytics): every column that count reads, so the rows are not visited
+        Index("ix_timer_upcoming", "status", "action", "due_at", "timer", "credential_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -297,3 +299,39 @@ class EvidenceDocument(SQLModel, table=True):
 
 
 EVIDENCE = SQLModel.metadata.tables["evidence_document"]
+
+
+class AnalyticsCount(SQLModel, table=True):
+    """How many times something took some days, folded from the histories (see :mod:`workflow.store.analytics`):
+    ``kind`` ``entered`` counts entries into state ``key`` in month ``period`` (YYYY-MM, ``days`` 0); ``stay``
+    (a state), ``gate`` (a gate's move), ``decision`` (an approver role) and ``item`` (a checklist owner role)
+    count how many whole days from entering the state it took, by the year it ended (``period`` YYYY; ``*``: every
+    year together) and
+    ``days`` bucket (exact to 120 days, then by weeks, then by 30 days)."""
+
+    __tablename__ = "analytics_count"
+    __table_args__ = (  # the figures read one kind and period at a time: this index holds every column they read
+        Index("ix_analytics_count_kind", "kind", "period", "definition_name", "faculty_id", "key", "days", "count"),
+    )
+
+    definition_name: str = Field(max_length=100, primary_key=True)
+    faculty_id: int = Field(primary_key=True)  # the faculty (or top unit) of the credential; 0 for none
+    kind: str = Field(max_length=20, primary_key=True)
+    key: str = Field(max_length=100, primary_key=True)
+    period: str = Field(max_length=7, primary_key=True)
+    days: int = Field(primary_key=True)
+    count: int = 0
+
+
+class AnalyticsMark(SQLModel, table=True):
+    """How far the histories are folded into ``analytics_count``: every event up to ``last_event_id``."""
+
+    __tablename__ = "analytics_mark"
+
+    id: int = Field(primary_key=True)
+    last_event_id: int = 0
+    folded_at: datetime | None = _when(default=None)
+
+
+ANALYTICS_COUNT = SQLModel.metadata.tables["analytics_count"]
+ANALYTICS_MARK = SQLModel.metadata.tables["analytics_mark"]

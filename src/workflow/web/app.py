@@ -18,7 +18,19 @@ from workflow.config import Settings
 from workflow.context import Services
 from workflow.scheduler import Scheduler
 from workflow.web import problems
-from workflow.web.api import admin, auth, credentials, evidence, me, outbox, plans, timers
+from workflow.web.api import (
+    admin,
+    analytics,
+    auth,
+    credentials,
+    evidence,
+    me,
+    outbox,
+    pathways,
+    plans,
+    publication,
+    timers,
+)
 from workflow.web.deps import get_caller
 from workflow.web.limits import BodyLimit
 from workflow.web.methods import HeadAsGet
@@ -39,7 +51,10 @@ from workflow.web.ui import (
     team,
 )
 from workflow.web.ui import admin as admin_pages
+from workflow.web.ui import analytics as analytics_pages
+from workflow.web.ui import pathways as pathway_pages
 from workflow.web.ui import plans as plan_pages
+from workflow.web.ui import publication as publication_pages
 from workflow.web.ui.dot_layout import Layouts
 from workflow.web.ui.render import error_page
 from workflow.web.ui.session import StepFirst
@@ -58,7 +73,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
         app.state.services = services or Services.start(settings, clock)
         started = app.state.services
         scheduler = Scheduler(started.timers, interval=settings.timer_poll_seconds, digests=started.digests,
-                              dispatcher=started.dispatcher, plans=started.plans) if settings.scheduler_in_app else None
+                              dispatcher=started.dispatcher, plans=started.plans,
+                              analytics=started.analytics) if settings.scheduler_in_app else None
         app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
@@ -88,11 +104,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, services: Serv
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
-    for module in (credentials, evidence, plans, me, timers, outbox, admin):
+    for module in (credentials, evidence, plans, publication, pathways, analytics, me, timers, outbox, admin):
         api.include_router(module.router, dependencies=[Depends(get_caller)])
     app.include_router(api)
     for page_module in (pages, signin, account_security, approvals, tasks, portfolio, plan_pages, decision, start,
-                        team, credential, evidence_pages, admin_pages, account):
+                        team, publication_pages, pathway_pages, analytics_pages, credential, evidence_pages,
+                        admin_pages, account):
         app.include_router(page_module.router)
     app.include_router(calendar.router)
     # Public files only (vendored libraries, style sheets): no data is ever served from here.

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from workflow.errors import (
     Conflict,
     Forbidden,
+    ImpactNotAcknowledged,
     InvalidFile,
     InvalidInput,
     LastAdministrator,
@@ -120,6 +121,9 @@ def problem_for(error: WorkflowError) -> JSONResponse:
         case StaleVersion():
             return problem(409, "stale-version", "Changed since you looked", str(error),
                            expected_version=error.expected, current_version=error.actual)
+        case ImpactNotAcknowledged():
+            return problem(409, "impact-not-acknowledged", "Other credentials depend on it", str(error),
+                           impact=list(error.impact))
         case LastAdministrator():
             return problem(409, "last-administrator", "The last active administrator", str(error))
         case Conflict():

@@ -83,7 +83,8 @@ def decide(credential_id: RowId, gate: Key, body: DecisionIn, caller: CurrentCal
     """Approve, reject or request changes on a gate (a comment is required for the latter two)."""
     result = services.credentials.decide(credential_id=credential_id, gate=gate, verdict=body.decision,
                                          comment=body.comment, role=body.role, on_behalf_of=body.on_behalf_of,
-                                         by=caller, expected_version=body.version, with_detail=True)
+                                         by=caller, expected_version=body.version, with_detail=True,
+                                         acknowledged=body.acknowledge)
     fired = None if result.fired is None else {"trigger": result.fired.trigger, "from": result.fired.source,
                                                 "to": result.fired.dest}
     detail = result.detail or services.views.get(credential_id, by=caller)
@@ -95,7 +96,7 @@ def decide(credential_id: RowId, gate: Key, body: DecisionIn, caller: CurrentCal
 def fire(credential_id: RowId, body: TransitionIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Perform a transition; 409 with the list of what is missing when its guards do not hold."""
     services.credentials.fire(credential_id=credential_id, trigger=body.trigger, comment=body.comment, by=caller,
-                              expected_version=body.version)
+                              expected_version=body.version, acknowledged=body.acknowledge)
     return detail_json(services.views.get(credential_id, by=caller))
 
 
@@ -103,7 +104,7 @@ def fire(credential_id: RowId, body: TransitionIn, caller: CurrentCaller, servic
 def override(credential_id: RowId, body: OverrideIn, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
     """Administrators only: move past unmet guards, with a comment; recorded in the history with what was skipped."""
     services.credentials.override(credential_id=credential_id, trigger=body.trigger, comment=body.comment, by=caller,
-                                  expected_version=body.version)
+                                  expected_version=body.version, acknowledged=body.acknowledge)
     return detail_json(services.views.get(credential_id, by=caller))
 
 

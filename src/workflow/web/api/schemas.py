@@ -42,6 +42,9 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id")]
 Key = Annotated[Text, Path(min_length=1, max_length=100, description="a key from the definition")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Version = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Acknowledge = list[Annotated[StrictInt, Field(ge=1, le=MAX_ID)]]
+ACKNOWLEDGE = ("the numbers of the credentials depending on this one (GET /credentials/{id}/impact) that you have "
+               "read about, for a move that ends its offer, such as a sunset")
 # A query parameter is text: FastAPI reads these spellings as booleans, and the document says so.
 Flag = Annotated[bool, Query(description="`true` or `false` (`1`/`0`, `yes`/`no`, `on`/`off`, `t`/`f` and `y`/`n` "
                                          "are read the same way, in any case)")]
@@ -84,18 +87,21 @@ class DecisionIn(_Body):
     role: Text | None = Field(default=None, max_length=100)
     on_behalf_of: Text | None = Field(default=None, max_length=100)
     version: Version | None = None
+    acknowledge: Acknowledge = Field(default_factory=list, max_length=1000, description=ACKNOWLEDGE)
 
 
 class TransitionIn(_Body):
     trigger: Text = Field(min_length=1, max_length=100)
     comment: Text = Comment
     version: Version | None = None
+    acknowledge: Acknowledge = Field(default_factory=list, max_length=1000, description=ACKNOWLEDGE)
 
 
 class OverrideIn(_Body):
     trigger: Text = Field(min_length=1, max_length=100)
     comment: Text = Field(min_length=10, max_length=4000)
     version: Version | None = None
+    acknowledge: Acknowledge = Field(default_factory=list, max_length=1000, description=ACKNOWLEDGE)
 
 
 class TeamMemberIn(_Body):

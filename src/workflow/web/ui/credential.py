@@ -142,6 +142,8 @@ def confirm_page(request: Request, services: ServicesDep, caller: Caller, creden
         "unmet": option.unmet,
         "final": transition.dest in definition.states and definition.states[transition.dest].final,
         "consequence": move_consequence(definition, detail.state, trigger, detail.previous_state),
+        "impact": services.credentials.impact(credential_id=credential_id, by=caller)
+        if transition.check_dependants else [],
     }, status_code=status_code, section="portfolio")
 
 
@@ -155,12 +157,13 @@ def confirm_move(credential_id: RowId, trigger: str, request: Request, caller: P
 @router.post("/credentials/{credential_id}/transitions")
 def move(credential_id: RowId, request: Request, caller: PageCaller, services: ServicesDep,
          trigger: Annotated[str, Form(max_length=100)], comment: Annotated[str, Form(max_length=20_000)] = "",
-         version: Version = None, back: Annotated[str, Form(max_length=10)] = "") -> Response:
+         version: Version = None, back: Annotated[str, Form(max_length=10)] = "",
+         acknowledge: Annotated[list[int] | None, Form(max_length=1000)] = None) -> Response:
     """Perform a transition that needs no gate decision (``back=confirm``: sent from its confirmation page, which
     shows any refusal beside the reason typed)."""
     try:
         services.credentials.fire(credential_id=credential_id, trigger=trigger, by=caller, comment=comment,
-                                  expected_version=version)
+                                  expected_version=version, acknowledged=acknowledge or [])
     except WorkflowError as error:
         if back == "confirm" and not (isinstance(error, NotFound) and error.kind == "credential"):
             text = error.message if isinstance(error, InvalidInput) else str(error)

@@ -3,12 +3,13 @@ beside a decision panel that stays in view; decisions that are hard to undo are 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from workflow.errors import InvalidInput, NotFound, WorkflowError
+from workflow.definitions.graph import transition_from
+from workflow.errors import ImpactNotAcknowledged, InvalidInput, NotFound, WorkflowError
 from workflow.services.access import Caller
 from workflow.services.decisions import GateSheet
 from workflow.web.api.schemas import RowId
@@ -38,7 +39,17 @@ def decision_page(request: Request, services: ServicesDep, caller: Caller, crede
     sheet = services.decisions.sheet(credential_id, gate, by=caller)
     return page(request, "decision.html", caller, {
         "s": sheet, "form": form or {}, "errors": errors or {}, "error": error, "confirm": confirm,
-        "talk": talk or {}, "why_not": why_not(sheet)}, status_code=status_code, section="approvals")
+        "talk": talk or {}, "why_not": why_not(sheet), "impact": impact_of(services, caller, sheet)},
+        status_code=status_code, section="approvals")
+
+
+def impact_of(services: ServicesDep, caller: Caller, sheet: GateSheet) -> list[dict[str, Any]]:
+    """The credentials depending on this one, when approving the gate would end its offer (a sunset)."""
+    c = sheet.credential
+    definition = services.definitions.engine(c.definition, c.definition_version).definition
+    if not transition_from(definition, c.state, sheet.gate.trigger).check_dependants:
+        return []
+    return services.credentials.impact(credential_id=c.id, by=caller)
 
 
 @router.get("/credentials/{credential_id}/gates/{gate}")
@@ -56,8 +67,10 @@ def show(credential_id: RowId, gate: str, request: Request, caller: PageCaller,
 def decide(credential_id: RowId, gate: str, request: Request, caller: PageCaller, services: ServicesDep,
            verdict: Annotated[str, Form(max_length=30)] = "", acting_as: Annotated[str, Form(max_length=300)] = "",
            comment: Annotated[str, Form(max_length=20_000)] = "", confirmed: Annotated[str, Form(max_length=5)] = "",
-           version: Annotated[int | None, Form(ge=1, le=2_000_000_000)] = None) -> Response:
-    """Record a decision; rejecting, and approving a gate that is hard to undo, are confirmed first."""
+           version: Annotated[int | None, Form(ge=1, le=2_000_000_000)] = None,
+           acknowledge: Annotated[list[int] | None, Form(max_length=1000)] = None) -> Response:
+    """Record a decision; rejecting, and approving a gate that is hard to undo, are confirmed first (and, for a
+    sunset others depend on, each dependant acknowledged)."""
     gate = gate[:100]
     form = {"verdict": verdict, "acting_as": acting_as, "comment": comment, "version": str(version or "")}
     try:
@@ -86,7 +99,10 @@ def decide(credential_id: RowId, gate: str, request: Request, caller: PageCaller
     try:
         result = services.credentials.decide(credential_id=credential_id, gate=gate, verdict=verdict, by=caller,
                                              comment=comment, role=role or None, on_behalf_of=principal or None,
-                                             expected_version=version)
+                                             expected_version=version, acknowledged=acknowledge or [])
+    except ImpactNotAcknowledged as refused:
+        return decision_page(request, services, caller, credential_id, gate, confirm=form, status_code=409,
+                             error=f"Tick each credential below to acknowledge what this affects. {refused}.")
     except InvalidInput as refused:
         shown = {refused.field: refused.message} if refused.field in ("verdict", "comment") else {}
         return decision_page(request, services, caller, credential_id, gate, form=form, errors=shown,

@@ -51,22 +51,26 @@ class Layouts:
             return self._done[key]
 
     def _lay_out(self, definition: Definition, graph_id: str) -> ET.Element | None:
+        return self.lay_out(dot_source(definition, graph_id), f"'{definition.name}'")
+
+    def lay_out(self, source: str, what: str) -> ET.Element | None:
+        """Lay out any DOT text (``what`` names it in warnings) the same way, uncached: the pathway graph, which
+        changes with credentials' data. ``None`` without ``dot`` or when it fails (pages then show a table)."""
         executable = shutil.which(self._dot)
         if executable is None:
             self._warn(f"Graphviz's '{self._dot}' was not found; lifecycles are shown as lists "
                        "(install Debian's graphviz package)")
             return None
         try:
-            done = subprocess.run([executable, "-Tsvg"], input=dot_source(definition, graph_id).encode("utf-8"),
+            done = subprocess.run([executable, "-Tsvg"], input=source.encode("utf-8"),
                                   capture_output=True, timeout=self._timeout, check=True)
             return cleaned(ET.fromstring(done.stdout))
         except subprocess.TimeoutExpired:
-            self._warn(f"Graphviz took more than {self._timeout:g} s to lay out '{definition.name}'; "
-                       "its lifecycle is shown as a list")
+            self._warn(f"Graphviz took more than {self._timeout:g} s to lay out {what}; it is shown as a list")
         except (subprocess.CalledProcessError, OSError, ET.ParseError) as error:
             detail = getattr(error, "stderr", b"") or b""
-            self._warn(f"Graphviz could not lay out '{definition.name}' ({error}; "
-                       f"{detail.decode('utf-8', 'replace').strip()}); its lifecycle is shown as a list")
+            self._warn(f"Graphviz could not lay out {what} ({error}; "
+                       f"{detail.decode('utf-8', 'replace').strip()}); it is shown as a list")
         return None
 
     def _warn(self, message: str) -> None:

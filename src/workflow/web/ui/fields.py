@@ -18,6 +18,8 @@ def as_text(kind: str, value: Any) -> str:
         return "\n".join(str(v) for v in value)
     if kind == "boolean":
         return "yes" if value else "no"
+    if kind == "credentials":
+        return ", ".join(str(v) for v in value)
     return str(value)
 
 
@@ -68,4 +70,9 @@ def _typed(name: str, kind: str, text: str, label: str) -> Any:
         return text == "yes"
     if kind == "list":
         return [line.strip() for line in text.splitlines() if line.strip()]
+    if kind == "credentials":
+        numbers = [part.strip().lstrip("#") for part in text.replace("\n", ",").split(",") if part.strip()]
+        if not all(n.isdigit() for n in numbers):
+            raise InvalidInput(name, "give credential numbers separated by commas, such as 4, 12", label=label)
+        return [int(n) for n in numbers]
     return text
