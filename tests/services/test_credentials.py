@@ -86,7 +86,7 @@ def test_decisions_only_on_open_gates_by_their_approvers_with_comments_where_nee
            by=as_("dean"))
     gate = services.views.get(cid, by=SYSTEM).gates[0]
     assert gate.decisions == ({"role": "dean", "by": "dean", "actor": "dean", "verdict": "reject",
-                               "comment": "No budget", "current": True},)
+                               "comment": "No budget", "current": True, "outdated_because": ""},)
 
 
 def test_a_final_credential_can_no_longer_change(services: Services, cid: int) -> None:

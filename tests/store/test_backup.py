@@ -361,10 +361,10 @@ def test_backup_and_restore_from_the_command_line(run, tmp_path: Path) -> None: 
     run("demo", data="college")
     written = run("backup", "college.gz", data="college").stdout
     assert "written to college.gz" in written
-    assert re.search(r"credential +6\n", written) and re.search(r"app_user +21\n", written)
+    assert re.search(r"credential +12\n", written) and re.search(r"app_user +31\n", written)
 
     restored = run("restore", "college.gz", data="spare").stdout
-    assert re.search(r"credential +6\n", restored) and "database is up to date" in restored
+    assert re.search(r"credential +12\n", restored) and "database is up to date" in restored
     listing = run("credentials", "list", "--as", "pm.garcia", data="spare").stdout
     assert "Supply-chain analytics" in listing and "Warehouse safety leadership" in listing
 
@@ -373,4 +373,4 @@ def test_backup_and_restore_from_the_command_line(run, tmp_path: Path) -> None: 
     (tmp_path / "damaged.gz").write_bytes((tmp_path / "college.gz").read_bytes()[:-200])
     damaged = run("restore", "damaged.gz", "--force", ok=False, data="spare").stderr
     assert re.search(r"error: damaged\.gz:\d+: the file is truncated or corrupt", damaged)
-    assert re.search(r"credential +6\n", run("restore", "college.gz", "--force", data="spare").stdout)
+    assert re.search(r"credential +12\n", run("restore", "college.gz", "--force", data="spare").stdout)

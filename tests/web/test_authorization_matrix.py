@@ -126,8 +126,8 @@ page.cred.item.lead   303  303  303  303  303  403  403  404  303  404  403  403
 page.cred.hold        303  303  303  303  303  403  303  404  303  404  403  403  404  403  404  303  403
 page.cred.data        303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
 page.cred.comment     303  303  303  303  303  303  303  404  303  404  303  303  404  303  404  303  403
-page.cred.new         303  303  303  303  303  403  200  200  200  200  403  403  403  403  403  200  200
-page.cred.start       303  303  303  303  303  403  303  422  303  422  403  403  403  403  403  303  403
+page.cred.new         303  303  303  303  303  403  200  200  200  200  200  403  403  403  403  200  200
+page.cred.start       303  303  303  303  303  403  303  422  303  422  422  403  403  403  403  303  403
 page.cred.edit        303  303  303  303  303  403  403  404  200  404  403  403  404  403  404  200  200
 page.cred.edit.save   303  303  303  303  303  403  403  404  303  404  403  403  404  403  404  303  403
 page.cred.team        303  303  303  303  303  200  200  404  200  404  200  200  404  200  404  200  200
@@ -160,6 +160,10 @@ page.admin.person     303  303  303  303  303  303  403  403  403  403  403  403
 page.admin.outbox     303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.retry      303  303  303  303  303  409  403  403  403  403  403  403  403  403  403  403  403
 page.admin.reload     303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
+page.admin.check      303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
+page.admin.migrate    303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
+page.admin.mig.plan   303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
+page.admin.mig.do     303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.admin.dead.count 303  303  303  303  303  200  403  403  403  403  403  403  403  403  403  403  403
 page.admin.dead.retry 303  303  303  303  303  303  403  403  403  403  403  403  403  403  403  403  403
 page.login.form       200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200  200
@@ -599,6 +603,14 @@ PROBES: dict[str, Probe] = {
         "/admin/outbox/retry-dead", {"csrf_token": SESSION_FORM, "kind": "reminder"}), page=True),
     "page.admin.reload": Probe("POST", "/admin/definitions/reload", _fixed(
         "/admin/definitions/reload", {"csrf_token": SESSION_FORM}), page=True),
+    "page.admin.check": Probe("POST", "/admin/definitions/check", _fixed(
+        "/admin/definitions/check", {"csrf_token": SESSION_FORM}), page=True),
+    "page.admin.migrate": Probe("GET", "/admin/definitions/{name}/migrate", _fixed(
+        "/admin/definitions/microcredential/migrate"), page=True),
+    "page.admin.mig.plan": Probe("POST", "/admin/definitions/{name}/migrate/plan", _fixed(
+        "/admin/definitions/microcredential/migrate/plan", {"csrf_token": SESSION_FORM, "to": "1"}), page=True),
+    "page.admin.mig.do": Probe("POST", "/admin/definitions/{name}/migrate", _fixed(
+        "/admin/definitions/microcredential/migrate", {"csrf_token": SESSION_FORM, "to": "1"}), page=True),
     "page.login.form": Probe("GET", "/login", _fixed("/login"), page=True),
     "page.activity": Probe("GET", "/account/activity", _fixed("/account/activity"), page=True),
     "page.2fa": Probe("GET", "/account/second-factor", _fixed("/account/second-factor"), page=True),

@@ -16,8 +16,12 @@ from workflow.web.app import create_app
 PID = "lifecycle-microcredential-v1"
 
 
+def the_svgs(html: str) -> list[str]:
+    return re.findall(r'<svg [^>]*class="lifecycle-graph".*?</svg>', html, flags=re.S)
+
+
 def the_svg(html: str) -> str:
-    found = re.findall(r'<svg [^>]*class="lifecycle-graph".*?</svg>', html, flags=re.S)
+    found = the_svgs(html)
     assert len(found) == 1, "the page holds no lifecycle drawing"
     return found[0]
 
@@ -51,7 +55,9 @@ def test_the_credential_page_draws_the_lifecycle_with_where_it_is(org: Services,
 def test_the_administration_page_draws_each_definition_whole(org: Services, app_client: TestClient) -> None:
     at_feasibility(org)
     sign_in(app_client, "admin")
-    svg = the_svg(app_client.get("/admin").text)
+    drawings = the_svgs(app_client.get("/admin").text)
+    assert len(drawings) == len(org.definitions.names()), "one drawing per definition"
+    svg = next(d for d in drawings if 'id="' + PID + '-state-on_hold"' in d)
     assert not re.search(r'class="[^"]*\b(current|visited|taken)\b', svg)
     assert 'id="' + PID + '-state-on_hold"' in svg and ">Put on hold<" in svg and ">Any phase<" in svg
 

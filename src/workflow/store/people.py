@@ -35,7 +35,7 @@ class User(SQLModel, table=True):
     """A person who signs in."""
 
     __tablename__ = "app_user"
-    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_app_user_oidc"),)
+    __table_args__ = (Index("uq_app_user_oidc", "oidc_issuer", "oidc_subject", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=100, unique=True)

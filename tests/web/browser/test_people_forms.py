@@ -138,7 +138,7 @@ def test_an_administrator_adds_a_person_who_chooses_a_password_with_the_emailed_
     person.get_by_label("New password again").fill("too short")
     person.get_by_role("button", name="Set my password").click()
     expect(person.get_by_label("New password", exact=True)).to_have_accessible_description(
-        re.compile("at least 10 characters"))
+        re.compile("at least 12 characters"))
     person.get_by_label("New password", exact=True).fill("dana's own password")
     person.get_by_label("New password again").fill("dana's own password")
     person.get_by_role("button", name="Set my password").click()

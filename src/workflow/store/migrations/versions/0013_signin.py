@@ -23,7 +23,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column('oidc_subject', sa.String(length=255), nullable=True))
         batch.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
-        batch.create_unique_constraint('uq_app_user_oidc', ['oidc_issuer', 'oidc_subject'])
+    # A unique index, not a constraint: adding a constraint would make SQLite copy the table, and dropping the old
+    # copy would take every row referring to a person (their roles, on delete cascade) with it.
+    op.create_index('uq_app_user_oidc', 'app_user', ['oidc_issuer', 'oidc_subject'], unique=True)
     with op.batch_alter_table('login_session') as batch:
         batch.add_column(sa.Column('last_seen_at', workflow.store.frozen.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column('authenticated_at', workflow.store.frozen.UTCDateTime(), nullable=True))
@@ -75,7 +77,7 @@ def downgrade() -> None:
     with op.batch_alter_table('login_session') as batch:
         for column in ('method', 'stage', 'authenticated_at', 'last_seen_at'):
             batch.drop_column(column)
+    op.drop_index('uq_app_user_oidc', table_name='app_user')
     with op.batch_alter_table('app_user') as batch:
-        batch.drop_constraint('uq_app_user_oidc', type_='unique')
         for column in ('totp_last_step', 'totp_secret', 'oidc_subject', 'oidc_issuer'):
             batch.drop_column(column)
