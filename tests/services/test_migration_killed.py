@@ -22,7 +22,7 @@ from workflow.demo.generate import generate
 from workflow.services.audit import verify_database
 from workflow.store.tables import CREDENTIAL, EVENT, TIMER
 
-POPULATION = 3000
+POPULATION = 1000  # enough that a kill lands half way (after 20 moved), small enough for every run
 
 
 def _migrate(url: str, folder: Path, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
