@@ -298,3 +298,23 @@ def test_deactivating_a_person_ends_their_sessions_and_tokens_at_once(org: Servi
     with org.database.begin_read() as conn:
         assert conn.execute(select(USER.c.display_name).where(USER.c.username == "pm.business")).scalar() \
             == "PM Business"  # history keeps the name
+
+
+def test_a_new_token_asks_the_password_again_once_the_sign_in_is_no_longer_recent(
+        org: Services, app_client: TestClient, clock: ManualClock) -> None:
+    token = sign_in(app_client, "pm.business")
+    user_id = org.people.user_id("pm.business")
+    assert 'name="confirm"' not in app_client.get("/account").text  # just signed in: no need to ask
+    clock.advance(timedelta(minutes=8))
+    app_client.get("/")  # still active, but the sign-in grows old
+    clock.advance(timedelta(minutes=8))
+    page = app_client.get("/account")
+    assert 'name="confirm"' in page.text and "confirm it is you" in page.text
+    form = {"csrf_token": token, "name": "laptop script", "days": "30"}
+    for confirm in ("", "not my password at all"):
+        refused = app_client.post("/account/tokens", data=form | {"confirm": confirm})
+        assert refused.status_code == 401 and "Your password was not right" in error_beside(refused.text, "t-confirm")
+        assert all(t["name"] != "laptop script" for t in org.auth.list_tokens(user_id))
+    made = app_client.post("/account/tokens", data=form | {"confirm": PASSWORD})
+    assert made.status_code == 201 and any(t["name"] == "laptop script" for t in org.auth.list_tokens(user_id))
+    assert 'name="confirm"' not in app_client.get("/account").text  # confirmed: open again for a while
