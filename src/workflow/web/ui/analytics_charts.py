@@ -13,7 +13,7 @@ from markupsafe import Markup
 SVG = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG)
 LABEL_WIDTH = 210.0
-BAR_WIDTH = 330.0
+BAR_WIDTH = 220.0  # room on the right for "30 days (90%: 50 days)" written past the bar
 ROW = 26.0
 COLOURS = ("#1f4e79", "#b54708", "#2e7d32", "#6a1b9a", "#00695c", "#8a1c1c", "#455a64", "#9e6a00", "#283593",
            "#4e342e", "#37474f")
@@ -54,7 +54,7 @@ def hbars(chart_id: str, title: str, rows: Sequence[BarRow], *, marker_name: str
         return None
     top = max([r.value for r in rows] + [r.marker or 0 for r in rows] + [1.0])
     height = ROW * len(rows) + (22 if marker_name else 6)
-    root = _svg(chart_id, title, LABEL_WIDTH + BAR_WIDTH + 90, height)
+    root = _svg(chart_id, title, LABEL_WIDTH + BAR_WIDTH + 200, height)
     for i, row in enumerate(rows):
         y = i * ROW + 4
         label = _el(root, "text", x=LABEL_WIDTH - 8, y=y + 15, text_anchor="end", class_="chart-label")
