@@ -42,7 +42,7 @@ PLAIN_WORDS = {
     "microcredential", "dean", "registrar", "marketing", "it", "finance", "ideation", "feasibility", "design",
     "build", "launch", "delivery", "review", "sunset", "retired", "withdrawn", "renewal", "renew", "expire",
     "retire", "hold", "resume", "withdraw", "title", "provider", "description", "purpose", "credits",
-    "prerequisites", "stackability", "requires",
+    "prerequisites", "stackability", "requires", "credential",
     # the university's credit-bearing lifecycle and the learner's enrolment
     "university", "enrolment", "proposal", "senate", "offer", "offered", "close", "closing", "closed", "start",
     "registered", "feedback", "awarding", "issue", "completed", "expired", "instructor",
