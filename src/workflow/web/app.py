@@ -60,7 +60,10 @@ from workflow.web.ui.render import error_page
 from workflow.web.ui.session import StepFirst
 
 API_PREFIX = "/api/v1"
-UPLOAD_OVERHEAD = 64 * 1024  # a multipart body's boundaries, headers and small fields beside the file
+# Beside the file, a multipart body holds boundaries, headers and small fields; the margin is wide enough that the
+# upload's own check (the file's first chunk past its limit, with a problem naming the field) always answers before
+# the body limit does, however large the chunks the server is handed at once. Memory stays bounded by the chunk.
+UPLOAD_OVERHEAD = 8 * 1_048_576
 STATIC = Path(__file__).parent / "static"
 
 
