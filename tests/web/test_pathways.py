@@ -27,6 +27,8 @@ name: enrolment
 title: Learner enrolment
 roles:
   registrar: {title: Registrar, kind: department}
+  instructor: {title: Instructor}
+  plar_assessor: {title: Prior learning assessor}
 permissions: {create: [registrar], edit: [registrar]}
 fields:
   learner: {label: Learner}
@@ -177,7 +179,8 @@ def with_enrolment(database_url: str, tmp_path: Path, clock: ManualClock) -> Ite
     """The microcredential lifecycle beside a small learner enrolment workflow that names its credential."""
     folder = tmp_path / "definitions"
     folder.mkdir()
-    shutil.copy(DEFINITIONS / "microcredential.yaml", folder)
+    for name in ("microcredential", "university"):  # the test organisation names roles of both
+        shutil.copy(DEFINITIONS / f"{name}.yaml", folder)
     (folder / "enrolment.yaml").write_text(ENROLMENT, encoding="utf-8")
     services = Services.start(settings_for(database_url, tmp_path / "data", definitions_dir=folder), clock)
     try:
